@@ -1,0 +1,68 @@
+"""Train: an S3 ObjectCreated event for a ``training.json`` starts one SageMaker training job.
+
+Thin handler: parse the S3 event, hand each manifest to the domain's TrainingLauncher, count
+the outcomes. A user's mistake is recorded and notified by the domain and never raised; AWS
+errors that may pass propagate so Lambda retries and the on-failure destination keeps the event.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from sagedrop import naming
+from sagedrop.aws import Clients
+from sagedrop.config import Settings
+from sagedrop.datacheck import S3Store
+from sagedrop.notify import Notifier
+from sagedrop.observability import MetricUnit, logger, metrics, tracer
+from sagedrop.registry import Registry
+from sagedrop.training import ManifestObject, StackContext, TrainingLauncher
+
+clients = Clients()
+
+
+@cache
+def launcher() -> TrainingLauncher:
+    settings = Settings.from_env()
+    return TrainingLauncher(
+        StackContext(settings.stack, clients.region, settings.role_arn, settings.artifact_bucket, settings.defaults),
+        s3=clients.s3,
+        store=S3Store(clients.s3),
+        sagemaker=clients.sagemaker,
+        registry_=Registry(settings.registry_table, clients.dynamodb),
+        notifier=Notifier(settings.topic_arn, clients.sns),
+    )
+
+
+@logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+@event_source(data_class=S3Event)
+def handler(event: S3Event, context: LambdaContext) -> dict[str, Any]:
+    results = []
+    for record in event.records:
+        s3_object = record.s3.get_object
+        manifest = ManifestObject(
+            bucket=record.s3.bucket.name,
+            key=naming.decode_key(s3_object.key),
+            version=s3_object.version_id,
+            etag=s3_object.etag or None,
+            time=naming.parse_event_time(record.event_time),
+        )
+        logger.append_keys(manifest=manifest.uri)
+        outcome = launcher().handle(manifest)
+        metrics.add_metric(name=f"Manifest_{outcome.status}", unit=MetricUnit.Count, value=1)
+        results.append(
+            {
+                "manifest": manifest.uri,
+                "status": outcome.status,
+                "model": outcome.model,
+                "job": outcome.job,
+                "message": outcome.message,
+            }
+        )
+    return {"results": results}

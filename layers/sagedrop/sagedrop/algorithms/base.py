@@ -1,0 +1,476 @@
+"""What every built-in algorithm module declares, and the checks shared by all of them.
+
+An algorithm module subclasses :class:`Algorithm`, fills in its facts (image repository and
+accounts, channels, hyperparameters, metrics, instance rules) and overrides the hooks it needs
+(``check_hyperparameters`` for combinations, ``check_channels`` for channel rules that depend on
+hyperparameters). Nothing here talks to AWS.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sagedrop.algorithms.accounts import ecr_domain
+from sagedrop.errors import Problem
+
+# --------------------------------------------------------------------------------------------
+# Hyperparameter types. Each turns a JSON value into (python value, SageMaker string) or raises
+# ValueError with a sentence saying what was expected.
+# --------------------------------------------------------------------------------------------
+
+
+class ParamType:
+    """Base of the hyperparameter value types."""
+
+    expected = "a value"
+
+    def convert(self, value: Any) -> tuple[Any, str]:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+
+def _is_auto(value: Any) -> bool:
+    return isinstance(value, str) and value.strip().lower() == "auto"
+
+
+def _number(value: Any) -> float:
+    """A JSON number or a numeric string; booleans are not numbers here."""
+    if isinstance(value, bool):
+        raise ValueError("got a boolean")
+    if isinstance(value, int | float):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            raise ValueError(f"got {value!r}") from None
+    else:
+        raise ValueError(f"got {type(value).__name__} {value!r}")
+    if not math.isfinite(number):
+        raise ValueError(f"got {value!r}")
+    return number
+
+
+def _range_text(minimum: float | None, maximum: float | None, min_open: bool, max_open: bool) -> str:
+    parts = []
+    if minimum is not None:
+        parts.append(f"{'>' if min_open else '>='} {minimum:g}")
+    if maximum is not None:
+        parts.append(f"{'<' if max_open else '<='} {maximum:g}")
+    return " and ".join(parts)
+
+
+def _check_range(number: float, minimum, maximum, min_open: bool, max_open: bool) -> bool:
+    if minimum is not None and (number < minimum or (min_open and number == minimum)):
+        return False
+    return not (maximum is not None and (number > maximum or (max_open and number == maximum)))
+
+
+@dataclass(frozen=True)
+class Int(ParamType):
+    minimum: int | None = None
+    maximum: int | None = None
+    auto: bool = False
+
+    @property
+    def expected(self) -> str:  # type: ignore[override]
+        text = "an integer"
+        bounds = _range_text(self.minimum, self.maximum, False, False)
+        text = f"{text} {bounds}" if bounds else text
+        return f'{text} or "auto"' if self.auto else text
+
+    def convert(self, value: Any) -> tuple[Any, str]:
+        if self.auto and _is_auto(value):
+            return "auto", "auto"
+        number = _number(value)
+        if not number.is_integer():
+            raise ValueError(f"got {value!r}, which is not a whole number")
+        integer = int(number)
+        if not _check_range(integer, self.minimum, self.maximum, False, False):
+            raise ValueError(f"got {integer}")
+        return integer, str(integer)
+
+
+@dataclass(frozen=True)
+class Float(ParamType):
+    minimum: float | None = None
+    maximum: float | None = None
+    min_open: bool = False
+    max_open: bool = False
+    auto: bool = False
+
+    @property
+    def expected(self) -> str:  # type: ignore[override]
+        text = "a number"
+        bounds = _range_text(self.minimum, self.maximum, self.min_open, self.max_open)
+        text = f"{text} {bounds}" if bounds else text
+        return f'{text} or "auto"' if self.auto else text
+
+    def convert(self, value: Any) -> tuple[Any, str]:
+        if self.auto and _is_auto(value):
+            return "auto", "auto"
+        number = _number(value)
+        if not _check_range(number, self.minimum, self.maximum, self.min_open, self.max_open):
+            raise ValueError(f"got {number:g}")
+        text = str(int(number)) if number.is_integer() and abs(number) < 1e15 else repr(number)
+        return number, text
+
+
+@dataclass(frozen=True)
+class Bool(ParamType):
+    """A boolean; ``numeric`` algorithms want ``1``/``0`` on the wire, the others ``true``/``false``."""
+
+    numeric: bool = False
+    auto: bool = False
+
+    @property
+    def expected(self) -> str:  # type: ignore[override]
+        text = "true or false" + (" (or 1/0)" if self.numeric else "")
+        return f'{text} or "auto"' if self.auto else text
+
+    def convert(self, value: Any) -> tuple[Any, str]:
+        if self.auto and _is_auto(value):
+            return "auto", "auto"
+        if isinstance(value, bool):
+            flag = value
+        elif isinstance(value, int) and value in (0, 1):
+            flag = bool(value)
+        elif isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0"):
+            flag = value.strip().lower() in ("true", "1")
+        else:
+            raise ValueError(f"got {value!r}")
+        if self.numeric:
+            return flag, "1" if flag else "0"
+        return flag, "true" if flag else "false"
+
+
+@dataclass(frozen=True)
+class Choice(ParamType):
+    options: tuple[str, ...] = ()
+
+    @property
+    def expected(self) -> str:  # type: ignore[override]
+        return "one of " + ", ".join(self.options)
+
+    def convert(self, value: Any) -> tuple[Any, str]:
+        if not isinstance(value, str | int | float) or isinstance(value, bool):
+            raise ValueError(f"got {value!r}")
+        text = str(value).strip()
+        if text in self.options:
+            return text, text
+        close = difflib.get_close_matches(text, self.options, n=1)
+        raise ValueError(f"got {value!r}" + (f"; did you mean {close[0]!r}?" if close else ""))
+
+
+@dataclass(frozen=True)
+class Text(ParamType):
+    """A free string, optionally constrained by a regular expression described in words."""
+
+    pattern: str | None = None
+    description: str = "a string"
+
+    @property
+    def expected(self) -> str:  # type: ignore[override]
+        return self.description
+
+    def convert(self, value: Any) -> tuple[Any, str]:
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise ValueError(f"got {value!r}")
+        text = str(value)
+        if self.pattern is not None and not re.fullmatch(self.pattern, text):
+            raise ValueError(f"got {value!r}")
+        return text, text
+
+
+@dataclass(frozen=True)
+class IntList(ParamType):
+    """Comma-separated integers such as ``image_shape`` ``3,224,224``; a JSON list is accepted too."""
+
+    length: int | None = None
+    minimum: int | None = None
+    description: str = ""
+
+    @property
+    def expected(self) -> str:  # type: ignore[override]
+        if self.description:
+            return self.description
+        count = f"{self.length} " if self.length else ""
+        bound = f" each >= {self.minimum}" if self.minimum is not None else ""
+        return f"{count}comma-separated integers{bound}"
+
+    def convert(self, value: Any) -> tuple[Any, str]:
+        if isinstance(value, list):
+            items = value
+        elif isinstance(value, str):
+            items = [part.strip() for part in value.split(",")]
+        elif isinstance(value, int) and not isinstance(value, bool):
+            items = [value]
+        else:
+            raise ValueError(f"got {value!r}")
+        numbers = []
+        for item in items:
+            number = _number(item)
+            if not number.is_integer() or (self.minimum is not None and number < self.minimum):
+                raise ValueError(f"got {value!r}")
+            numbers.append(int(number))
+        if not numbers or (self.length is not None and len(numbers) != self.length):
+            raise ValueError(f"got {value!r}")
+        return tuple(numbers), ",".join(str(n) for n in numbers)
+
+
+@dataclass(frozen=True)
+class HyperParameter:
+    name: str
+    type: ParamType
+    required: bool = False
+    default: Any = None
+    """For a required hyperparameter: the safe value sagedrop sends when the manifest omits it."""
+
+
+@dataclass(frozen=True)
+class ChannelSpec:
+    name: str
+    required: bool = False
+    content_types: Mapping[str, str] = field(default_factory=dict)
+    """File extension (lower case, with the dot) -> content type."""
+    default_content_type: str | None = None
+    allowed_content_types: tuple[str, ...] = ()
+    description: str = ""
+
+    def content_type_for(self, key: str) -> str | None:
+        name = key.rsplit("/", 1)[-1].lower()
+        for extension in sorted(self.content_types, key=len, reverse=True):
+            if name.endswith(extension):
+                return self.content_types[extension]
+        return self.default_content_type
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    better: str  # "max" or "min"
+
+
+# --------------------------------------------------------------------------------------------
+# Instance types
+# --------------------------------------------------------------------------------------------
+
+_INSTANCE_RE = re.compile(r"ml\.[a-z][a-z0-9-]*\.(?:\d*xlarge|large|medium|small|metal(?:-\d+xl)?)")
+
+# NVIDIA GPU families in SageMaker (training and hosting). Inferentia/Trainium (inf*, trn*)
+# are accelerators but cannot run the CUDA builds of the built-in algorithms.
+_GPU_FAMILIES = ("p2", "p3", "p3dn", "p4d", "p4de", "p5", "p5e", "p5en", "p6", "g4dn", "g5", "g6", "g6e", "gr6")
+
+
+def valid_instance_type(instance_type: str) -> bool:
+    return bool(_INSTANCE_RE.fullmatch(instance_type))
+
+
+def is_gpu_instance(instance_type: str) -> bool:
+    family = instance_type.split(".")[1] if instance_type.count(".") >= 2 else ""
+    if family in _GPU_FAMILIES:
+        return True
+    # Newer NVIDIA families follow the same naming (p<N>, g<N>); g4ad is AMD, not CUDA.
+    return family.startswith(("p", "g")) and family[1:2].isdigit() and family != "g4ad"
+
+
+# --------------------------------------------------------------------------------------------
+# Algorithm
+# --------------------------------------------------------------------------------------------
+
+
+class Algorithm:
+    """Facts and rules about one SageMaker built-in algorithm. Subclasses set the attributes."""
+
+    name: str = ""
+    title: str = ""
+    repository: str = ""
+    accounts: Mapping[str, str] = {}
+    default_version: str = "1"
+    versions: tuple[str, ...] = ("1",)
+    channels: tuple[ChannelSpec, ...] = ()
+    hyperparameters: tuple[HyperParameter, ...] = ()
+    metrics: tuple[Metric, ...] = ()
+    default_training_instance: str = "ml.m5.xlarge"
+    default_hosting_instance: str = "ml.m5.large"
+    gpu_only_training: bool = False
+    gpu_only_hosting: bool = False
+    supports_serverless: bool = True
+    supports_distributed: bool = False
+    """Training on more than one instance (and ShardedByS3Key input)."""
+    supports_network_isolation: bool = True
+    input_modes: tuple[str, ...] = ("File", "Pipe")
+    serving_files: tuple[str, ...] = ()
+    """Names that must be inside model.tar.gz for the algorithm to serve it (empty: not checked)."""
+
+    # ---- images --------------------------------------------------------------------------
+
+    def accounts_for(self, version: str) -> Mapping[str, str]:
+        return self.accounts
+
+    def regions(self, version: str | None = None) -> tuple[str, ...]:
+        return tuple(sorted(self.accounts_for(version or self.default_version)))
+
+    def repository_for(self, version: str) -> str:
+        return self.repository
+
+    def image_tag(self, version: str) -> str:
+        """The image tag for a version (most are the version itself)."""
+        return version
+
+    def image_uri(self, region: str, version: str | None = None) -> str:
+        """``<account>.dkr.ecr.<region>.<domain>/<repo>:<tag>``; KeyError for an unknown region."""
+        version = version or self.default_version
+        if version not in self.versions:
+            raise KeyError(f"{self.name} has no version {version!r}; versions: {', '.join(self.versions)}")
+        accounts = self.accounts_for(version)
+        if region not in accounts:
+            raise KeyError(
+                f"{self.name} {version} is not available in region {region!r}; "
+                f"it is in {len(accounts)} regions: {', '.join(sorted(accounts))}"
+            )
+        registry = f"{accounts[region]}.dkr.ecr.{region}.{ecr_domain(region)}"
+        return f"{registry}/{self.repository_for(version)}:{self.image_tag(version)}"
+
+    def inference_image_uri(self, region: str, version: str | None = None) -> str:
+        """The hosting image; for these built-in algorithms the same image serves and trains."""
+        return self.image_uri(region, version)
+
+    # ---- lookups -------------------------------------------------------------------------
+
+    def channel(self, name: str) -> ChannelSpec | None:
+        return next((c for c in self.channels if c.name == name), None)
+
+    def hyperparameter(self, name: str) -> HyperParameter | None:
+        return next((h for h in self.hyperparameters if h.name == name), None)
+
+    def metric(self, name: str) -> Metric | None:
+        return next((m for m in self.metrics if m.name == name), None)
+
+    @property
+    def channel_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.channels)
+
+    # ---- validation ----------------------------------------------------------------------
+
+    def resolve_hyperparameters(
+        self, given: Mapping[str, Any], path: str = "$.hyperparameters"
+    ) -> tuple[dict[str, Any], dict[str, str], list[Problem]]:
+        """Check names, types and ranges; apply safe defaults for required ones.
+
+        Returns the typed values, the strings SageMaker receives, and every problem found.
+        """
+        typed: dict[str, Any] = {}
+        wire: dict[str, str] = {}
+        problems: list[Problem] = []
+        known = [h.name for h in self.hyperparameters]
+        for key, value in given.items():
+            spec = self.hyperparameter(key)
+            if spec is None:
+                close = difflib.get_close_matches(key, known, n=1, cutoff=0.7)
+                hint = f"did you mean {close[0]!r}?" if close else f"see the {self.title} hyperparameters in the README"
+                problems.append(Problem(f"{path}.{key}", f"{self.name} has no hyperparameter {key!r}", hint))
+                continue
+            try:
+                typed[key], wire[key] = spec.type.convert(value)
+            except ValueError as exc:
+                problems.append(Problem(f"{path}.{key}", f"expected {spec.type.expected}, {exc}"))
+        for spec in self.hyperparameters:
+            if spec.required and spec.name not in given:
+                if spec.default is None:
+                    problems.append(
+                        Problem(
+                            f"{path}.{spec.name}",
+                            f"{self.name} requires {spec.name!r}",
+                            f"add it: {spec.type.expected}",
+                        )
+                    )
+                else:
+                    typed[spec.name], wire[spec.name] = spec.type.convert(spec.default)
+        if not problems:
+            problems.extend(self.check_hyperparameters(typed, path))
+        return typed, wire, problems
+
+    def check_hyperparameters(self, values: dict[str, Any], path: str) -> list[Problem]:
+        """Rules across hyperparameters (e.g. multiclass needs num_classes). Override."""
+        return []
+
+    def check_channels(self, channels: Mapping[str, str | None], values: Mapping[str, Any], path: str) -> list[Problem]:
+        """Channel rules given the chosen channels (name -> content type) and hyperparameters.
+
+        The default: every required channel present, every channel known, content types allowed.
+        """
+        problems = []
+        for spec in self.channels:
+            if spec.required and spec.name not in channels:
+                problems.append(
+                    Problem(
+                        f"{path}.{spec.name}",
+                        f"{self.name} needs a {spec.name!r} channel",
+                        f"put the data under the {spec.name}/ folder next to the manifest",
+                    )
+                )
+        for name, content_type in channels.items():
+            spec = self.channel(name)
+            if spec is None:
+                problems.append(
+                    Problem(
+                        f"{path}.{name}",
+                        f"{self.name} has no channel {name!r}",
+                        f"its channels are {', '.join(self.channel_names)}",
+                    )
+                )
+            elif content_type and spec.allowed_content_types and content_type not in spec.allowed_content_types:
+                problems.append(
+                    Problem(
+                        f"{path}.{name}.content_type",
+                        f"{content_type!r} is not a content type the {name!r} channel accepts",
+                        f"use one of {', '.join(spec.allowed_content_types)}",
+                    )
+                )
+        return problems
+
+    def check_label(self, label: float, values: Mapping[str, Any]) -> str | None:
+        """Why one label value (first CSV column / libsvm label) is wrong, or None. Override."""
+        return None
+
+    def check_text_lines(self, lines: list[str], values: Mapping[str, Any]) -> str | None:
+        """Why the first lines of a text channel are wrong for this algorithm, or None. Override."""
+        return None
+
+    def expected_feature_count(self, values: Mapping[str, Any]) -> int | None:
+        """How many feature columns (besides the label) the data must have, when known."""
+        return None
+
+    def class_count(self, values: Mapping[str, Any]) -> int | None:
+        """How many classes the model predicts, when the hyperparameters say (for ``labels``)."""
+        return None
+
+    def check_instance_count(self, count: int, values: Mapping[str, Any], path: str) -> list[Problem]:
+        """More than one training instance only where the algorithm trains distributed."""
+        if count > 1 and not self.supports_distributed:
+            return [Problem(path, f"{self.name} trains on one instance only, got {count}", "set instance_count to 1")]
+        return []
+
+    def instance_problems(self, instance_type: str, purpose: str, path: str) -> list[Problem]:
+        """Syntax and GPU rules for a training or hosting instance type."""
+        if not valid_instance_type(instance_type):
+            return [Problem(path, f"{instance_type!r} is not a SageMaker instance type", "use e.g. ml.m5.xlarge")]
+        gpu_only = self.gpu_only_training if purpose == "training" else self.gpu_only_hosting
+        if gpu_only and not is_gpu_instance(instance_type):
+            example = self.default_training_instance if purpose == "training" else self.default_hosting_instance
+            return [
+                Problem(
+                    path,
+                    f"{self.name} {purpose} needs a GPU instance, {instance_type} has none",
+                    f"use a GPU instance such as {example}",
+                )
+            ]
+        return []
+
+    def __repr__(self) -> str:
+        return f"<Algorithm {self.name}>"

@@ -1,0 +1,205 @@
+"""BlazingText: Word2Vec embeddings (cbow, skipgram, batch_skipgram) and fastText-style text classification.
+
+Facts from the Amazon SageMaker AI developer guide (pages cited above each table).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sagedrop.algorithms.accounts import BUILTIN, BUILTIN_VERSION, REPOSITORIES
+from sagedrop.algorithms.base import (
+    Algorithm,
+    Bool,
+    ChannelSpec,
+    Choice,
+    Float,
+    HyperParameter,
+    Int,
+    Metric,
+    is_gpu_instance,
+)
+from sagedrop.errors import Problem
+
+WORD2VEC_MODES = ("batch_skipgram", "skipgram", "cbow")
+SUPERVISED = "supervised"
+MODES = (*WORD2VEC_MODES, SUPERVISED)
+
+
+@dataclass(frozen=True)
+class TitleBool(Bool):
+    """A boolean sent as ``True``/``False``: the spelling the BlazingText page gives."""
+
+    def convert(self, value: Any) -> tuple[Any, str]:
+        flag, _ = super().convert(value)
+        return flag, "True" if flag else "False"
+
+
+# https://docs.aws.amazon.com/sagemaker/latest/dg/blazingtext_hyperparameters.html, both tables
+# ("Word2Vec Hyperparameters", "Text Classification Hyperparameters"). Names in one table only are
+# listed in WORD2VEC_ONLY / SUPERVISED_ONLY below; batch_size applies to batch_skipgram only.
+HYPERPARAMETERS: tuple[HyperParameter, ...] = (
+    HyperParameter("mode", Choice(MODES), required=True),
+    HyperParameter("batch_size", Int(minimum=1)),
+    HyperParameter("buckets", Int(minimum=1)),
+    HyperParameter("early_stopping", TitleBool()),
+    HyperParameter("epochs", Int(minimum=1)),
+    HyperParameter("evaluation", TitleBool()),
+    HyperParameter("learning_rate", Float(minimum=0, min_open=True)),
+    HyperParameter("max_char", Int(minimum=1)),
+    HyperParameter("min_char", Int(minimum=1)),
+    HyperParameter("min_count", Int(minimum=0)),
+    HyperParameter("min_epochs", Int(minimum=1)),
+    HyperParameter("negative_samples", Int(minimum=1)),
+    HyperParameter("patience", Int(minimum=1)),
+    HyperParameter("sampling_threshold", Float(minimum=0, maximum=1, min_open=True)),
+    HyperParameter("subwords", TitleBool()),
+    HyperParameter("vector_dim", Int(minimum=1)),
+    HyperParameter("window_size", Int(minimum=1)),
+    HyperParameter("word_ngrams", Int(minimum=1)),
+)
+WORD2VEC_ONLY = (
+    "batch_size",
+    "evaluation",
+    "max_char",
+    "min_char",
+    "negative_samples",
+    "sampling_threshold",
+    "subwords",
+    "window_size",
+)
+SUPERVISED_ONLY = ("early_stopping", "min_epochs", "patience", "word_ngrams")
+
+# https://docs.aws.amazon.com/sagemaker/latest/dg/blazingtext-tuning.html: Word2Vec modes report
+# train:mean_rho (WS-353 similarity), supervised mode reports validation:accuracy; both maximized.
+METRICS: tuple[Metric, ...] = (
+    Metric("train:mean_rho", "max"),
+    Metric("validation:accuracy", "max"),
+)
+
+# https://docs.aws.amazon.com/sagemaker/latest/dg/blazingtext.html ("Input/Output interface"): one
+# preprocessed text file, one sentence per line, space-separated tokens (supervised: __label__<x>
+# words on each line). Word2Vec: the train channel only ("No other channels are supported");
+# supervised: train and optionally validation. File or Pipe (Pipe through an augmented manifest):
+# https://docs.aws.amazon.com/sagemaker/latest/dg/common-info-all-im-models.html.
+_CONTENT_TYPES = {".txt": "text/plain"}
+CHANNELS: tuple[ChannelSpec, ...] = (
+    ChannelSpec("train", True, _CONTENT_TYPES, "text/plain", ("text/plain",), "one sentence per line"),
+    ChannelSpec("validation", False, _CONTENT_TYPES, "text/plain", ("text/plain",), "supervised mode only"),
+)
+
+# https://docs.aws.amazon.com/sagemaker/latest/dg/blazingtext.html ("Model artifacts and inference"):
+# Word2Vec writes vectors.txt and vectors.bin (the binary hosting uses); supervised writes model.bin.
+SERVING_FILES = {"word2vec": ("vectors.bin",), SUPERVISED: ("model.bin",)}
+
+
+class BlazingText(Algorithm):
+    """The SageMaker BlazingText built-in algorithm."""
+
+    name = "blazingtext"
+    title = "BlazingText"
+    repository = REPOSITORIES["blazingtext"]
+    accounts = BUILTIN
+    default_version = BUILTIN_VERSION
+    versions = (BUILTIN_VERSION,)
+    channels = CHANNELS
+    hyperparameters = HYPERPARAMETERS
+    metrics = METRICS
+    # https://docs.aws.amazon.com/sagemaker/latest/dg/blazingtext.html ("EC2 instance recommendation"):
+    # cbow/skipgram on one CPU or one GPU instance (ml.p3.2xlarge recommended); batch_skipgram on one
+    # or more CPU instances with FullyReplicated data; supervised: C5 below 2 GB of data, else one GPU.
+    # P2, P3, G4dn and G5 for training and inference.
+    default_training_instance = "ml.c5.xlarge"
+    default_hosting_instance = "ml.m5.large"
+    gpu_only_training = False
+    gpu_only_hosting = False
+    supports_serverless = True
+    # Multi-instance batch_skipgram needs FullyReplicated input (BlazingText splits the data itself), so
+    # ShardedByS3Key is never right: distribution stays off; check_instance_count allows the one case.
+    supports_distributed = False
+    supports_network_isolation = True
+    input_modes = ("File", "Pipe")
+    # Both modes write a *.bin that hosting loads; serving_files_for() says which one.
+    serving_files = ("*.bin",)
+
+    def check_hyperparameters(self, values: dict[str, Any], path: str) -> list[Problem]:
+        """Parameters of the other mode's table are errors; min_char must not exceed max_char."""
+        problems: list[Problem] = []
+        mode = values.get("mode")
+        if mode == SUPERVISED:
+            wrong, table = [n for n in WORD2VEC_ONLY if n in values], "Word2Vec"
+        else:
+            wrong, table = [n for n in SUPERVISED_ONLY if n in values], "text classification (supervised)"
+            if mode != "batch_skipgram" and "batch_size" in values:
+                problems.append(
+                    Problem(
+                        f"{path}.batch_size",
+                        f"batch_size applies to mode batch_skipgram only, mode is {mode}",
+                        "remove batch_size, or set mode to batch_skipgram",
+                    )
+                )
+        for name in wrong:
+            problems.append(
+                Problem(
+                    f"{path}.{name}",
+                    f"{name} is a {table} hyperparameter, mode is {mode}",
+                    f"remove {name}, or use a mode it applies to",
+                )
+            )
+        if values.get("min_char", 3) > values.get("max_char", 6):
+            problems.append(
+                Problem(
+                    f"{path}.min_char",
+                    f"min_char ({values.get('min_char', 3)}) is larger than max_char ({values.get('max_char', 6)})",
+                    "the character n-grams run from min_char to max_char: min_char <= max_char",
+                )
+            )
+        return problems
+
+    def check_channels(self, channels: Mapping[str, str | None], values: Mapping[str, Any], path: str) -> list[Problem]:
+        """The defaults, plus: Word2Vec modes read the train channel only."""
+        problems = super().check_channels(channels, values, path)
+        mode = values.get("mode")
+        if mode in WORD2VEC_MODES and "validation" in channels:
+            problems.append(
+                Problem(
+                    f"{path}.validation",
+                    f"mode {mode} (Word2Vec) reads the train channel only",
+                    "remove the validation channel, or use mode supervised",
+                )
+            )
+        return problems
+
+    def check_instance_count(self, count: int, values: Mapping[str, Any], path: str) -> list[Problem]:
+        """Several instances only for batch_skipgram (CPU, FullyReplicated)."""
+        mode = values.get("mode")
+        if count > 1 and mode != "batch_skipgram":
+            return [
+                Problem(
+                    path,
+                    f"blazingtext mode {mode} trains on one instance only, got {count}",
+                    "set instance_count to 1, or use mode batch_skipgram on CPU instances",
+                )
+            ]
+        return []
+
+    def check_training_instance(self, instance_type: str, values: Mapping[str, Any], path: str) -> list[Problem]:
+        """batch_skipgram runs on CPU instances only (not wired into the manifest check yet)."""
+        if values.get("mode") == "batch_skipgram" and is_gpu_instance(instance_type):
+            return [
+                Problem(
+                    path,
+                    f"mode batch_skipgram runs on CPU instances, {instance_type} is a GPU instance",
+                    "use a CPU instance such as ml.c5.4xlarge, or mode skipgram/cbow on GPU",
+                )
+            ]
+        return []
+
+    def serving_files_for(self, values: Mapping[str, Any]) -> tuple[str, ...]:
+        """model.bin for supervised models, vectors.bin for Word2Vec."""
+        return SERVING_FILES[SUPERVISED if values.get("mode") == SUPERVISED else "word2vec"]
+
+
+ALGORITHM = BlazingText()

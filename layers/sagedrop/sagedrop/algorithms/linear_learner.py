@@ -1,0 +1,273 @@
+"""Linear learner: binary and multiclass classification and regression on tabular data.
+
+Facts from the Amazon SageMaker AI developer guide (pages cited above each table).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sagedrop.algorithms.accounts import BUILTIN_VERSION, LINEAR_LEARNER, REPOSITORIES
+from sagedrop.algorithms.base import (
+    Algorithm,
+    Bool,
+    ChannelSpec,
+    Choice,
+    Float,
+    HyperParameter,
+    Int,
+    Metric,
+    ParamType,
+)
+from sagedrop.errors import Problem
+
+PREDICTOR_TYPES = ("binary_classifier", "multiclass_classifier", "regressor")
+
+# Loss functions allowed per predictor_type; "auto" picks logistic, softmax_loss or squared_loss.
+# https://docs.aws.amazon.com/sagemaker/latest/dg/ll_hyperparameters.html (loss) and
+# https://docs.aws.amazon.com/sagemaker/latest/dg/linear-learner.html ("softmax_loss for multiclass").
+LOSSES_BY_PREDICTOR: dict[str, tuple[str, ...]] = {
+    "binary_classifier": ("auto", "logistic", "hinge_loss"),
+    "multiclass_classifier": ("auto", "softmax_loss"),
+    "regressor": (
+        "auto",
+        "squared_loss",
+        "absolute_loss",
+        "eps_insensitive_squared_loss",
+        "eps_insensitive_absolute_loss",
+        "quantile_loss",
+        "huber_loss",
+    ),
+}
+ALL_LOSSES = (
+    "auto",
+    "logistic",
+    "squared_loss",
+    "absolute_loss",
+    "hinge_loss",
+    "eps_insensitive_squared_loss",
+    "eps_insensitive_absolute_loss",
+    "quantile_loss",
+    "huber_loss",
+    "softmax_loss",
+)
+
+
+@dataclass(frozen=True)
+class PositiveOrWords(ParamType):
+    """A positive number or one of a few words (positive_example_weight_mult: ``auto``/``balanced``)."""
+
+    words: tuple[str, ...] = ()
+
+    @property
+    def expected(self) -> str:  # type: ignore[override]
+        return "a number > 0 or " + " or ".join(f'"{w}"' for w in self.words)
+
+    def convert(self, value: Any) -> tuple[Any, str]:
+        if isinstance(value, str) and value.strip().lower() in self.words:
+            word = value.strip().lower()
+            return word, word
+        return Float(minimum=0, min_open=True).convert(value)
+
+
+def _positive_int(auto: bool = False) -> Int:
+    return Int(minimum=1, auto=auto)
+
+
+def _positive_float(auto: bool = False) -> Float:
+    return Float(minimum=0, min_open=True, auto=auto)
+
+
+def _unit(auto: bool = False, open_ends: bool = False) -> Float:
+    return Float(minimum=0, maximum=1, min_open=open_ends, max_open=open_ends, auto=auto)
+
+
+# Every hyperparameter on https://docs.aws.amazon.com/sagemaker/latest/dg/ll_hyperparameters.html
+# (current page: feature_dim is optional, "auto" or a positive integer, default "auto").
+# Where the page says "between 0 and 1" for a target/quantile, the ends are excluded as in the
+# SageMaker Python SDK's validation (sagemaker/amazon/linear_learner.py): 0 and 1 are meaningless there.
+HYPERPARAMETERS: tuple[HyperParameter, ...] = (
+    HyperParameter("predictor_type", Choice(PREDICTOR_TYPES), required=True),
+    HyperParameter("num_classes", Int(minimum=3, maximum=1_000_000)),
+    HyperParameter("accuracy_top_k", _positive_int()),
+    HyperParameter("balance_multiclass_weights", Bool()),
+    HyperParameter("beta_1", _unit(auto=True)),
+    HyperParameter("beta_2", _unit(auto=True)),
+    HyperParameter("bias_lr_mult", _positive_float(auto=True)),
+    HyperParameter("bias_wd_mult", Float(minimum=0, auto=True)),
+    HyperParameter(
+        "binary_classifier_model_selection_criteria",
+        Choice(("accuracy", "f_beta", "precision_at_target_recall", "recall_at_target_precision", "loss_function")),
+    ),
+    HyperParameter("early_stopping_patience", _positive_int()),
+    HyperParameter("early_stopping_tolerance", _positive_float()),
+    HyperParameter("epochs", _positive_int()),
+    HyperParameter("f_beta", _positive_float()),
+    HyperParameter("feature_dim", _positive_int(auto=True)),
+    HyperParameter("huber_delta", _positive_float()),
+    HyperParameter("init_bias", Float()),
+    HyperParameter("init_method", Choice(("uniform", "normal"))),
+    HyperParameter("init_scale", _positive_float()),
+    HyperParameter("init_sigma", _positive_float()),
+    HyperParameter("l1", Float(minimum=0, auto=True)),
+    HyperParameter("learning_rate", _positive_float(auto=True)),
+    HyperParameter("loss", Choice(ALL_LOSSES)),
+    HyperParameter("loss_insensitivity", _positive_float()),
+    HyperParameter("lr_scheduler_factor", Float(minimum=0, maximum=1, min_open=True, auto=True)),
+    HyperParameter("lr_scheduler_minimum_lr", _positive_float(auto=True)),
+    HyperParameter("lr_scheduler_step", _positive_int(auto=True)),
+    HyperParameter("margin", _positive_float()),
+    HyperParameter("mini_batch_size", _positive_int()),
+    HyperParameter("momentum", _unit(auto=True)),
+    HyperParameter("normalize_data", Bool(auto=True)),
+    HyperParameter("normalize_label", Bool(auto=True)),
+    HyperParameter("num_calibration_samples", _positive_int(auto=True)),
+    HyperParameter("num_models", _positive_int(auto=True)),
+    HyperParameter("num_point_for_scaler", _positive_int()),
+    HyperParameter("optimizer", Choice(("auto", "sgd", "adam", "rmsprop"))),
+    HyperParameter("positive_example_weight_mult", PositiveOrWords(words=("auto", "balanced"))),
+    HyperParameter("quantile", _unit(open_ends=True)),
+    HyperParameter("target_precision", _unit(open_ends=True)),
+    HyperParameter("target_recall", _unit(open_ends=True)),
+    HyperParameter("unbias_data", Bool(auto=True)),
+    HyperParameter("unbias_label", Bool(auto=True)),
+    HyperParameter("use_bias", Bool()),
+    HyperParameter("use_lr_scheduler", Bool()),
+    HyperParameter("wd", Float(minimum=0, auto=True)),
+)
+
+# https://docs.aws.amazon.com/sagemaker/latest/dg/linear-learner-tuning.html ("Metrics computed by
+# the linear learner algorithm"): test:* on the test channel, validation:* on the validation channel.
+_METRIC_DIRECTIONS = {
+    "absolute_loss": "min",
+    "binary_classification_accuracy": "max",
+    "binary_f_beta": "max",
+    "dcg": "max",
+    "macro_f_beta": "max",
+    "macro_precision": "max",
+    "macro_recall": "max",
+    "mse": "min",
+    "multiclass_accuracy": "max",
+    "multiclass_top_k_accuracy": "max",
+    "objective_loss": "min",
+    "precision": "max",
+    "recall": "max",
+    "roc_auc_score": "max",
+}
+METRICS: tuple[Metric, ...] = tuple(
+    Metric(f"{channel}:{name}", better)
+    for channel in ("test", "validation")
+    for name, better in _METRIC_DIRECTIONS.items()
+)
+
+# https://docs.aws.amazon.com/sagemaker/latest/dg/linear-learner.html ("Input/Output interface"):
+# train, validation (optional), test (optional); recordIO-wrapped protobuf (Float32 only) or CSV
+# (label first, no header); File or Pipe mode for both.
+_CONTENT_TYPES = {
+    ".csv": "text/csv",
+    ".pbr": "application/x-recordio-protobuf",
+    ".recordio": "application/x-recordio-protobuf",
+    ".protobuf": "application/x-recordio-protobuf",
+}
+_ALLOWED = ("text/csv", "application/x-recordio-protobuf")
+
+
+def _channel(name: str, required: bool, description: str) -> ChannelSpec:
+    return ChannelSpec(name, required, _CONTENT_TYPES, "text/csv", _ALLOWED, description)
+
+
+CHANNELS: tuple[ChannelSpec, ...] = (
+    _channel("train", True, "training data: CSV with the label first and no header, or RecordIO-protobuf"),
+    _channel("validation", False, "validation data (FullyReplicated): calibrates and selects the best model"),
+    _channel("test", False, "test data: the logs include the final model's test score"),
+)
+
+
+class LinearLearner(Algorithm):
+    """The SageMaker linear learner built-in algorithm."""
+
+    name = "linear-learner"
+    title = "Linear Learner"
+    repository = REPOSITORIES["linear-learner"]
+    accounts = LINEAR_LEARNER
+    default_version = BUILTIN_VERSION
+    versions = (BUILTIN_VERSION,)
+    channels = CHANNELS
+    hyperparameters = HYPERPARAMETERS
+    metrics = METRICS
+    # https://docs.aws.amazon.com/sagemaker/latest/dg/linear-learner.html ("EC2 instance
+    # recommendation"): CPU and GPU (P2, P3, G4dn, G5) for training and inference.
+    default_training_instance = "ml.m5.xlarge"
+    default_hosting_instance = "ml.m5.large"
+    gpu_only_training = False
+    gpu_only_hosting = False
+    supports_serverless = True
+    # https://docs.aws.amazon.com/sagemaker/latest/dg/common-info-all-im-models.html: parallelizable.
+    supports_distributed = True
+    # https://docs.aws.amazon.com/sagemaker/latest/dg/mkt-algo-model-internet-free.html: only Chainer and
+    # Reinforcement Learning containers lack network isolation.
+    supports_network_isolation = True
+    input_modes = ("File", "Pipe")
+    # Not in the docs: model.tar.gz of a linear learner job holds one file, "model_algo-1".
+    serving_files = ("model_algo-*",)
+
+    def check_hyperparameters(self, values: dict[str, Any], path: str) -> list[Problem]:
+        """num_classes exactly for multiclass; loss must suit predictor_type."""
+        problems: list[Problem] = []
+        predictor = values.get("predictor_type")
+        if predictor == "multiclass_classifier" and "num_classes" not in values:
+            problems.append(
+                Problem(
+                    f"{path}.num_classes",
+                    "predictor_type multiclass_classifier requires num_classes",
+                    "add num_classes: the number of classes (3 to 1,000,000), labels 0..num_classes-1",
+                )
+            )
+        elif predictor in ("binary_classifier", "regressor") and "num_classes" in values:
+            problems.append(
+                Problem(
+                    f"{path}.num_classes",
+                    f"num_classes applies to multiclass_classifier only, predictor_type is {predictor}",
+                    "remove num_classes, or set predictor_type to multiclass_classifier",
+                )
+            )
+        loss = values.get("loss")
+        if predictor in LOSSES_BY_PREDICTOR and loss is not None and loss not in LOSSES_BY_PREDICTOR[predictor]:
+            problems.append(
+                Problem(
+                    f"{path}.loss",
+                    f"loss {loss!r} does not apply to predictor_type {predictor}",
+                    "use one of " + ", ".join(LOSSES_BY_PREDICTOR[predictor]),
+                )
+            )
+        return problems
+
+    def check_label(self, label: float, values: Mapping[str, Any]) -> str | None:
+        """Binary: 0 or 1; multiclass: an integer 0..num_classes-1; regression: any number."""
+        predictor = values.get("predictor_type")
+        if predictor == "binary_classifier" and label not in (0.0, 1.0):
+            return "must be 0 or 1 for a binary_classifier"
+        if predictor == "multiclass_classifier":
+            classes = values.get("num_classes")
+            if not float(label).is_integer() or label < 0 or (isinstance(classes, int) and label >= classes):
+                top = f"{classes - 1}" if isinstance(classes, int) else "num_classes-1"
+                return f"must be an integer from 0 to {top} for a multiclass_classifier"
+        return None
+
+    def expected_feature_count(self, values: Mapping[str, Any]) -> int | None:
+        """feature_dim when it is a number (not "auto")."""
+        feature_dim = values.get("feature_dim")
+        return feature_dim if isinstance(feature_dim, int) else None
+
+    def class_count(self, values: Mapping[str, Any]) -> int | None:
+        predictor = values.get("predictor_type")
+        if predictor == "binary_classifier":
+            return 2
+        if predictor == "multiclass_classifier" and isinstance(values.get("num_classes"), int):
+            return values["num_classes"]
+        return None
+
+
+ALGORITHM = LinearLearner()

@@ -1,0 +1,216 @@
+"""The model registry: a DynamoDB table with the state of every model.
+
+Key schema: partition key ``model`` (the model name), sort key ``record``:
+
+* ``MODEL``: the model's summary, what ``GET /models`` and the CLI show (status, algorithm,
+  current and latest job, endpoint, metrics, labels, last error, timestamps).
+* ``JOB#<job name>``: one item per training job with what deploy needs later (the manifest's
+  deploy section, labels, algorithm and version), so deploy never re-reads a manifest that may
+  have changed since.
+
+Writes that race use condition expressions; a late event never overwrites a newer job.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+SUMMARY = "MODEL"
+JOB_PREFIX = "JOB#"
+
+# Status values (design.md, Registry)
+TRAINING = "training"
+REJECTED = "rejected"  # the manifest or data was refused before any job started
+FAILED = "failed"
+STOPPED = "stopped"
+GATE_FAILED = "gate_failed"
+DEPLOYING = "deploying"
+IN_SERVICE = "in_service"
+HIBERNATED = "hibernated"
+WAKING = "waking"
+TRAINED = "trained"  # completed, deploy: false
+SERVING_STATES = (IN_SERVICE, DEPLOYING, HIBERNATED, WAKING)
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+# ---- a small DynamoDB attribute-value codec (avoids importing boto3's resource layer) -----------
+
+
+def to_attr(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {"NULL": True}
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, int):
+        return {"N": str(value)}
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return {"S": repr(value)}
+        return {"N": repr(value)}
+    if isinstance(value, str):
+        return {"S": value}
+    if isinstance(value, Mapping):
+        return {"M": {str(k): to_attr(v) for k, v in value.items()}}
+    if isinstance(value, list | tuple):
+        return {"L": [to_attr(v) for v in value]}
+    raise TypeError(f"cannot store {type(value).__name__} in the registry")
+
+
+def from_attr(attr: Mapping[str, Any]) -> Any:
+    ((kind, value),) = attr.items()
+    if kind == "NULL":
+        return None
+    if kind in ("S", "BOOL"):
+        return value
+    if kind == "N":
+        number = float(value)
+        return int(number) if number.is_integer() and "." not in value and "e" not in value.lower() else number
+    if kind == "M":
+        return {k: from_attr(v) for k, v in value.items()}
+    if kind == "L":
+        return [from_attr(v) for v in value]
+    if kind == "SS":
+        return set(value)
+    raise TypeError(f"unexpected DynamoDB type {kind}")
+
+
+def to_item(data: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: to_attr(value) for key, value in data.items()}
+
+
+def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: from_attr(value) for key, value in item.items()}
+
+
+class Registry:
+    """Reads and conditional writes on the registry table, through an injected DynamoDB client."""
+
+    def __init__(self, table: str, dynamodb: Any) -> None:
+        self.table = table
+        self._db = dynamodb
+
+    # ---- reads ----------------------------------------------------------------------------
+
+    def get(self, model: str, *, consistent: bool = False) -> dict[str, Any] | None:
+        response = self._db.get_item(TableName=self.table, Key=self._key(model, SUMMARY), ConsistentRead=consistent)
+        item = response.get("Item")
+        return from_item(item) if item else None
+
+    def get_job(self, model: str, job: str) -> dict[str, Any] | None:
+        response = self._db.get_item(TableName=self.table, Key=self._key(model, JOB_PREFIX + job), ConsistentRead=True)
+        item = response.get("Item")
+        return from_item(item) if item else None
+
+    def models(self) -> Iterator[dict[str, Any]]:
+        """Every model summary (a paginated scan filtered on the summary records)."""
+        paginator = self._db.get_paginator("scan")
+        pages = paginator.paginate(
+            TableName=self.table,
+            FilterExpression="#r = :summary",
+            ExpressionAttributeNames={"#r": "record"},
+            ExpressionAttributeValues={":summary": {"S": SUMMARY}},
+        )
+        for page in pages:
+            for item in page.get("Items", []):
+                yield from_item(item)
+
+    def jobs(self, model: str) -> list[dict[str, Any]]:
+        """The model's job records, oldest first (job names sort by their timestamp)."""
+        paginator = self._db.get_paginator("query")
+        pages = paginator.paginate(
+            TableName=self.table,
+            KeyConditionExpression="#m = :m AND begins_with(#r, :p)",
+            ExpressionAttributeNames={"#m": "model", "#r": "record"},
+            ExpressionAttributeValues={":m": {"S": model}, ":p": {"S": JOB_PREFIX}},
+        )
+        return [from_item(item) for page in pages for item in page.get("Items", [])]
+
+    # ---- writes ---------------------------------------------------------------------------
+
+    def put_job(self, model: str, job: str, fields: Mapping[str, Any]) -> bool:
+        """Create the job record once; False when it already exists (a redelivered event)."""
+        item = {"model": model, "record": JOB_PREFIX + job, "job": job, "created_at": now_iso(), **fields}
+        try:
+            self._db.put_item(
+                TableName=self.table,
+                Item=to_item(item),
+                ConditionExpression="attribute_not_exists(#r)",
+                ExpressionAttributeNames={"#r": "record"},
+            )
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def update(
+        self,
+        model: str,
+        fields: Mapping[str, Any],
+        *,
+        record: str = SUMMARY,
+        condition: str | None = None,
+        names: Mapping[str, str] | None = None,
+        values: Mapping[str, Any] | None = None,
+        remove: tuple[str, ...] = (),
+    ) -> bool:
+        """Set ``fields`` (and ``updated_at``); False when ``condition`` does not hold."""
+        fields = {**fields, "updated_at": now_iso()}
+        attr_names = {f"#f{i}": key for i, key in enumerate(fields)}
+        attr_values = {f":v{i}": to_attr(value) for i, value in enumerate(fields.values())}
+        expression = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
+        expression += ", #created = if_not_exists(#created, :now)"
+        attr_names["#created"] = "created_at"
+        attr_values[":now"] = to_attr(fields["updated_at"])
+        if remove:
+            attr_names.update({f"#x{i}": key for i, key in enumerate(remove)})
+            expression += " REMOVE " + ", ".join(f"#x{i}" for i in range(len(remove)))
+        if names:
+            attr_names.update(names)
+        if values:
+            attr_values.update({key: to_attr(value) for key, value in values.items()})
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "Key": self._key(model, record),
+            "UpdateExpression": expression,
+            "ExpressionAttributeNames": attr_names,
+            "ExpressionAttributeValues": attr_values,
+        }
+        if condition:
+            kwargs["ConditionExpression"] = condition
+        try:
+            self._db.update_item(**kwargs)
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def record_training(self, model: str, job: str, summary: Mapping[str, Any]) -> bool:
+        """The model now trains ``job``, unless a newer job was already recorded (False then)."""
+        return self.update(
+            model,
+            {**summary, "status": TRAINING, "latest_job": job, "last_error": None},
+            condition="attribute_not_exists(#latest) OR #latest <= :job",
+            names={"#latest": "latest_job"},
+            values={":job": job},
+        )
+
+    def record_rejection(self, model: str, message: str, details: Mapping[str, Any]) -> None:
+        """A refused manifest: the error is kept; a model that serves keeps its serving status."""
+        fields = {"last_error": message, "last_error_at": now_iso(), "last_rejection": dict(details)}
+        serving = self.update(
+            model,
+            fields,
+            condition="#s IN (:a, :b, :c, :d)",
+            names={"#s": "status"},
+            values={":a": IN_SERVICE, ":b": DEPLOYING, ":c": HIBERNATED, ":d": WAKING},
+        )
+        if not serving:
+            self.update(model, {**fields, "status": REJECTED})
+
+    @staticmethod
+    def _key(model: str, record: str) -> dict[str, Any]:
+        return {"model": {"S": model}, "record": {"S": record}}

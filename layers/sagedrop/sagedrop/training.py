@@ -1,0 +1,306 @@
+"""From a dropped ``training.json`` to a SageMaker training job.
+
+``TrainingLauncher.handle`` is what the train function runs for each S3 record: read the
+manifest version that triggered the event, validate it, resolve and check the channels, build
+the CreateTrainingJob request and start it once. A user's mistake starts nothing and is recorded,
+notified and returned (not raised); AWS errors that may pass are raised so Lambda retries.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sagedrop import naming, registry, tags
+from sagedrop.aws import error_code, error_message
+from sagedrop.datacheck import ObjectStore, ResolvedChannel, check_channels_data, resolve_channels
+from sagedrop.errors import ManifestError, Problem, UserError
+from sagedrop.manifest import MAX_MANIFEST_BYTES, Defaults, Manifest, load_json, parse
+from sagedrop.notify import Notifier
+
+log = logging.getLogger("sagedrop.training")
+
+
+@dataclass(frozen=True)
+class StackContext:
+    """What the stack gives the train function (environment variables of the template)."""
+
+    stack: str
+    region: str
+    role_arn: str
+    artifact_bucket: str
+    defaults: Defaults = field(default_factory=Defaults)
+
+
+@dataclass(frozen=True)
+class ManifestObject:
+    bucket: str
+    key: str
+    version: str | None
+    etag: str | None
+    time: datetime
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one manifest: ``started``, ``duplicate``, ``rejected`` or ``ignored``."""
+
+    status: str
+    model: str
+    job: str | None = None
+    message: str = ""
+    problems: tuple[Problem, ...] = ()
+
+
+def output_path(ctx: StackContext, model: str) -> str:
+    return f"s3://{ctx.artifact_bucket}/models/{model}/"
+
+
+def checkpoint_path(ctx: StackContext, model: str, job: str) -> str:
+    return f"s3://{ctx.artifact_bucket}/checkpoints/{model}/{job}/"
+
+
+def training_request(
+    manifest: Manifest,
+    channels: Mapping[str, ResolvedChannel],
+    *,
+    job: str,
+    ctx: StackContext,
+    source: ManifestObject,
+) -> dict[str, Any]:
+    """The CreateTrainingJob parameters for a validated manifest."""
+    algorithm = manifest.algorithm
+    settings = manifest.training
+    input_config = []
+    for channel in channels.values():
+        entry: dict[str, Any] = {
+            "ChannelName": channel.name,
+            "DataSource": {
+                "S3DataSource": {
+                    "S3DataType": "S3Prefix",
+                    "S3Uri": channel.s3_uri,
+                    "S3DataDistributionType": channel.distribution,
+                }
+            },
+        }
+        if channel.content_type:
+            entry["ContentType"] = channel.content_type
+        if channel.input_mode:
+            entry["InputMode"] = channel.input_mode
+        if channel.compression:
+            entry["CompressionType"] = channel.compression
+        input_config.append(entry)
+
+    deploy = manifest.deploy
+    tag_map = tags.base_tags(ctx.stack, manifest.name, source.uri, source.version)
+    tag_map[tags.ALGORITHM] = algorithm.name
+    request: dict[str, Any] = {
+        "TrainingJobName": job,
+        "AlgorithmSpecification": {
+            "TrainingImage": algorithm.image_uri(ctx.region, manifest.version),
+            "TrainingInputMode": settings.input_mode,
+        },
+        "RoleArn": ctx.role_arn,
+        "InputDataConfig": input_config,
+        "OutputDataConfig": {"S3OutputPath": output_path(ctx, manifest.name)},
+        "ResourceConfig": {
+            "InstanceType": settings.instance_type,
+            "InstanceCount": settings.instance_count,
+            "VolumeSizeInGB": settings.volume_gb,
+        },
+        "StoppingCondition": {"MaxRuntimeInSeconds": settings.max_runtime_s},
+        "HyperParameters": dict(manifest.wire_hyperparameters),
+        "EnableNetworkIsolation": algorithm.supports_network_isolation,
+        "Tags": tags.to_list(tag_map),
+    }
+    if settings.spot:
+        request["EnableManagedSpotTraining"] = True
+        request["StoppingCondition"]["MaxWaitTimeInSeconds"] = settings.max_wait_s
+        request["CheckpointConfig"] = {"S3Uri": checkpoint_path(ctx, manifest.name, job)}
+    if deploy is not None and deploy.idle_minutes:
+        request["Tags"].extend(
+            tags.to_list({tags.IDLE_MINUTES: str(deploy.idle_minutes), tags.KEEP_ALIVE: str(deploy.keep_alive).lower()})
+        )
+    return request
+
+
+class TrainingLauncher:
+    """The train function's domain logic, with its collaborators injected."""
+
+    def __init__(
+        self,
+        ctx: StackContext,
+        *,
+        s3: Any,
+        store: ObjectStore,
+        sagemaker: Any,
+        registry_: registry.Registry,
+        notifier: Notifier,
+    ) -> None:
+        self.ctx = ctx
+        self._s3 = s3
+        self._store = store
+        self._sagemaker = sagemaker
+        self._registry = registry_
+        self._notifier = notifier
+
+    # ---- the flow -------------------------------------------------------------------------
+
+    def handle(self, obj: ManifestObject) -> Outcome:
+        if obj.key.rsplit("/", 1)[-1] != naming.MANIFEST_FILE:
+            log.info("not a manifest, ignored", extra={"key": obj.key})
+            return Outcome("ignored", "", message=f"{obj.key} is not named {naming.MANIFEST_FILE}")
+        folder = naming.model_folder(obj.key)
+        default_name = naming.model_name_from_key(obj.key)
+        model = default_name or "-"
+        try:
+            body = self._read_manifest(obj)
+            if body is None:
+                return Outcome("ignored", model, message=f"{obj.uri} no longer exists")
+            data = load_json(body, source=obj.uri)
+            if isinstance(data.get("name"), str) and data["name"]:
+                model = data["name"]
+            manifest = parse(data, default_name=default_name, defaults=self.ctx.defaults, source=obj.uri)
+            model = manifest.name
+            image_problem = self._image_problem(manifest)
+            if image_problem:
+                raise ManifestError(image_problem, source=obj.uri)
+            channels = resolve_channels(manifest, self._store, obj.bucket, folder, obj.key)
+            check_channels_data(manifest, self._store, channels, source=obj.uri)
+        except UserError as exc:
+            return self._reject(model, obj, exc)
+        return self._start(manifest, channels, obj)
+
+    def _read_manifest(self, obj: ManifestObject) -> bytes | None:
+        kwargs: dict[str, Any] = {"Bucket": obj.bucket, "Key": obj.key, "Range": f"bytes=0-{MAX_MANIFEST_BYTES}"}
+        if obj.version:
+            kwargs["VersionId"] = obj.version
+        try:
+            response = self._s3.get_object(**kwargs)
+        except Exception as exc:
+            if error_code(exc) in ("NoSuchKey", "NoSuchVersion", "404"):
+                log.warning("manifest vanished before it was read", extra={"uri": obj.uri, "version": obj.version})
+                return None
+            raise
+        body = response["Body"].read()
+        total = response.get("ContentRange", "").rpartition("/")[2]
+        if total.isdigit() and int(total) > MAX_MANIFEST_BYTES:
+            return body + b" " * (int(total) - len(body))  # load_json reports the real size
+        return body
+
+    def _image_problem(self, manifest: Manifest) -> Problem | None:
+        try:
+            manifest.algorithm.image_uri(self.ctx.region, manifest.version)
+        except KeyError as exc:
+            return Problem("$.algorithm", str(exc.args[0]), "deploy sagedrop in a region where the algorithm exists")
+        return None
+
+    def _start(self, manifest: Manifest, channels: Mapping[str, ResolvedChannel], obj: ManifestObject) -> Outcome:
+        digest = naming.event_hash(obj.bucket, obj.key, obj.version or obj.etag)
+        job = naming.job_name(manifest.name, obj.time, digest)
+        request = training_request(manifest, channels, job=job, ctx=self.ctx, source=obj)
+        if self._job_exists(job):
+            log.info("training job already exists: redelivered event", extra={"job": job})
+            return Outcome("duplicate", manifest.name, job, "the job for this manifest version already exists")
+        try:
+            self._sagemaker.create_training_job(**request)
+        except Exception as exc:
+            code = error_code(exc)
+            if code == "ResourceInUse":
+                log.info("training job already exists (concurrent delivery)", extra={"job": job})
+                return Outcome("duplicate", manifest.name, job, error_message(exc))
+            if code in ("ValidationException", "ResourceLimitExceeded"):
+                # SageMaker refused the request itself: not retryable, the user must act.
+                return self._reject(
+                    manifest.name,
+                    obj,
+                    UserError(
+                        Problem(
+                            "CreateTrainingJob",
+                            f"{code}: {error_message(exc)}",
+                            "check the instance type, quotas and settings in the manifest",
+                        ),
+                        source=obj.uri,
+                    ),
+                )
+            raise
+        self._record(manifest, channels, obj, job, request)
+        log.info(
+            "training job started", extra={"job": job, "model": manifest.name, "algorithm": manifest.algorithm.name}
+        )
+        return Outcome("started", manifest.name, job)
+
+    def _job_exists(self, job: str) -> bool:
+        try:
+            self._sagemaker.describe_training_job(TrainingJobName=job)
+        except Exception as exc:
+            if error_code(exc) in ("ValidationException", "ResourceNotFound"):
+                return False
+            raise
+        return True
+
+    def _record(
+        self,
+        manifest: Manifest,
+        channels: Mapping[str, ResolvedChannel],
+        obj: ManifestObject,
+        job: str,
+        request: Mapping[str, Any],
+    ) -> None:
+        deploy = manifest.deploy.to_dict() if manifest.deploy else None
+        self._registry.put_job(
+            manifest.name,
+            job,
+            {
+                "status": registry.TRAINING,
+                "algorithm": manifest.algorithm.name,
+                "version": manifest.version,
+                "manifest": obj.uri,
+                "manifest_version": obj.version,
+                "deploy": deploy,
+                "labels": list(manifest.labels) if manifest.labels else None,
+                "hyperparameters": dict(manifest.wire_hyperparameters),
+                "channels": {name: ch.s3_uri for name, ch in channels.items()},
+                "instance_type": request["ResourceConfig"]["InstanceType"],
+            },
+        )
+        recorded = self._registry.record_training(
+            manifest.name,
+            job,
+            {
+                "algorithm": manifest.algorithm.name,
+                "version": manifest.version,
+                "manifest": obj.uri,
+                "training_job": job,
+                "labels": list(manifest.labels) if manifest.labels else None,
+                "feature_dim": manifest.algorithm.expected_feature_count(manifest.hyperparameters),
+                "stack": self.ctx.stack,
+            },
+        )
+        if not recorded:
+            log.warning("a newer job is already recorded for this model", extra={"job": job, "model": manifest.name})
+
+    def _reject(self, model: str, obj: ManifestObject, exc: UserError) -> Outcome:
+        message = exc.describe()
+        problems = [{"path": p.path, "message": p.message, "hint": p.hint} for p in exc.problems]
+        log.warning("manifest rejected", extra={"model": model, "manifest": obj.uri, "problems": problems})
+        if model and model != "-":
+            self._registry.record_rejection(
+                model, message, {"manifest": obj.uri, "manifest_version": obj.version, "problems": problems}
+            )
+        self._notifier.publish(
+            f"{model}: training.json rejected, nothing started",
+            f"sagedrop did not start training for {obj.uri}.\n\n{message}\n\n"
+            "Fix the manifest or the data and upload training.json again.",
+            event="rejected",
+            model=model,
+            details={"manifest": obj.uri, "version": obj.version, "problems": problems},
+        )
+        return Outcome("rejected", model, message=message, problems=tuple(exc.problems))

@@ -1,0 +1,102 @@
+"""template.yaml: the properties the design promises (cfn-lint and sam validate check the syntax)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.template import load_template, resource
+
+FUNCTIONS = ("TrainFunction", "DeployFunction", "PredictFunction", "CleanupFunction")
+
+
+def test_functions_run_python312_on_arm64_with_the_layer():
+    globals_ = load_template()["Globals"]["Function"]
+    assert globals_["Runtime"] == "python3.12"
+    assert globals_["Architectures"] == ["arm64"]
+    assert globals_["Layers"] == [{"Ref": "DomainLayer"}]
+    env = globals_["Environment"]["Variables"]
+    assert env["POWERTOOLS_SERVICE_NAME"] == "sagedrop"
+    for name in FUNCTIONS:
+        props = resource(name)["Properties"]
+        assert props["CodeUri"] == f"functions/{name.removesuffix('Function').lower()}/"
+        assert "Runtime" not in props
+
+
+def test_layer_is_built_by_its_makefile_for_arm64():
+    layer = resource("DomainLayer")
+    assert layer["Properties"]["CompatibleRuntimes"] == ["python3.12"]
+    assert layer["Metadata"] == {"BuildMethod": "makefile", "BuildArchitecture": "arm64"}
+
+
+def test_manifest_upload_triggers_train():
+    event = resource("TrainFunction")["Properties"]["Events"]["ManifestDropped"]
+    assert event["Type"] == "S3"
+    assert event["Properties"]["Bucket"] == {"Ref": "DataBucket"}
+    assert event["Properties"]["Filter"]["S3Key"]["Rules"] == [{"Name": "suffix", "Value": "training.json"}]
+
+
+@pytest.mark.parametrize("bucket", ["DataBucket", "ArtifactBucket"])
+def test_buckets_are_encrypted_private_versioned_and_tls_only(bucket):
+    props = resource(bucket)["Properties"]
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    rule = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in ("AES256", "aws:kms")
+    assert all(props["PublicAccessBlockConfiguration"].values())
+    assert len(props["PublicAccessBlockConfiguration"]) == 4
+    policy = resource(f"{bucket}Policy")["Properties"]["PolicyDocument"]["Statement"]
+    deny = [s for s in policy if s["Effect"] == "Deny"]
+    assert deny and deny[0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_train_may_pass_only_the_sagemaker_role_to_sagemaker():
+    statements = resource("TrainFunction")["Properties"]["Policies"][0]["Statement"]
+    [pass_role] = [s for s in statements if s["Action"] == "iam:PassRole"]
+    assert pass_role["Resource"] == {"Fn::GetAtt": ["SageMakerExecutionRole", "Arn"]}
+    assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+    [create] = [s for s in statements if "sagemaker:CreateTrainingJob" in s["Action"]]
+    assert create["Condition"]["StringEquals"] == {"aws:RequestTag/sagedrop:stack": {"Ref": "AWS::StackName"}}
+
+
+def test_no_function_gets_wildcard_sagemaker_or_s3():
+    for name in FUNCTIONS:
+        for policy in resource(name)["Properties"]["Policies"]:
+            for statement in policy.get("Statement", []):
+                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                assert not any(a in ("*", "sagemaker:*", "s3:*") for a in actions), (name, statement)
+
+
+def test_async_functions_keep_failed_events():
+    for name in ("TrainFunction", "DeployFunction"):
+        config = resource(name)["Properties"]["EventInvokeConfig"]
+        assert config["DestinationConfig"]["OnFailure"]["Type"] == "SQS"
+    for name, event in (("DeployFunction", "TrainingJobEnded"), ("CleanupFunction", "Schedule")):
+        assert "DeadLetterConfig" in resource(name)["Properties"]["Events"][event]["Properties"]
+
+
+def test_every_api_route_needs_an_api_key_and_a_usage_plan_throttles():
+    api = resource("PredictionApi")["Properties"]
+    assert api["Auth"]["ApiKeyRequired"] is True
+    assert api["Auth"]["UsagePlan"]["CreateUsagePlan"] == "PER_API"
+    assert set(api["Auth"]["UsagePlan"]["Throttle"]) == {"RateLimit", "BurstLimit"}
+    assert "image~1jpeg" in api["BinaryMediaTypes"]
+    assert "AccessLogSetting" in api
+    for event in resource("PredictFunction")["Properties"]["Events"].values():
+        assert event["Type"] == "Api"
+        assert event["Properties"]["RestApiId"] == {"Ref": "PredictionApi"}
+        assert event["Properties"].get("Auth", {}).get("ApiKeyRequired", True) is True
+
+
+def test_registry_is_on_demand_with_the_expected_keys():
+    props = resource("RegistryTable")["Properties"]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["KeySchema"] == [
+        {"AttributeName": "model", "KeyType": "HASH"},
+        {"AttributeName": "record", "KeyType": "RANGE"},
+    ]
+
+
+def test_outputs_expose_the_key_id_not_the_key():
+    outputs = load_template()["Outputs"]
+    assert outputs["ApiKeyId"]["Value"] == {"Ref": "PredictionApiApiKey"}
+    for name in ("DataBucketName", "ApiUrl", "RegistryTableName", "NotificationTopicArn"):
+        assert name in outputs
