@@ -9,6 +9,34 @@ Key schema: partition key ``model`` (the model name), sort key ``record``:
   have changed since.
 
 Writes that race use condition expressions; a late event never overwrites a newer job.
+
+Summary fields (the contract between the functions; every field is optional):
+
+==================  =========================================================================
+field               meaning
+==================  =========================================================================
+status              one of the status constants below
+algorithm, version  the algorithm name and image version of the newest job
+manifest            s3 URI of the newest manifest
+latest_job          the newest job started for the model (names sort by time)
+training_job        the job currently training (set by train)
+labels, feature_dim what predict needs to encode/decode (from the job that serves)
+stack               the stack that owns the model
+last_error(_at)     the newest user-facing error (rejection, failed job, gate, deploy failure)
+serving_job         the job whose model is behind the endpoint
+sagemaker_model     the SageMaker model name in service (named after the job)
+endpoint_config     the endpoint config in service (named after the job)
+endpoint            the endpoint name (the model name unless deploy.endpoint_name)
+variant             the production variant name (naming.VARIANT_NAME)
+serverless          true for a serverless endpoint config
+metrics             {metric name: value} of the serving job (FinalMetricDataList by name)
+pending_job         a newer passed job waiting for the endpoint to be InService
+idle_minutes        per-model idle window; keep_alive: never hibernate
+deployed_at         when the serving model was put in service
+hibernated_at       when cleanup (or stop) deleted the endpoint; hibernated_reason: why
+woken_at            when a request (or start) re-created the endpoint
+created_at          first write; updated_at: every write
+==================  =========================================================================
 """
 
 from __future__ import annotations
