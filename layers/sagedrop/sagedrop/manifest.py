@@ -541,6 +541,7 @@ def _training(
     )
     instance_type = check.string(raw, "instance_type", path, default_type) or default_type
     check.problems.extend(algorithm.instance_problems(instance_type, "training", f"{path}.instance_type"))
+    check.problems.extend(algorithm.check_training_instance(instance_type, values, f"{path}.instance_type"))
     count = check.integer(raw, "instance_count", path, 1, 1, 100) or 1
     check.problems.extend(algorithm.check_instance_count(count, values, f"{path}.instance_count"))
     volume = check.integer(raw, "volume_gb", path, DEFAULT_VOLUME_GB, 1, 16384) or DEFAULT_VOLUME_GB

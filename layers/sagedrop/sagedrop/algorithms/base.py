@@ -122,14 +122,19 @@ class Float(ParamType):
 
 @dataclass(frozen=True)
 class Bool(ParamType):
-    """A boolean; ``numeric`` algorithms want ``1``/``0`` on the wire, the others ``true``/``false``."""
+    """A boolean, spelled on the wire as the algorithm's documentation spells it.
 
-    numeric: bool = False
+    ``style``: ``"lower"`` sends ``true``/``false``, ``"title"`` sends ``True``/``False`` (what the
+    SageMaker SDK sends for Python booleans; BlazingText's page spells it so), ``"numeric"`` sends
+    ``1``/``0``.
+    """
+
+    style: str = "lower"
     auto: bool = False
 
     @property
     def expected(self) -> str:  # type: ignore[override]
-        text = "true or false" + (" (or 1/0)" if self.numeric else "")
+        text = "true or false" + (" (or 1/0)" if self.style == "numeric" else "")
         return f'{text} or "auto"' if self.auto else text
 
     def convert(self, value: Any) -> tuple[Any, str]:
@@ -143,8 +148,10 @@ class Bool(ParamType):
             flag = value.strip().lower() in ("true", "1")
         else:
             raise ValueError(f"got {value!r}")
-        if self.numeric:
+        if self.style == "numeric":
             return flag, "1" if flag else "0"
+        if self.style == "title":
+            return flag, "True" if flag else "False"
         return flag, "true" if flag else "false"
 
 
@@ -449,6 +456,14 @@ class Algorithm:
     def class_count(self, values: Mapping[str, Any]) -> int | None:
         """How many classes the model predicts, when the hyperparameters say (for ``labels``)."""
         return None
+
+    def check_training_instance(self, instance_type: str, values: Mapping[str, Any], path: str) -> list[Problem]:
+        """Instance rules that depend on hyperparameters (e.g. a CPU-only mode). Override."""
+        return []
+
+    def serving_files_for(self, values: Mapping[str, Any]) -> tuple[str, ...]:
+        """What model.tar.gz must hold to be served, given the hyperparameters it was trained with."""
+        return self.serving_files
 
     def check_instance_count(self, count: int, values: Mapping[str, Any], path: str) -> list[Problem]:
         """More than one training instance only where the algorithm trains distributed."""

@@ -6,7 +6,6 @@ Facts from the Amazon SageMaker AI developer guide (pages cited above each table
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from sagedrop.algorithms.accounts import BUILTIN, BUILTIN_VERSION, REPOSITORIES
@@ -26,15 +25,9 @@ from sagedrop.errors import Problem
 WORD2VEC_MODES = ("batch_skipgram", "skipgram", "cbow")
 SUPERVISED = "supervised"
 MODES = (*WORD2VEC_MODES, SUPERVISED)
-
-
-@dataclass(frozen=True)
-class TitleBool(Bool):
-    """A boolean sent as ``True``/``False``: the spelling the BlazingText page gives."""
-
-    def convert(self, value: Any) -> tuple[Any, str]:
-        flag, _ = super().convert(value)
-        return flag, "True" if flag else "False"
+# https://docs.aws.amazon.com/sagemaker/latest/dg/blazingtext.html ("Train with File Mode"): labels are
+# words prefixed by __label__, anywhere in the line.
+LABEL_PREFIX = "__label__"
 
 
 # https://docs.aws.amazon.com/sagemaker/latest/dg/blazingtext_hyperparameters.html, both tables
@@ -44,9 +37,9 @@ HYPERPARAMETERS: tuple[HyperParameter, ...] = (
     HyperParameter("mode", Choice(MODES), required=True),
     HyperParameter("batch_size", Int(minimum=1)),
     HyperParameter("buckets", Int(minimum=1)),
-    HyperParameter("early_stopping", TitleBool()),
+    HyperParameter("early_stopping", Bool(style="title")),
     HyperParameter("epochs", Int(minimum=1)),
-    HyperParameter("evaluation", TitleBool()),
+    HyperParameter("evaluation", Bool(style="title")),
     HyperParameter("learning_rate", Float(minimum=0, min_open=True)),
     HyperParameter("max_char", Int(minimum=1)),
     HyperParameter("min_char", Int(minimum=1)),
@@ -55,7 +48,7 @@ HYPERPARAMETERS: tuple[HyperParameter, ...] = (
     HyperParameter("negative_samples", Int(minimum=1)),
     HyperParameter("patience", Int(minimum=1)),
     HyperParameter("sampling_threshold", Float(minimum=0, maximum=1, min_open=True)),
-    HyperParameter("subwords", TitleBool()),
+    HyperParameter("subwords", Bool(style="title")),
     HyperParameter("vector_dim", Int(minimum=1)),
     HyperParameter("window_size", Int(minimum=1)),
     HyperParameter("word_ngrams", Int(minimum=1)),
@@ -196,6 +189,19 @@ class BlazingText(Algorithm):
                 )
             ]
         return []
+
+    def check_text_lines(self, lines: list[str], values: Mapping[str, Any]) -> str | None:
+        """Supervised mode: every sentence carries at least one ``__label__<class>`` word."""
+        if values.get("mode") != SUPERVISED:
+            return None
+        for number, line in enumerate(lines, start=1):
+            words = line.split()
+            if words and not any(word.startswith(LABEL_PREFIX) for word in words):
+                return (
+                    f"line {number} has no {LABEL_PREFIX}<class> word: mode supervised needs each sentence's "
+                    f'labels as words prefixed by {LABEL_PREFIX} (e.g. "{LABEL_PREFIX}2 the movie was fine")'
+                )
+        return None
 
     def serving_files_for(self, values: Mapping[str, Any]) -> tuple[str, ...]:
         """model.bin for supervised models, vectors.bin for Word2Vec."""

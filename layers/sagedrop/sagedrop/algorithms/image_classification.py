@@ -32,15 +32,6 @@ PRETRAINED_SIZE = (224, 224)
 
 
 @dataclass(frozen=True)
-class TitleBool(Bool):
-    """A boolean sent as ``True``/``False``: the spelling the page gives for early_stopping."""
-
-    def convert(self, value: Any) -> tuple[Any, str]:
-        flag, _ = super().convert(value)
-        return flag, "True" if flag else "False"
-
-
-@dataclass(frozen=True)
 class IntChoice(ParamType):
     """An integer from a fixed set."""
 
@@ -70,7 +61,7 @@ HYPERPARAMETERS: tuple[HyperParameter, ...] = (
     HyperParameter("beta_1", _unit()),
     HyperParameter("beta_2", _unit()),
     HyperParameter("checkpoint_frequency", Int(minimum=1)),
-    HyperParameter("early_stopping", TitleBool()),
+    HyperParameter("early_stopping", Bool(style="title")),
     HyperParameter("early_stopping_min_epochs", Int(minimum=1)),
     HyperParameter("early_stopping_patience", Int(minimum=1)),
     HyperParameter("early_stopping_tolerance", _unit()),
@@ -87,14 +78,14 @@ HYPERPARAMETERS: tuple[HyperParameter, ...] = (
     HyperParameter("lr_scheduler_step", IntList(minimum=1, description='comma-separated epochs, e.g. "10,20"')),
     HyperParameter("mini_batch_size", Int(minimum=1)),
     HyperParameter("momentum", _unit()),
-    HyperParameter("multi_label", Bool(numeric=True)),
+    HyperParameter("multi_label", Bool(style="numeric")),
     HyperParameter("num_layers", IntChoice(LARGE_IMAGE_LAYERS + SMALL_IMAGE_LAYERS)),
     HyperParameter("optimizer", Choice(("sgd", "adam", "rmsprop", "nag"))),
     HyperParameter("precision_dtype", Choice(("float32", "float16"))),
     HyperParameter("resize", Int(minimum=1)),
     HyperParameter("top_k", Int(minimum=2)),
-    HyperParameter("use_pretrained_model", Bool(numeric=True)),
-    HyperParameter("use_weighted_loss", Bool(numeric=True)),
+    HyperParameter("use_pretrained_model", Bool(style="numeric")),
+    HyperParameter("use_weighted_loss", Bool(style="numeric")),
     HyperParameter("weight_decay", _unit()),
 )
 DEFAULT_EPOCHS = 30
