@@ -1,0 +1,531 @@
+"""What moto does not do, added on top of it for the local stack.
+
+moto keeps the state of S3, SageMaker, EventBridge, CloudWatch, DynamoDB, SNS and SQS. This
+module teaches it the behaviour sagedrop relies on, by patching moto's classes while the local
+stack runs (and restoring them afterwards):
+
+* S3 bucket notifications invoke the local Lambda functions (moto's own filter matching decides,
+  from the notification configuration the local stack copied from template.yaml).
+* EventBridge rules with Lambda targets invoke the local functions (moto's own pattern matcher).
+* SageMaker training jobs really train, with the local algorithms, in a worker thread: InProgress,
+  then Completed (model.tar.gz in S3, FinalMetricDataList) or Failed (FailureReason), emitting
+  "SageMaker Training Job State Change" events shaped like AWS's.
+* Endpoints move Creating -> InService (or Failed) after loading model.tar.gz; UpdateEndpoint
+  (missing in moto) moves Updating -> InService with a blue/green swap; each change emits
+  "SageMaker Endpoint State Change". CreateEndpoint refuses an existing name, as AWS does.
+* InvokeEndpoint answers with the local algorithm in its real wire format, raises ModelError on
+  a model error, and counts each call in CloudWatch ``AWS/SageMaker`` ``Invocations`` with the
+  EndpointName and VariantName dimensions.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sagedrop.algorithms.accounts import REPOSITORIES
+
+REPOSITORY_TO_ALGORITHM = {repo: name for name, repo in REPOSITORIES.items()}
+REPOSITORY_TO_ALGORITHM["xgboost"] = "xgboost"  # the legacy repository
+
+
+def algorithm_of_image(image: str) -> str:
+    repository = image.rsplit("/", 1)[-1].split(":", 1)[0]
+    return REPOSITORY_TO_ALGORITHM.get(repository, repository)
+
+
+def _epoch_ms(value: Any) -> Any:
+    if isinstance(value, datetime):
+        when = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return str(int(when.timestamp() * 1000))
+    return value
+
+
+def _event_shape(value: Any) -> Any:
+    """Describe* output as events carry it: times as epoch-millisecond strings."""
+    if isinstance(value, dict):
+        return {k: _event_shape(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_event_shape(v) for v in value]
+    return _epoch_ms(value)
+
+
+class Patch:
+    """Set attributes on classes/modules and put them back on ``undo``."""
+
+    def __init__(self) -> None:
+        self._saved: list[tuple[Any, str, Any, bool]] = []
+
+    def set(self, target: Any, name: str, value: Any) -> None:
+        had = name in vars(target)
+        self._saved.append((target, name, vars(target).get(name), had))
+        setattr(target, name, value)
+
+    def undo(self) -> None:
+        while self._saved:
+            target, name, value, had = self._saved.pop()
+            if had:
+                setattr(target, name, value)
+            else:
+                delattr(target, name)
+
+
+class LocalAws:
+    """Installs the behaviour above into moto for one local stack."""
+
+    def __init__(
+        self,
+        *,
+        account: str,
+        region: str,
+        invoke_async: Callable[[str, dict[str, Any]], None],
+        function_for_arn: Callable[[str], str | None],
+        s3_client: Callable[[], Any],
+        log: Callable[[str], None] = print,
+        endpoint_delay: float = 1.0,
+        workdir: Path | None = None,
+    ) -> None:
+        self.account = account
+        self.region = region
+        self.invoke_async = invoke_async
+        self.function_for_arn = function_for_arn
+        self.s3_client = s3_client
+        self.log = log
+        self.endpoint_delay = endpoint_delay
+        self.workdir = Path(workdir or tempfile.mkdtemp(prefix="sagedrop-local-"))
+        self.predictors: dict[str, tuple[str, Any]] = {}  # endpoint -> (config name, predictor)
+        self.threads: list[threading.Thread] = []
+        self._patch = Patch()
+        self._lock = threading.RLock()
+
+    # ---- moto handles ------------------------------------------------------------------------
+
+    @property
+    def sagemaker(self) -> Any:
+        from moto.sagemaker.models import sagemaker_backends
+
+        return sagemaker_backends[self.account][self.region]
+
+    @property
+    def events(self) -> Any:
+        from moto.events.models import events_backends
+
+        return events_backends[self.account][self.region]
+
+    @property
+    def cloudwatch(self) -> Any:
+        from moto.cloudwatch.models import cloudwatch_backends
+
+        return cloudwatch_backends[self.account][self.region]
+
+    # ---- install / uninstall -----------------------------------------------------------------
+
+    def install(self) -> None:
+        import moto.events.models as events_models
+        import moto.s3.notifications as s3_notifications
+        import moto.sagemaker.models as sm_models
+        import moto.sagemaker.responses as sm_responses
+        import moto.sagemakerruntime.responses as rt_responses
+
+        local = self
+        original_send_event = s3_notifications.send_event
+
+        def send_event(account_id: str, event_name: Any, bucket: Any, key: Any) -> None:
+            original_send_event(account_id, event_name, bucket, key)
+            local._s3_notify(event_name, bucket, key)
+
+        self._patch.set(s3_notifications, "send_event", send_event)
+
+        original_send_to_targets = events_models.Rule.send_to_targets
+
+        def send_to_targets(rule: Any, original_event: Any, transform_input: bool = True) -> None:
+            if not rule.event_pattern.matches_event(original_event):
+                return
+            lambdas = [t for t in rule.targets if t["Arn"].startswith("arn:aws:lambda:")]
+            others = [t for t in rule.targets if t not in lambdas]
+            for target in lambdas:
+                function = local.function_for_arn(target["Arn"])
+                if function is not None:
+                    local.log(f"event    {original_event['detail-type']} -> {function} (rule {rule.name})")
+                    local.invoke_async(function, original_event)
+            if others:
+                saved, rule.targets = rule.targets, others
+                try:
+                    original_send_to_targets(rule, original_event, transform_input)
+                finally:
+                    rule.targets = saved
+
+        self._patch.set(events_models.Rule, "send_to_targets", send_to_targets)
+
+        backend_cls = sm_models.SageMakerModelBackend
+        original_create_job = backend_cls.create_training_job
+        original_create_endpoint = backend_cls.create_endpoint
+        original_delete_endpoint = backend_cls.delete_endpoint
+
+        def create_training_job(backend: Any, *args: Any, **kwargs: Any) -> Any:
+            job = original_create_job(backend, *args, **kwargs)
+            local._start_training(job)
+            return job
+
+        def create_endpoint(backend: Any, endpoint_name: str, endpoint_config_name: str, tags: Any) -> Any:
+            if endpoint_name in backend.endpoints:
+                from moto.sagemaker.exceptions import ValidationError
+
+                raise ValidationError(
+                    message=f'Cannot create already existing endpoint "{backend.endpoints[endpoint_name].arn}".'
+                )
+            endpoint = original_create_endpoint(backend, endpoint_name, endpoint_config_name, tags)
+            endpoint.endpoint_status = "Creating"
+            local.log(f"sagemaker endpoint {endpoint_name}: Creating ({endpoint_config_name})")
+            local._spawn(local._bring_up, endpoint_name, endpoint_config_name, False)
+            return endpoint
+
+        def update_endpoint(backend: Any, endpoint_name: str, endpoint_config_name: str) -> str:
+            from moto.sagemaker.exceptions import ValidationError
+
+            endpoint = backend.endpoints.get(endpoint_name)
+            if endpoint is None:
+                raise ValidationError(message=f'Could not find endpoint "{endpoint_name}".')
+            if endpoint.endpoint_status != "InService":
+                raise ValidationError(
+                    message=f'Cannot update in-progress endpoint "{endpoint.arn}".'
+                    if endpoint.endpoint_status in ("Creating", "Updating")
+                    else f'Cannot update endpoint "{endpoint.arn}" in status {endpoint.endpoint_status}.'
+                )
+            backend.describe_endpoint_config(endpoint_config_name)  # ValidationError if missing
+            endpoint.endpoint_status = "Updating"
+            endpoint.last_modified_time = datetime.now(UTC)
+            local.log(f"sagemaker endpoint {endpoint_name}: Updating -> {endpoint_config_name}")
+            local._spawn(local._bring_up, endpoint_name, endpoint_config_name, True)
+            return endpoint.arn
+
+        def delete_endpoint(backend: Any, endpoint_name: str) -> None:
+            original_delete_endpoint(backend, endpoint_name)
+            with local._lock:
+                local.predictors.pop(endpoint_name, None)
+            local.log(f"sagemaker endpoint {endpoint_name}: deleted")
+
+        self._patch.set(backend_cls, "create_training_job", create_training_job)
+        self._patch.set(backend_cls, "create_endpoint", create_endpoint)
+        self._patch.set(backend_cls, "update_endpoint", update_endpoint)
+        self._patch.set(backend_cls, "delete_endpoint", delete_endpoint)
+
+        def update_endpoint_response(response: Any) -> Any:
+            from moto.core.responses import ActionResult
+
+            arn = response.sagemaker_backend.update_endpoint(
+                response._get_param("EndpointName"), response._get_param("EndpointConfigName")
+            )
+            return ActionResult({"EndpointArn": arn})
+
+        self._patch.set(sm_responses.SageMakerResponse, "update_endpoint", update_endpoint_response)
+
+        def invoke_endpoint(response: Any) -> Any:
+            name = response._get_params().get("EndpointName")
+            return local._invoke(
+                name,
+                response.raw_body if isinstance(response.raw_body, bytes) else str(response.raw_body).encode(),
+                response.headers.get("Content-Type") or "application/octet-stream",
+                response.headers.get("Accept"),
+            )
+
+        self._patch.set(rt_responses.SageMakerRuntimeResponse, "invoke_endpoint", invoke_endpoint)
+
+    def uninstall(self) -> None:
+        self._patch.undo()
+
+    def _spawn(self, target: Callable[..., None], *args: Any) -> None:
+        thread = threading.Thread(target=target, args=args, daemon=True, name=f"local-{target.__name__}")
+        self.threads.append(thread)
+        thread.start()
+
+    # ---- S3 -> Lambda --------------------------------------------------------------------------
+
+    def _s3_notify(self, event_name: Any, bucket: Any, key: Any) -> None:
+        config = bucket.notification_configuration
+        if config is None:
+            return
+        name = str(getattr(event_name, "value", event_name))
+        for notification in config.cloud_function:
+            if not notification.matches(event_name, key.name):
+                continue
+            function = self.function_for_arn(notification.arn)
+            if function is None:
+                continue
+            from urllib.parse import quote_plus
+
+            record = {
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": self.region,
+                "eventTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+                "eventName": name[3:] if name.startswith("s3:") else name,
+                "userIdentity": {"principalId": "AWS:LOCALUSER"},
+                "requestParameters": {"sourceIPAddress": "127.0.0.1"},
+                "responseElements": {"x-amz-request-id": uuid.uuid4().hex[:16].upper(), "x-amz-id-2": "local"},
+                "s3": {
+                    "s3SchemaVersion": "1.0",
+                    "configurationId": notification.id,
+                    "bucket": {
+                        "name": bucket.name,
+                        "ownerIdentity": {"principalId": "LOCALOWNER"},
+                        "arn": f"arn:aws:s3:::{bucket.name}",
+                    },
+                    "object": {
+                        "key": quote_plus(key.name, safe="/"),
+                        "size": key.size,
+                        "eTag": key.etag.replace('"', ""),
+                        "sequencer": f"{time.time_ns():X}",
+                    },
+                },
+            }
+            if key.version_id and key.version_id != "null":
+                record["s3"]["object"]["versionId"] = key.version_id
+            self.log(f"s3       {name} s3://{bucket.name}/{key.name} -> {function}")
+            self.invoke_async(function, {"Records": [record]})
+
+    # ---- EventBridge ---------------------------------------------------------------------------
+
+    def emit(self, detail_type: str, resources: list[str], detail: dict[str, Any]) -> None:
+        """Send a SageMaker service event to the default bus's rules, as SageMaker does."""
+        event = {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": detail_type,
+            "source": "aws.sagemaker",
+            "account": self.account,
+            "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": self.region,
+            "resources": resources,
+            "detail": detail,
+        }
+        bus = self.events.describe_event_bus("default")
+        for rule in list(bus.rules.values()):
+            if rule.state == "ENABLED":
+                rule.send_to_targets(event)
+
+    # ---- training ------------------------------------------------------------------------------
+
+    def _start_training(self, job: Any) -> None:
+        job.training_job_status = "InProgress"
+        job.secondary_status = "Starting"
+        job.final_metric_data_list = []
+        job.training_end_time = None
+        job.model_artifacts = None
+        self.log(f"sagemaker job {job.training_job_name}: InProgress")
+        self._emit_job(job)
+        self._spawn(self._train, job)
+
+    def _emit_job(self, job: Any) -> None:
+        detail = dict(job.response_object)
+        detail.pop("FinalMetricDataList", None)  # events may lack them: deploy must describe the job
+        detail.pop("ModelArtifacts", None)
+        detail = _event_shape(detail)
+        detail["Tags"] = {t["Key"]: t["Value"] for t in (job.tags or [])}
+        self.emit("SageMaker Training Job State Change", [job.arn], detail)
+
+    def _train(self, job: Any) -> None:
+        from sagedrop_local import algorithms as local_algorithms
+
+        name = job.training_job_name
+        algorithm = algorithm_of_image(job.algorithm_specification["TrainingImage"])
+        root = self.workdir / "jobs" / name
+        try:
+            if not local_algorithms.supported(algorithm):
+                raise local_algorithms.AlgorithmError(local_algorithms.unsupported_message(algorithm))
+            job.secondary_status = "Downloading"
+            channels, content_types = self._download_channels(job, root / "input")
+            job.secondary_status = "Training"
+            model_dir = root / "model"
+            model_dir.mkdir(parents=True, exist_ok=True)
+            result = local_algorithms.train(
+                algorithm,
+                dict(job.hyper_parameters or {}),
+                channels,
+                content_types,
+                model_dir,
+                log=lambda line: self.log(f"train    {name}: {line}"),
+            )
+            job.secondary_status = "Uploading"
+            artifact = self._upload_model(job, model_dir)
+        except Exception as exc:  # the algorithm's error becomes the job's FailureReason
+            reason = (
+                str(exc)
+                if isinstance(exc, getattr(local_algorithms, "AlgorithmError", ()))
+                else (f"AlgorithmError: {type(exc).__name__}: {exc}")
+            )
+            job.training_job_status = "Failed"
+            job.secondary_status = "Failed"
+            job.failure_reason = reason[:1024]
+            job.training_end_time = job.last_modified_time = datetime.now(UTC)
+            self.log(f"sagemaker job {name}: Failed: {reason}")
+            self._emit_job(job)
+            return
+        now = datetime.now(UTC)
+        job.final_metric_data_list = [
+            {"MetricName": metric, "Value": float(value), "Timestamp": now} for metric, value in result.metrics
+        ]
+        job.model_artifacts = {"S3ModelArtifacts": artifact}
+        job.training_job_status = "Completed"
+        job.secondary_status = "Completed"
+        job.training_end_time = job.last_modified_time = now
+        figures = ", ".join(f"{m}={v:.4g}" for m, v in result.metrics) or "no metrics"
+        self.log(f"sagemaker job {name}: Completed ({figures})")
+        self._emit_job(job)
+
+    def _download_channels(self, job: Any, root: Path) -> tuple[dict[str, Path], dict[str, str | None]]:
+        s3 = self.s3_client()
+        channels: dict[str, Path] = {}
+        content_types: dict[str, str | None] = {}
+        for channel in job.input_data_config:
+            name = channel["ChannelName"]
+            uri = channel["DataSource"]["S3DataSource"]["S3Uri"]
+            bucket, _, prefix = uri[len("s3://") :].partition("/")
+            target = root / name
+            target.mkdir(parents=True, exist_ok=True)
+            paginator = s3.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+                for obj in page.get("Contents", []):
+                    key = obj["Key"]
+                    if key.endswith("/"):
+                        continue
+                    relative = key[len(prefix) :].lstrip("/") or key.rsplit("/", 1)[-1]
+                    path = target / relative
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    s3.download_file(bucket, key, str(path))
+            channels[name] = target
+            content_types[name] = channel.get("ContentType")
+        return channels, content_types
+
+    def _upload_model(self, job: Any, model_dir: Path) -> str:
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+            for path in sorted(model_dir.rglob("*")):
+                if path.is_file():
+                    archive.add(path, arcname=str(path.relative_to(model_dir)))
+        output = job.output_data_config["S3OutputPath"].rstrip("/")
+        uri = f"{output}/{job.training_job_name}/output/model.tar.gz"
+        bucket, _, key = uri[len("s3://") :].partition("/")
+        self.s3_client().put_object(Bucket=bucket, Key=key, Body=buffer.getvalue())
+        return uri
+
+    # ---- endpoints -----------------------------------------------------------------------------
+
+    def _bring_up(self, endpoint_name: str, config_name: str, update: bool) -> None:
+        time.sleep(self.endpoint_delay)
+        endpoint = self.sagemaker.endpoints.get(endpoint_name)
+        if endpoint is None:
+            return
+        try:
+            predictor = self._load_predictor(config_name)
+        except Exception as exc:
+            if update:  # a failed update rolls back: the endpoint keeps serving the old config
+                endpoint.endpoint_status = "InService"
+                endpoint.failure_reason = f"Failed to update: {exc}"
+                self.log(f"sagemaker endpoint {endpoint_name}: update failed, still InService: {exc}")
+            else:
+                endpoint.endpoint_status = "Failed"
+                endpoint.failure_reason = str(exc)[:1024]
+                self.log(f"sagemaker endpoint {endpoint_name}: Failed: {exc}")
+            self._emit_endpoint(endpoint)
+            return
+        config = self.sagemaker.endpoint_configs[config_name]
+        with self._lock:
+            self.predictors[endpoint_name] = (config_name, predictor)
+            endpoint.endpoint_config_name = config_name
+            endpoint.production_variants = endpoint._process_production_variants(config.production_variants)
+            endpoint.endpoint_status = "InService"
+            endpoint.failure_reason = None
+            endpoint.last_modified_time = datetime.now(UTC)
+        self.log(f"sagemaker endpoint {endpoint_name}: InService ({config_name})")
+        self._emit_endpoint(endpoint)
+
+    def _emit_endpoint(self, endpoint: Any) -> None:
+        status = {"InService": "IN_SERVICE", "Failed": "FAILED"}.get(endpoint.endpoint_status, endpoint.endpoint_status)
+        detail = {
+            "EndpointName": endpoint.endpoint_name,
+            "EndpointArn": endpoint.arn,
+            "EndpointConfigName": endpoint.endpoint_config_name,
+            "ProductionVariants": _event_shape(endpoint.production_variants),
+            "EndpointStatus": status,
+            "CreationTime": int(_epoch_ms(endpoint.creation_time)),
+            "LastModifiedTime": int(_epoch_ms(endpoint.last_modified_time)),
+            "Tags": {t["Key"]: t["Value"] for t in (endpoint.tags or [])},
+        }
+        if endpoint.failure_reason:
+            detail["FailureReason"] = endpoint.failure_reason
+        self.emit("SageMaker Endpoint State Change", [endpoint.arn], detail)
+
+    def _load_predictor(self, config_name: str) -> Any:
+        from sagedrop_local import algorithms as local_algorithms
+
+        config = self.sagemaker.endpoint_configs[config_name]
+        variant = config.production_variants[0]
+        model = self.sagemaker._models[variant["ModelName"]]
+        container = model.primary_container or (model.containers or [{}])[0]
+        algorithm = algorithm_of_image(container["Image"])
+        if not local_algorithms.supported(algorithm):
+            raise RuntimeError(local_algorithms.unsupported_message(algorithm))
+        uri = container["ModelDataUrl"]
+        bucket, _, key = uri[len("s3://") :].partition("/")
+        body = self.s3_client().get_object(Bucket=bucket, Key=key)["Body"].read()
+        target = Path(tempfile.mkdtemp(prefix=f"{config_name}-", dir=self.workdir))
+        with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as archive:
+            archive.extractall(target, filter="data")
+        return local_algorithms.load(algorithm, target)
+
+    def _invoke(self, name: str | None, body: bytes, content_type: str, accept: str | None) -> Any:
+        endpoint = self.sagemaker.endpoints.get(name or "")
+        with self._lock:
+            loaded = self.predictors.get(name or "")
+        if endpoint is None or endpoint.endpoint_status not in ("InService", "Updating") or loaded is None:
+            message = f"Endpoint {name} of account {self.account} not found."
+            return (
+                400,
+                {"x-amzn-ErrorType": "ValidationError", "Content-Type": "application/json"},
+                json.dumps({"message": message}),
+            )
+        variant = endpoint.production_variants[0]["VariantName"]
+        self._count_invocation(name or "", variant)
+        try:
+            answer, answer_type = loaded[1].invoke(body, content_type, accept)
+        except Exception as exc:
+            detail = str(exc)
+            message = (
+                f'Received client error (400) from primary with message "{detail}". See '
+                f"https://{self.region}.console.aws.amazon.com/cloudwatch/home?region={self.region}"
+                f"#logEventViewer:group=/aws/sagemaker/Endpoints/{name} in account {self.account} for more information."
+            )
+            return (
+                424,
+                {"x-amzn-ErrorType": "ModelError", "Content-Type": "application/json"},
+                json.dumps({"message": message, "OriginalStatusCode": 400, "OriginalMessage": detail}),
+            )
+        headers = {"Content-Type": answer_type, "x-Amzn-Invoked-Production-Variant": variant}
+        return 200, headers, answer
+
+    def _count_invocation(self, endpoint: str, variant: str) -> None:
+        self.cloudwatch.put_metric_data(
+            "AWS/SageMaker",
+            [
+                {
+                    "MetricName": "Invocations",
+                    "Dimensions": [
+                        {"Name": "EndpointName", "Value": endpoint},
+                        {"Name": "VariantName", "Value": variant},
+                    ],
+                    "Value": 1.0,
+                    "Unit": "None",
+                    "Timestamp": datetime.now(UTC),
+                }
+            ],
+        )
