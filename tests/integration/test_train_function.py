@@ -357,3 +357,67 @@ def test_the_sample_event_in_events_is_real_shaped(stack, lambda_context):
     assert results[0]["status"] == "started"
     assert results[0]["model"] == "my-model"
     assert describe(stack, results[0]["job"])["TrainingJobArn"].startswith(f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:")
+
+
+# ------------------------------------------------------------------ conversion in the train function
+
+
+def test_convert_and_label_bins_like_the_classic_tutorial(stack, lambda_context):
+    from sagedrop import recordio
+
+    rows = [f"{(i * 37) % 200 + 0.5},{i % 7},{i % 5},{i % 3}" for i in range(300)]
+    stack.put("bins/train/part-1.csv", "\n".join(rows[:200]) + "\n")
+    stack.put("bins/train/part-2.csv", "\n".join(rows[200:250]) + "\n")
+    stack.put("bins/validation/validation.csv", "\n".join(rows[250:]) + "\n")
+    manifest = {
+        "algorithm": "linear-learner",
+        "hyperparameters": {"feature_dim": 3, "predictor_type": "multiclass_classifier", "num_classes": 4},
+        "convert": "recordio-protobuf",
+        "label_bins": 4,
+    }
+    results = run(stack, stack.drop_manifest("bins", manifest), lambda_context)
+    assert results[0]["status"] == "started", results
+    job = results[0]["job"]
+    d = describe(stack, job)
+    prefix = f"s3://{stack.artifact_bucket}/converted/bins/{job}/"
+    assert channels_of(d) == {
+        "train": (f"{prefix}train/", "application/x-recordio-protobuf"),
+        "validation": (f"{prefix}validation/", "application/x-recordio-protobuf"),
+    }
+    body = stack.s3.get_object(Bucket=stack.artifact_bucket, Key=f"converted/bins/{job}/train/train.pbr")["Body"].read()
+    features, labels = recordio.read_dense(body)
+    assert features.shape == (250, 3)
+    assert sorted(set(labels.tolist())) == [0.0, 1.0, 2.0, 3.0]
+    raw = [float(r.split(",")[0]) for r in rows[:250]]
+    low, high = min(raw), max(raw)
+    expected_first = min(3, int((raw[0] - low) / ((high - low) / 4)))
+    assert labels[0] == expected_first
+    item = stack.registry_item("bins")
+    assert len(item["labels"]) == 4 and item["labels"][0].startswith("(")
+    job_item = stack.registry_item("bins", f"JOB#{job}")
+    assert job_item["label_bins"]["edges"][-1] == pytest.approx(high)
+
+
+def test_label_bins_on_a_regressor_is_refused(stack, lambda_context):
+    stack.put("reg/train/train.csv", csv_rows(10, 3, 2))
+    manifest = {
+        "algorithm": "linear-learner",
+        "hyperparameters": {"feature_dim": 3, "predictor_type": "regressor"},
+        "label_bins": 4,
+    }
+    results = run(stack, stack.drop_manifest("reg", manifest), lambda_context)
+    assert results[0]["status"] == "rejected"
+    assert "train a regressor" in stack.registry_item("reg")["last_error"]
+
+
+def test_converting_a_non_csv_channel_is_refused(stack, lambda_context):
+    stack.put("pb/train/train.pbr", RECORDIO)
+    manifest = {
+        "algorithm": "linear-learner",
+        "hyperparameters": {"feature_dim": 3, "predictor_type": "regressor"},
+        "convert": "recordio-protobuf",
+    }
+    results = run(stack, stack.drop_manifest("pb", manifest), lambda_context)
+    assert results[0]["status"] == "rejected"
+    assert "not text/csv" in stack.registry_item("pb")["last_error"]
+    assert stack.training_jobs() == []

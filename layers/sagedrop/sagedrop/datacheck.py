@@ -230,12 +230,16 @@ def check_sample(
     location: str,
     sample: bytes,
     truncated: bool,
+    check_labels: bool = True,
 ) -> tuple[list[Problem], SampleFacts]:
-    """Problems in the first bytes of a channel's first object, and what they show."""
+    """Problems in the first bytes of a channel's first object, and what they show.
+
+    ``check_labels`` False: the labels are raw values that label_bins turns into classes later.
+    """
     where = f"channel {channel} ({location})"
     facts = SampleFacts()
     if content_type == "text/csv":
-        return _check_csv(algorithm, values, where, sample, truncated, facts), facts
+        return _check_csv(algorithm, values, where, sample, truncated, facts, check_labels), facts
     if content_type == "text/libsvm":
         return _check_libsvm(algorithm, values, where, sample, truncated), facts
     if content_type in ("application/x-recordio-protobuf", "application/x-recordio"):
@@ -278,6 +282,7 @@ def _check_csv(
     sample: bytes,
     truncated: bool,
     facts: SampleFacts,
+    check_labels: bool = True,
 ) -> list[Problem]:
     text, error = _decode_prefix(sample, truncated)
     if error:
@@ -330,7 +335,7 @@ def _check_csv(
                         "the algorithm reads numbers only: encode categories as numbers",
                     )
                 )
-        if cells and _is_number(cells[0]) and bad_labels < MAX_REPORTED:
+        if check_labels and cells and _is_number(cells[0]) and bad_labels < MAX_REPORTED:
             reason = algorithm.check_label(float(cells[0]), values)
             if reason:
                 bad_labels += 1
@@ -434,6 +439,7 @@ def check_channels_data(
             f"s3://{channel.bucket}/{channel.sample_key}",
             sample[:SAMPLE_BYTES],
             truncated,
+            check_labels=manifest.label_bins is None,
         )
         problems.extend(found)
     widths = {name: f.columns for name, f in facts.items() if f.columns is not None}

@@ -413,7 +413,20 @@ def parse(
             )
     if label_bins is not None:
         classes = algorithm.class_count(typed)
-        if classes is not None and classes != label_bins:
+        if algorithm.name not in ("linear-learner", "xgboost"):
+            check.add(
+                "$.label_bins",
+                f"{algorithm.name} has no numeric label column to bin",
+                "label_bins applies to linear-learner and xgboost CSV data",
+            )
+        elif classes is None:
+            check.add(
+                "$.label_bins",
+                "label_bins turns the label into classes, but the hyperparameters train a regressor",
+                "use predictor_type multiclass_classifier with num_classes (linear-learner) "
+                "or objective multi:softmax with num_class (xgboost), equal to label_bins",
+            )
+        elif classes != label_bins:
             check.add(
                 "$.label_bins",
                 f"{label_bins} bins but the hyperparameters say {classes} classes",

@@ -9,15 +9,17 @@ notified and returned (not raised); AWS errors that may pass are raised so Lambd
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from sagedrop import naming, registry, tags
 from sagedrop.aws import error_code, error_message
+from sagedrop.convert import LabelBins
 from sagedrop.datacheck import ObjectStore, ResolvedChannel, check_channels_data, resolve_channels
-from sagedrop.errors import ManifestError, Problem, UserError
+from sagedrop.errors import DataError, ManifestError, Problem, UserError
 from sagedrop.manifest import MAX_MANIFEST_BYTES, Defaults, Manifest, load_json, parse
 from sagedrop.notify import Notifier
 
@@ -205,10 +207,16 @@ class TrainingLauncher:
     def _start(self, manifest: Manifest, channels: Mapping[str, ResolvedChannel], obj: ManifestObject) -> Outcome:
         digest = naming.event_hash(obj.bucket, obj.key, obj.version or obj.etag)
         job = naming.job_name(manifest.name, obj.time, digest)
-        request = training_request(manifest, channels, job=job, ctx=self.ctx, source=obj)
         if self._job_exists(job):
             log.info("training job already exists: redelivered event", extra={"job": job})
             return Outcome("duplicate", manifest.name, job, "the job for this manifest version already exists")
+        bins: LabelBins | None = None
+        if manifest.convert or manifest.label_bins:
+            try:
+                channels, bins = self._convert(manifest, channels, job, obj)
+            except UserError as exc:
+                return self._reject(manifest.name, obj, exc)
+        request = training_request(manifest, channels, job=job, ctx=self.ctx, source=obj)
         try:
             self._sagemaker.create_training_job(**request)
         except Exception as exc:
@@ -231,11 +239,94 @@ class TrainingLauncher:
                     ),
                 )
             raise
-        self._record(manifest, channels, obj, job, request)
+        self._record(manifest, channels, obj, job, request, bins)
         log.info(
             "training job started", extra={"job": job, "model": manifest.name, "algorithm": manifest.algorithm.name}
         )
         return Outcome("started", manifest.name, job)
+
+    def _convert(
+        self, manifest: Manifest, channels: Mapping[str, ResolvedChannel], job: str, obj: ManifestObject
+    ) -> tuple[dict[str, ResolvedChannel], LabelBins | None]:
+        """Bin labels and/or convert CSV channels to RecordIO-protobuf into the artifact bucket."""
+        from sagedrop import convert
+
+        converted = dict(channels)
+        csv_channels = {name: ch for name, ch in channels.items() if name in ("train", "validation", "test")}
+        problems = [
+            Problem(
+                f"channel {name} ({ch.s3_uri})",
+                f"is {ch.content_type}, not text/csv",
+                "convert and label_bins apply to CSV channels (label first, no header)",
+            )
+            for name, ch in csv_channels.items()
+            if ch.content_type != "text/csv"
+        ]
+        objects: dict[str, list[str]] = {}
+        for name, channel in csv_channels.items():
+            listed = [(k, n) for k, n in self._store.objects(channel.bucket, channel.prefix, 100_000) if n > 0]
+            total = sum(size for _, size in listed)
+            if total > convert.MAX_CONVERT_BYTES:
+                problems.append(
+                    Problem(
+                        f"channel {name} ({channel.s3_uri})",
+                        f"is {total / 1024**3:.1f} GiB; the train function converts at most "
+                        f"{convert.MAX_CONVERT_BYTES / 1024**3:.0f} GiB within Lambda's time limit",
+                        "convert it beforehand with `sagedrop prepare recordio` and upload the .pbr files",
+                    )
+                )
+            objects[name] = [key for key, _ in listed if not key.rsplit("/", 1)[-1].startswith(".")]
+        if problems:
+            raise DataError(problems, source=obj.uri)
+
+        bins = None
+        if manifest.label_bins:
+            train = csv_channels["train"]
+            low, high = float("inf"), float("-inf")
+            for key in objects["train"]:
+                lo, hi, _ = convert.label_range(self._lines(train.bucket, key), f"s3://{train.bucket}/{key}")
+                low, high = min(low, lo), max(high, hi)
+            bins = convert.LabelBins.equal_width(low, high, manifest.label_bins)
+
+        to_recordio = manifest.convert == "recordio-protobuf"
+        suffix = "pbr" if to_recordio else "csv"
+        for name, channel in csv_channels.items():
+            prefix = f"converted/{manifest.name}/{job}/{name}/"
+            stats = convert.ConvertStats()
+            with tempfile.TemporaryFile() as out:
+                for key in objects[name]:
+                    convert.transform_csv(
+                        self._lines(channel.bucket, key),
+                        out,
+                        where=f"s3://{channel.bucket}/{key}",
+                        bins=bins,
+                        recordio=to_recordio,
+                        stats=stats,
+                    )
+                out.seek(0)
+                self._s3.upload_fileobj(out, self.ctx.artifact_bucket, f"{prefix}{name}.{suffix}")
+            log.info(
+                "channel converted",
+                extra={
+                    "channel": name,
+                    "rows": stats.rows,
+                    "bytes": stats.bytes_written,
+                    "to": f"s3://{self.ctx.artifact_bucket}/{prefix}",
+                },
+            )
+            converted[name] = replace(
+                channel,
+                bucket=self.ctx.artifact_bucket,
+                prefix=prefix,
+                content_type="application/x-recordio-protobuf" if to_recordio else "text/csv",
+                sample_key=f"{prefix}{name}.{suffix}",
+            )
+        return converted, bins
+
+    def _lines(self, bucket: str, key: str) -> Iterator[str]:
+        body = self._s3.get_object(Bucket=bucket, Key=key)["Body"]
+        for raw in body.iter_lines():
+            yield raw.decode("utf-8-sig")
 
     def _job_exists(self, job: str) -> bool:
         try:
@@ -253,8 +344,10 @@ class TrainingLauncher:
         obj: ManifestObject,
         job: str,
         request: Mapping[str, Any],
+        bins: LabelBins | None = None,
     ) -> None:
         deploy = manifest.deploy.to_dict() if manifest.deploy else None
+        labels = list(manifest.labels) if manifest.labels else (bins.names() if bins else None)
         self._registry.put_job(
             manifest.name,
             job,
@@ -265,7 +358,8 @@ class TrainingLauncher:
                 "manifest": obj.uri,
                 "manifest_version": obj.version,
                 "deploy": deploy,
-                "labels": list(manifest.labels) if manifest.labels else None,
+                "labels": labels,
+                "label_bins": bins.to_dict() if bins else None,
                 "hyperparameters": dict(manifest.wire_hyperparameters),
                 "channels": {name: ch.s3_uri for name, ch in channels.items()},
                 "instance_type": request["ResourceConfig"]["InstanceType"],
@@ -279,7 +373,7 @@ class TrainingLauncher:
                 "version": manifest.version,
                 "manifest": obj.uri,
                 "training_job": job,
-                "labels": list(manifest.labels) if manifest.labels else None,
+                "labels": labels,
                 "feature_dim": manifest.algorithm.expected_feature_count(manifest.hyperparameters),
                 "stack": self.ctx.stack,
             },
