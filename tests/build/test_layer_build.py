@@ -36,9 +36,19 @@ def built_layer(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pytest.skip("python3.12 is not installed: the layer build (like sam build) needs it")
     artifacts = tmp_path_factory.mktemp("layer")
     result = subprocess.run(
-        ["make", "--no-print-directory", "-C", str(LAYER), "build-DomainLayer",
-         f"ARTIFACTS_DIR={artifacts}", f"PYTHON312={python312}"],
-        capture_output=True, text=True, timeout=600, check=False,
+        [
+            "make",
+            "--no-print-directory",
+            "-C",
+            str(LAYER),
+            "build-DomainLayer",
+            f"ARTIFACTS_DIR={artifacts}",
+            f"PYTHON312={python312}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return artifacts / "python"
@@ -69,3 +79,28 @@ def test_modules_are_precompiled_for_312_with_unchecked_hashes(built_layer: Path
 def test_layer_stays_lean(built_layer: Path):
     size = sum(p.stat().st_size for p in built_layer.rglob("*") if p.is_file())
     assert size < MAX_LAYER_MB * 1024 * 1024, f"layer is {size / 1e6:.1f} MB"
+
+
+def test_data_layer_carries_numpy_for_arm64(tmp_path: Path):
+    python312 = find_python312()
+    if python312 is None:
+        pytest.skip("python3.12 is not installed")
+    result = subprocess.run(
+        [
+            "make",
+            "--no-print-directory",
+            "-C",
+            str(ROOT / "layers" / "data"),
+            "build-DataLayer",
+            f"ARTIFACTS_DIR={tmp_path}",
+            f"PYTHON312={python312}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    extensions = list((tmp_path / "python" / "numpy").rglob("*.so"))
+    assert extensions and all("aarch64" in p.name for p in extensions if "cpython-312" in p.name)
+    assert not (tmp_path / "python" / "numpy" / "tests").exists()

@@ -100,3 +100,55 @@ def test_outputs_expose_the_key_id_not_the_key():
     assert outputs["ApiKeyId"]["Value"] == {"Ref": "PredictionApiApiKey"}
     for name in ("DataBucketName", "ApiUrl", "RegistryTableName", "NotificationTopicArn"):
         assert name in outputs
+
+
+@pytest.fixture(scope="module")
+def transformed():
+    """The template after the SAM transform (what CloudFormation receives), offline."""
+    import copy
+    import os
+
+    from samtranslator.translator.transform import transform
+
+    class NoManagedPolicies:
+        def load(self):
+            return {}
+
+    template = copy.deepcopy(load_template())
+    for resource_ in template["Resources"].values():
+        props = resource_.get("Properties", {})
+        for key in ("CodeUri", "ContentUri"):
+            if key in props:
+                props[key] = "s3://bucket/artifact.zip"  # what `sam package` puts there
+    saved = os.environ.get("AWS_DEFAULT_REGION")
+    os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
+    try:
+        return transform(template, {}, NoManagedPolicies())
+    finally:
+        if saved is None:
+            os.environ.pop("AWS_DEFAULT_REGION", None)
+        else:
+            os.environ["AWS_DEFAULT_REGION"] = saved
+
+
+def test_only_the_train_function_carries_the_numpy_layer(transformed):
+    layers = {
+        name: [ref["Ref"].rstrip("0123456789abcdef") for ref in transformed["Resources"][name]["Properties"]["Layers"]]
+        for name in FUNCTIONS
+    }
+    assert layers["TrainFunction"] == ["DomainLayer", "DataLayer"]
+    for name in ("DeployFunction", "PredictFunction", "CleanupFunction"):
+        assert layers[name] == ["DomainLayer"]
+
+
+def test_every_api_method_requires_the_key_after_the_transform(transformed):
+    methods = [
+        (path, verb, spec)
+        for resource_ in transformed["Resources"].values()
+        if resource_["Type"] == "AWS::ApiGateway::RestApi"
+        for path, verbs in resource_["Properties"]["Body"]["paths"].items()
+        for verb, spec in verbs.items()
+    ]
+    assert len(methods) == 5
+    for path, verb, spec in methods:
+        assert {"api_key": []} in spec["security"], (path, verb)
