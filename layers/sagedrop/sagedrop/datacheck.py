@@ -38,6 +38,10 @@ class ObjectStore(Protocol):
 
     def head_bytes(self, bucket: str, key: str, count: int) -> bytes: ...
 
+    def uri(self, bucket: str, key: str) -> str:
+        """How messages name a location (s3://bucket/key, or a local path)."""
+        ...
+
 
 class S3Store:
     """ObjectStore over a boto3 S3 client."""
@@ -66,6 +70,9 @@ class S3Store:
     def head_bytes(self, bucket: str, key: str, count: int) -> bytes:
         response = self._s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{count - 1}")
         return response["Body"].read()
+
+    def uri(self, bucket: str, key: str) -> str:
+        return f"s3://{bucket}/{key}"
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
@@ -116,7 +123,7 @@ def resolve_channels(
             channel_bucket, prefix = bucket, folder + (request.folder or name).strip("/") + "/"
             if (request.folder or "").endswith((".csv", ".txt", ".rec", ".json", ".parquet", ".libsvm")):
                 prefix = prefix.rstrip("/")  # a single file named as the channel
-        location = f"s3://{channel_bucket}/{prefix}"
+        location = store.uri(channel_bucket, prefix)
         objects = [
             (key, size) for key, size in store.objects(channel_bucket, prefix, 1000) if _is_data_object(key, size)
         ]
@@ -138,7 +145,7 @@ def resolve_channels(
         if content_type is None and spec is not None and spec.content_types:
             problems.append(
                 Problem(
-                    f"channel {name} (s3://{channel_bucket}/{sample_key})",
+                    f"channel {name} ({store.uri(channel_bucket, sample_key)})",
                     "cannot tell the content type from the file name",
                     f"set channels.{name}.content_type or use one of the extensions "
                     + ", ".join(sorted(spec.content_types)),
@@ -173,15 +180,15 @@ def resolve_channels(
             channel = problem.path.rsplit(".", 1)[-1]
             problems.append(
                 Problem(
-                    f"channel {channel} (s3://{bucket}/{folder}{channel}/)",
+                    f"channel {channel} ({store.uri(bucket, f'{folder}{channel}/')})",
                     problem.message,
-                    f"upload the data to s3://{bucket}/{folder}{channel}/ before training.json",
+                    f"upload the data to {store.uri(bucket, f'{folder}{channel}/')} before training.json",
                 )
             )
         else:
             problems.append(problem)
     if problems:
-        raise DataError(problems, source=f"s3://{bucket}/{manifest_key}")
+        raise DataError(problems, source=store.uri(bucket, manifest_key))
     return resolved
 
 
@@ -436,7 +443,7 @@ def check_channels_data(
             manifest.hyperparameters,
             name,
             channel.content_type,
-            f"s3://{channel.bucket}/{channel.sample_key}",
+            store.uri(channel.bucket, channel.sample_key),
             sample[:SAMPLE_BYTES],
             truncated,
             check_labels=manifest.label_bins is None,
