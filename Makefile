@@ -43,6 +43,14 @@ lock: ## re-resolve the pinned dependencies of pyproject.toml into requirements-
 	  .lockvenv/bin/python -m pip freeze --exclude-editable | grep -v '^pip=='; } > requirements-dev.txt
 	rm -rf .lockvenv
 
+.PHONY: demo
+demo: $(STAMP) ## the whole pipeline on the local stack, on real data (no AWS account needed)
+	$(BIN)/python -m sagedrop_local demo
+
+.PHONY: up
+up: $(STAMP) ## the local stack in the foreground: emulated AWS + the REST API on 127.0.0.1:3000 (Ctrl-C stops)
+	$(BIN)/python -m sagedrop_local up
+
 .PHONY: lint
 lint: $(STAMP) ## ruff, cfn-lint and sam validate --lint
 	$(BIN)/ruff check .

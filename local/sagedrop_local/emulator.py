@@ -513,6 +513,37 @@ class LocalAws:
         headers = {"Content-Type": answer_type, "x-Amzn-Invoked-Production-Variant": variant}
         return 200, headers, answer
 
+    def advance_clock(self, minutes: float) -> None:
+        """Let ``minutes`` pass for everything time-stamped in the emulated AWS.
+
+        Moves back the creation and modification times of endpoints, endpoint configs, models and
+        training jobs, and the timestamps of CloudWatch data points, so that idle cleanup sees an
+        account in which that much time has gone by (used by the demo; nothing else changes).
+        """
+        from datetime import timedelta
+
+        delta = timedelta(minutes=minutes)
+
+        def shift(obj: Any, *names: str) -> None:
+            for name in names:
+                value = getattr(obj, name, None)
+                if isinstance(value, datetime):
+                    setattr(obj, name, value - delta)
+
+        backend = self.sagemaker
+        with self._lock:
+            for endpoint in backend.endpoints.values():
+                shift(endpoint, "creation_time", "last_modified_time")
+            for config in backend.endpoint_configs.values():
+                shift(config, "creation_time")
+            for model in backend._models.values():
+                shift(model, "creation_time")
+            for job in backend.training_jobs.values():
+                shift(job, "creation_time", "last_modified_time", "training_start_time", "training_end_time")
+            for datum in self.cloudwatch.metric_data:
+                shift(datum, "timestamp")
+        self.log(f"clock    +{minutes:g} minutes for endpoints, jobs and metrics")
+
     def _count_invocation(self, endpoint: str, variant: str) -> None:
         self.cloudwatch.put_metric_data(
             "AWS/SageMaker",

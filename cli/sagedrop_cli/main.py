@@ -1,0 +1,398 @@
+"""The `sagedrop` command: prepare, check, submit, status, predict, stop/start, and the local stack."""
+
+from __future__ import annotations
+
+import csv
+import json
+import mimetypes
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+from rich.table import Table
+
+from sagedrop_cli.api import Api, ApiError
+from sagedrop_cli.target import Target, TargetError
+
+app = typer.Typer(
+    name="sagedrop",
+    help="Run SageMaker built-in algorithms from a folder: prepare data, submit, follow, predict.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+prepare_app = typer.Typer(help="Turn raw data into what the algorithms read.", no_args_is_help=True)
+local_app = typer.Typer(help="The local stack: the whole pipeline offline.", no_args_is_help=True)
+app.add_typer(prepare_app, name="prepare")
+app.add_typer(local_app, name="local")
+
+console = Console(stderr=True)
+out = Console()
+
+StackOption = Annotated[str | None, typer.Option("--stack", help="Deployed stack name (or SAGEDROP_STACK).")]
+RegionOption = Annotated[str | None, typer.Option("--region", help="AWS region of the stack.")]
+LocalOption = Annotated[bool, typer.Option("--local", help="Use the local stack (`sagedrop local up`).")]
+KeyOption = Annotated[str | None, typer.Option("--api-key", help="API key (default: read from the stack).")]
+
+TERMINAL = ("in_service", "failed", "stopped", "gate_failed", "rejected", "trained", "hibernated")
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    console.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code)
+
+
+def target_for(stack: str | None, region: str | None, local: bool, api_key: str | None = None) -> Target:
+    try:
+        return Target.resolve(stack, region, local, api_key)
+    except TargetError as exc:
+        raise fail(str(exc)) from None
+
+
+# ------------------------------------------------------------------ check and submit
+
+
+@app.command()
+def check(directory: Annotated[Path, typer.Argument(help="Folder with training.json and channel folders.")]) -> None:
+    """Validate a model folder with the train function's own checks (nothing is uploaded)."""
+    from sagedrop.errors import UserError
+    from sagedrop_cli.submit import check as check_folder
+
+    try:
+        manifest = check_folder(directory)
+    except UserError as exc:
+        raise fail(exc.describe() + "\nFix these and run `sagedrop check` again.") from None
+    console.print(f"[green]ok[/]: {manifest.algorithm.name} model {manifest.name!r} is ready to submit")
+
+
+@app.command()
+def submit(
+    directory: Annotated[Path, typer.Argument(help="Folder with training.json and channel folders.")],
+    stack: StackOption = None,
+    region: RegionOption = None,
+    local: LocalOption = False,
+    bucket: Annotated[str | None, typer.Option("--bucket", help="Data bucket (default: the stack's).")] = None,
+    prefix: Annotated[str, typer.Option("--prefix", help="Key prefix above the model folder.")] = "",
+) -> None:
+    """Check DIR like the train function would, upload its channels, then training.json (which starts training)."""
+    from sagedrop.errors import UserError
+    from sagedrop_cli import submit as submitting
+
+    target = target_for(stack, region, local)
+    s3 = target.client("s3")
+    try:
+        plan = submitting.plan(directory, bucket or target.bucket, prefix, s3)
+    except UserError as exc:
+        raise fail(exc.describe() + "\nNothing was uploaded. Fix these and submit again.") from None
+    total = plan.total_bytes
+    console.print(
+        f"{plan.manifest.algorithm.name} model [bold]{plan.manifest.name}[/]: {len(plan.files)} files, "
+        f"{submitting.human_bytes(total)} -> s3://{plan.bucket}/{plan.folder}"
+    )
+    with Progress(
+        TextColumn("uploading"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task("upload", total=total)
+        try:
+            submitting.upload(plan, s3, lambda sent: progress.advance(task, sent))
+        except Exception as exc:
+            raise fail(
+                f"upload failed: {exc}. training.json goes last, so no training started; submit again."
+            ) from None
+    console.print(f"[green]submitted[/]: training starts now. Follow it: sagedrop status {plan.manifest.name} --watch")
+
+
+# ------------------------------------------------------------------ status
+
+
+def _registry(target: Target) -> Any:
+    from sagedrop.registry import Registry
+
+    return Registry(target.table, target.client("dynamodb"))
+
+
+def _metrics_text(metrics: dict[str, Any] | None) -> str:
+    if not metrics:
+        return ""
+    return ", ".join(
+        f"{name}={value:.4g}" if isinstance(value, int | float) else f"{name}={value}"
+        for name, value in sorted(metrics.items())
+    )
+
+
+def _models_table(items: list[dict[str, Any]]) -> Table:
+    table = Table(title="sagedrop models", expand=False)
+    for column in ("model", "status", "algorithm", "endpoint", "metrics", "updated", "last error"):
+        table.add_column(column, overflow="fold")
+    for item in sorted(items, key=lambda i: i.get("model", "")):
+        error = (item.get("last_error") or "").splitlines()
+        table.add_row(
+            item.get("model", ""),
+            item.get("status", ""),
+            item.get("algorithm", ""),
+            item.get("endpoint") or "",
+            _metrics_text(item.get("metrics")),
+            (item.get("updated_at") or "")[:19].replace("T", " "),
+            (error[0][:80] + (" ..." if len(error) > 1 else "")) if error else "",
+        )
+    return table
+
+
+def _model_table(item: dict[str, Any]) -> Table:
+    table = Table(title=f"model {item.get('model')}", show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value", overflow="fold")
+    for key in sorted(item):
+        if key in ("record",):
+            continue
+        value = item[key]
+        text = json.dumps(value, default=str) if isinstance(value, dict | list) else str(value)
+        table.add_row(key, text)
+    return table
+
+
+@app.command()
+def status(
+    model: Annotated[str | None, typer.Argument(help="One model (default: all).")] = None,
+    watch: Annotated[bool, typer.Option("--watch", help="Follow until the model settles.")] = False,
+    stack: StackOption = None,
+    region: RegionOption = None,
+    local: LocalOption = False,
+) -> None:
+    """The registry: every model's status, or one model's details."""
+    target = target_for(stack, region, local)
+    registry = _registry(target)
+
+    def render() -> tuple[Table, bool]:
+        if model is None:
+            items = list(registry.models())
+            return _models_table(items), all(i.get("status") in TERMINAL for i in items)
+        item = registry.get(model, consistent=True)
+        if item is None:
+            raise fail(f"no model {model!r} in {target.name}: `sagedrop status` lists them")
+        return _model_table(item), item.get("status") in TERMINAL
+
+    if not watch:
+        out.print(render()[0])
+        return
+    with Live(render()[0], console=out, refresh_per_second=2) as live:
+        while True:
+            table, settled = render()
+            live.update(table)
+            if settled:
+                return
+            time.sleep(2)
+
+
+# ------------------------------------------------------------------ predict
+
+
+def _read_csv_rows(path: Path) -> list[str]:
+    rows = [line.strip() for line in path.read_text(encoding="utf-8-sig").splitlines() if line.strip()]
+    if not rows:
+        raise fail(f"{path} has no rows")
+    return rows
+
+
+def _batches(rows: list[str], max_rows: int, max_bytes: int) -> list[list[str]]:
+    batches: list[list[str]] = []
+    current: list[str] = []
+    size = 0
+    for row in rows:
+        if current and (len(current) >= max_rows or size + len(row) + 1 > max_bytes):
+            batches.append(current)
+            current, size = [], 0
+        current.append(row)
+        size += len(row) + 1
+    if current:
+        batches.append(current)
+    return batches
+
+
+def _write_predictions(predictions: list[dict[str, Any]], destination: Path | None) -> None:
+    if destination is None:
+        for prediction in predictions:
+            out.print_json(json.dumps(prediction), indent=None)
+        return
+    if destination.suffix.lower() == ".csv":
+        columns: list[str] = []
+        for prediction in predictions:
+            for key in prediction:
+                if key not in columns:
+                    columns.append(key)
+        with destination.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=columns)
+            writer.writeheader()
+            for prediction in predictions:
+                writer.writerow({k: json.dumps(v) if isinstance(v, list | dict) else v for k, v in prediction.items()})
+    else:
+        destination.write_text("".join(json.dumps(p) + "\n" for p in predictions))
+    console.print(f"[green]wrote[/] {len(predictions)} predictions to {destination}")
+
+
+@app.command()
+def predict(
+    model: Annotated[str, typer.Argument(help="Model name.")],
+    csv_file: Annotated[Path | None, typer.Option("--csv", help="Rows of features (no label, no header).")] = None,
+    json_file: Annotated[Path | None, typer.Option("--json", help='{"instances": [...]} or JSON lines.')] = None,
+    image: Annotated[list[Path] | None, typer.Option("--image", help="Image files (repeat).")] = None,
+    out_file: Annotated[Path | None, typer.Option("--out", help="Write predictions to .csv or .jsonl.")] = None,
+    batch_rows: Annotated[int, typer.Option("--batch-rows", min=1, help="Rows per API request.")] = 1000,
+    stack: StackOption = None,
+    region: RegionOption = None,
+    local: LocalOption = False,
+    api_key: KeyOption = None,
+) -> None:
+    """Call the prediction API with batching and progress; waits while a hibernated model wakes."""
+    chosen = [x for x in (csv_file, json_file, image) if x]
+    if len(chosen) != 1:
+        raise fail("give exactly one of --csv FILE, --json FILE or --image FILE (repeatable)", 2)
+    target = target_for(stack, region, local, api_key)
+    try:
+        api = Api(target.api_url, target.api_key)
+    except TargetError as exc:
+        raise fail(str(exc)) from None
+    path = f"/models/{model}/predictions"
+
+    def waiting(error: ApiError, seconds: float) -> None:
+        console.print(f"[yellow]{error.message}[/] (retrying in {seconds:.0f} s)")
+
+    requests: list[tuple[bytes, str, int]] = []
+    if csv_file:
+        for batch in _batches(_read_csv_rows(csv_file), batch_rows, 5 * 1024 * 1024):
+            requests.append(("\n".join(batch).encode(), "text/csv", len(batch)))
+    elif json_file:
+        text = json_file.read_text()
+        try:
+            document = json.loads(text)
+            instances = document["instances"] if isinstance(document, dict) else document
+        except (ValueError, KeyError):
+            try:
+                instances = [json.loads(line) for line in text.splitlines() if line.strip()]
+            except ValueError as exc:
+                raise fail(f'{json_file} is neither {{"instances": [...]}} nor JSON lines: {exc}') from None
+        for start in range(0, len(instances), batch_rows):
+            chunk = instances[start : start + batch_rows]
+            requests.append((json.dumps({"instances": chunk}).encode(), "application/json", len(chunk)))
+    else:
+        for item in image or []:
+            kind = mimetypes.guess_type(item.name)[0] or "application/x-image"
+            requests.append((item.read_bytes(), kind, 1))
+
+    predictions: list[dict[str, Any]] = []
+    total = sum(count for _, _, count in requests)
+    with Progress(
+        TextColumn("predicting"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeRemainingColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task("predict", total=total)
+        for body, content_type, count in requests:
+            try:
+                answer = api.request_waiting("POST", path, body, content_type, on_wait=waiting)
+            except ApiError as exc:
+                raise fail(f"{exc.code}: {exc.message}") from None
+            predictions.extend(answer.get("predictions", []))
+            progress.advance(task, count)
+    _write_predictions(predictions, out_file)
+
+
+# ------------------------------------------------------------------ stop / start
+
+
+def _model_action(
+    action: str, model: str, stack: str | None, region: str | None, local: bool, api_key: str | None
+) -> None:
+    target = target_for(stack, region, local, api_key)
+    try:
+        answer = Api(target.api_url, target.api_key).request("POST", f"/models/{model}/{action}")
+    except (ApiError, TargetError) as exc:
+        raise fail(str(exc)) from None
+    console.print(json.dumps(answer, indent=2))
+
+
+@app.command()
+def stop(
+    model: str,
+    stack: StackOption = None,
+    region: RegionOption = None,
+    local: LocalOption = False,
+    api_key: KeyOption = None,
+) -> None:
+    """Hibernate a model now: delete its endpoint, keep what is needed to wake it."""
+    _model_action("stop", model, stack, region, local, api_key)
+
+
+@app.command()
+def start(
+    model: str,
+    stack: StackOption = None,
+    region: RegionOption = None,
+    local: LocalOption = False,
+    api_key: KeyOption = None,
+) -> None:
+    """Wake a hibernated model: re-create its endpoint from the kept config."""
+    _model_action("start", model, stack, region, local, api_key)
+
+
+# ------------------------------------------------------------------ prepare
+
+
+@prepare_app.command("recordio")
+def prepare_recordio(
+    source: Annotated[Path, typer.Argument(help="Headerless numeric CSV, label in the first column.")],
+    destination: Annotated[Path, typer.Argument(help="Output .pbr file.")],
+    no_label: Annotated[bool, typer.Option("--no-label", help="Every column is a feature (inference data).")] = False,
+    dtype: Annotated[str, typer.Option(help="float32 or float64.")] = "float32",
+) -> None:
+    """CSV -> RecordIO-protobuf, byte for byte what the SageMaker SDK writes (streaming)."""
+    from sagedrop import recordio
+
+    try:
+        with source.open(encoding="utf-8-sig") as src, destination.open("wb") as dst:
+            stats = recordio.csv_to_recordio(src, dst, label_first=not no_label, dtype=dtype)
+    except (recordio.CsvFormatError, ValueError) as exc:
+        destination.unlink(missing_ok=True)
+        raise fail(f"{source}: {exc}") from None
+    console.print(f"[green]wrote[/] {destination}: {stats}")
+
+
+# ------------------------------------------------------------------ local stack
+
+
+@local_app.command("up")
+def local_up(
+    port: Annotated[int, typer.Option(help="Port of the REST API.")] = 3000,
+    aws_port: Annotated[int, typer.Option(help="Port of the emulated AWS endpoint.")] = 4566,
+) -> None:
+    """Run the local stack in the foreground: emulated AWS, the API on 127.0.0.1, real local training."""
+    from sagedrop_local.__main__ import run_up
+
+    run_up(api_port=port, moto_port=aws_port)
+
+
+@local_app.command("demo")
+def local_demo() -> None:
+    """The scripted end-to-end run on real data (what `make demo` runs)."""
+    from sagedrop_local.demo import main as demo_main
+
+    sys.exit(demo_main())
+
+
+def main() -> None:
+    app()
+
+
+__all__ = ["app", "main"]
