@@ -30,7 +30,10 @@ endpoint            the endpoint name (the model name unless deploy.endpoint_nam
 variant             the production variant name (naming.VARIANT_NAME)
 serverless          true for a serverless endpoint config
 metrics             {metric name: value} of the serving job (FinalMetricDataList by name)
-pending_job         a newer passed job waiting for the endpoint to be InService
+pending_job         the newest passed job that should end up in service (set while the endpoint is
+                    busy; cleared once it or a newer one serves)
+deploying_job       the job whose config was last sent to CreateEndpoint/UpdateEndpoint (deploy)
+last_error_job      the job the newest error is about
 idle_minutes        per-model idle window; keep_alive: never hibernate
 deployed_at         when the serving model was put in service
 hibernated_at       when cleanup (or stop) deleted the endpoint; hibernated_reason: why
