@@ -499,16 +499,18 @@ class LocalAws:
         try:
             answer, answer_type = loaded[1].invoke(body, content_type, accept)
         except Exception as exc:
-            detail = str(exc)
+            detail = str(getattr(exc, "message", None) or exc)
+            status = int(getattr(exc, "status_code", 400))
+            kind = "client" if status < 500 else "server"
             message = (
-                f'Received client error (400) from primary with message "{detail}". See '
+                f'Received {kind} error ({status}) from primary with message "{detail}". See '
                 f"https://{self.region}.console.aws.amazon.com/cloudwatch/home?region={self.region}"
                 f"#logEventViewer:group=/aws/sagemaker/Endpoints/{name} in account {self.account} for more information."
             )
             return (
                 424,
                 {"x-amzn-ErrorType": "ModelError", "Content-Type": "application/json"},
-                json.dumps({"message": message, "OriginalStatusCode": 400, "OriginalMessage": detail}),
+                json.dumps({"message": message, "OriginalStatusCode": status, "OriginalMessage": detail}),
             )
         headers = {"Content-Type": answer_type, "x-Amzn-Invoked-Production-Variant": variant}
         return 200, headers, answer

@@ -1,0 +1,624 @@
+"""BlazingText: Word2Vec with gensim, and a fastText-style text classifier in numpy.
+
+What follows the SageMaker developer guide (blazingtext.html, blazingtext_hyperparameters.html,
+blazingtext-tuning.html) and fastText (which BlazingText's supervised mode extends):
+
+* Word2Vec modes ``skipgram`` and ``cbow`` train gensim's Word2Vec (FastText when
+  ``subwords=True``, with character n-grams from ``min_char`` to ``max_char`` hashed into
+  ``buckets``) with vector_dim, window_size, negative_samples, min_count, epochs, learning_rate
+  and sampling_threshold; ``batch_skipgram`` trains skip-gram the same way (gensim has no
+  negative-sample-sharing mini-batches, so ``batch_size`` only changes the log). The artifacts
+  are ``vectors.txt`` (word2vec text format, what gensim's ``load_word2vec_format`` reads) and
+  ``vectors.bin``: the word2vec binary format, or with subwords the fastText binary format,
+  which keeps the n-gram vectors so that hosting can answer out-of-vocabulary words;
+* ``evaluation=True`` (the default) scores the vectors on WS-353, as the real algorithm does,
+  with the copy of the WS-353 collection that gensim ships (its test data): Spearman's rho
+  between the human scores and the cosine similarities of the pairs whose two words are in the
+  vocabulary, reported as ``train:mean_rho`` and written to ``eval.json`` with the number of
+  pairs not found. Only the combined 353-pair file ships, so mean_rho is that one correlation;
+  when fewer than two pairs are in the vocabulary the metric is not reported (logged);
+* ``supervised`` mode is fastText's classifier: a dictionary of words seen at least
+  ``min_count`` times plus the end-of-line token ``</s>``, word n-grams up to ``word_ngrams``
+  hashed (fastText's FNV-1a and n-gram hash) into ``buckets``, a sentence represented by the
+  average of its feature embeddings (``vector_dim``), a linear softmax over the labels trained
+  by SGD with the learning rate decaying linearly to zero over ``epochs`` passes, one random
+  label per update for multi-label lines; ``early_stopping``/``patience``/``min_epochs`` on
+  the validation channel; ``validation:accuracy`` is fastText's precision at 1 on the validation
+  channel. Only the n-gram buckets that occur in the training data get a row (fastText
+  allocates all ``buckets`` rows and leaves the others at their random initial values), so the
+  model stays small. The artifact is named ``model.bin`` as the real one, but it is a numpy
+  archive, not fastText's binary format;
+* inference: ``{"instances": ["word", ...]}`` -> ``[{"vector": [...], "word": "..."}]`` (zeros
+  for an unknown word unless subwords were learnt) and ``{"instances": ["sentence", ...],
+  "configuration": {"k": 2}}`` -> ``[{"label": ["__label__x", ...], "prob": [...]}]``; JSON
+  Lines (``{"source": "...", "k": 2}`` per line) as batch transform sends it. The answer uses
+  the request's content type: "the content-type and accept parameters must be equal ... If they
+  differ, the Accept field is ignored".
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import zipfile
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sagedrop_local.algorithms.common import (
+    InvokeError,
+    Log,
+    TrainResult,
+    base_content_type,
+    channel_files,
+    client_error,
+    dumps,
+    load_json,
+    parse_bool,
+    parse_float,
+    parse_int,
+)
+
+WORD2VEC_MODES = ("batch_skipgram", "skipgram", "cbow")
+SUPERVISED = "supervised"
+LABEL_PREFIX = "__label__"
+EOS = "</s>"
+VECTORS_TXT = "vectors.txt"
+VECTORS_BIN = "vectors.bin"
+MODEL_BIN = "model.bin"
+EVAL_JSON = "eval.json"
+FORMAT = "sagedrop-local blazingtext-supervised 1"
+FASTTEXT_MAGIC = 793712314  # fastText's binary files start with this int32
+SEED = 1
+LOCAL_DEFAULT_BUCKETS = 200_000
+"""Subword buckets when ``buckets`` is not given: the documented 2,000,000 x vector_dim floats (800 MB
+at 100 dimensions) would not fit a quick local job; a value given in the manifest is used as is."""
+
+# name -> (kind, default, minimum) from blazingtext_hyperparameters.html, per mode
+_COMMON = {
+    "mode": ("choice", None, None),
+    "epochs": ("int", 5, 1),
+    "learning_rate": ("float", 0.05, 0.0),
+    "min_count": ("int", 5, 0),
+    "vector_dim": ("int", 100, 1),
+    "buckets": ("int", 2_000_000, 1),
+}
+_WORD2VEC = {
+    **_COMMON,
+    "batch_size": ("int", 11, 1),
+    "evaluation": ("bool", True, None),
+    "min_char": ("int", 3, 1),
+    "max_char": ("int", 6, 1),
+    "negative_samples": ("int", 5, 1),
+    "sampling_threshold": ("float", 0.0001, 0.0),
+    "subwords": ("bool", False, None),
+    "window_size": ("int", 5, 1),
+}
+_SUPERVISED = {
+    **_COMMON,
+    "early_stopping": ("bool", False, None),
+    "min_epochs": ("int", 5, 1),
+    "patience": ("int", 4, 1),
+    "word_ngrams": ("int", 2, 1),
+}
+
+
+def _bad(detail: str) -> Exception:
+    return client_error(f"Unable to initialize the algorithm. Failed to validate hyperparameters: {detail}")
+
+
+def parse_hyperparameters(given: Mapping[str, str], log: Log) -> dict[str, Any]:
+    mode = str(given.get("mode", "")).strip()
+    if not mode:
+        raise _bad("'mode' is a required property (batch_skipgram, skipgram, cbow or supervised)")
+    if mode not in (*WORD2VEC_MODES, SUPERVISED):
+        raise _bad(f"mode {mode!r} is not one of batch_skipgram, skipgram, cbow, supervised")
+    table = _SUPERVISED if mode == SUPERVISED else _WORD2VEC
+    other = _WORD2VEC if mode == SUPERVISED else _SUPERVISED
+    values: dict[str, Any] = {"mode": mode}
+    for name, raw in given.items():
+        if name == "mode":
+            continue
+        if name.startswith("_"):
+            log(f"hyperparameter {name} is ignored locally")
+            continue
+        if name not in table:
+            where = "a text classification (supervised)" if mode != SUPERVISED else "a Word2Vec"
+            if name in other:
+                raise _bad(f"{name} is {where} hyperparameter; mode is {mode}")
+            raise _bad(f"Additional properties are not allowed ({name!r} was unexpected)")
+        kind, _default, minimum = table[name]
+        text = str(raw).strip()
+        try:
+            value: Any = parse_bool(text) if kind == "bool" else parse_int(text) if kind == "int" else parse_float(text)
+        except ValueError:
+            expected = {"bool": "True or False", "int": "an integer", "float": "a number"}[kind]
+            raise _bad(f"{name}={raw!r} is not {expected}") from None
+        if kind != "bool" and minimum is not None and (value < minimum or (kind == "float" and value == minimum)):
+            raise _bad(f"{name}={raw!r} must be {'>' if kind == 'float' else '>='} {minimum:g}")
+        values[name] = value
+    for name, (_kind, default, _minimum) in table.items():
+        values.setdefault(name, default)
+    values["buckets_given"] = "buckets" in given
+    if mode != SUPERVISED:
+        if values["min_char"] > values["max_char"]:
+            raise _bad(f"min_char ({values['min_char']}) must not be larger than max_char ({values['max_char']})")
+        if values["sampling_threshold"] >= 1:
+            raise _bad(f"sampling_threshold={values['sampling_threshold']:g} must be below 1")
+    return values
+
+
+def _train_files(channels: Mapping[str, Path], name: str) -> list[Path]:
+    root = channels.get(name)
+    return channel_files(root) if root is not None else []
+
+
+def _lines(files: Iterable[Path], channel: str) -> list[list[str]]:
+    sentences: list[list[str]] = []
+    for path in files:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise client_error(
+                f"Unable to read data channel '{channel}': {path.name} is not UTF-8 text (BlazingText reads "
+                "one preprocessed sentence per line, space-separated tokens)"
+            ) from None
+        sentences.extend(tokens for tokens in (line.split() for line in text.splitlines()) if tokens)
+    return sentences
+
+
+def train(
+    hyperparameters: Mapping[str, str],
+    channels: Mapping[str, Path],
+    content_types: Mapping[str, str | None],
+    model_dir: Path,
+    log: Log,
+) -> TrainResult:
+    values = parse_hyperparameters(hyperparameters, log)
+    mode = values["mode"]
+    allowed = ("train", "validation") if mode == SUPERVISED else ("train",)
+    for name, content_type in content_types.items():
+        base = base_content_type(content_type)
+        if base not in (None, "text/plain"):
+            raise client_error(f"Channel '{name}': content type {content_type} is not supported, use text/plain")
+    for name in channels:
+        if name not in allowed:
+            raise client_error(
+                "Unable to initialize the algorithm. Failed to validate input data configuration: channel "
+                f"{name!r} is not supported in mode {mode} (channels: {', '.join(allowed)})"
+            )
+    if "train" not in channels:
+        raise client_error(
+            "Unable to initialize the algorithm. Failed to validate input data configuration: "
+            "the train channel is required"
+        )
+    sentences = _lines(_train_files(channels, "train"), "train")
+    if not sentences:
+        raise client_error(f"No data in channel 'train': {channels['train']} holds no text")
+    model_dir.mkdir(parents=True, exist_ok=True)
+    if mode == SUPERVISED:
+        validation = _lines(_train_files(channels, "validation"), "validation") if "validation" in channels else None
+        if validation is not None and not validation:
+            raise client_error(f"No data in channel 'validation': {channels['validation']} holds no text")
+        return _train_supervised(values, sentences, validation, model_dir, log)
+    return _train_word2vec(values, sentences, model_dir, log)
+
+
+# --------------------------------------------------------------------------------------------
+# Word2Vec (gensim)
+# --------------------------------------------------------------------------------------------
+
+
+def _train_word2vec(values: Mapping[str, Any], sentences: list[list[str]], model_dir: Path, log: Log) -> TrainResult:
+    from gensim.models import FastText, Word2Vec
+    from gensim.models.fasttext import save_facebook_model
+
+    mode = values["mode"]
+    common = {
+        "vector_size": values["vector_dim"],
+        "window": values["window_size"],
+        "negative": values["negative_samples"],
+        "hs": 0,
+        "min_count": values["min_count"],
+        "epochs": values["epochs"],
+        "alpha": values["learning_rate"],
+        "sample": values["sampling_threshold"],
+        "sg": 0 if mode == "cbow" else 1,
+        "cbow_mean": 1,
+        "workers": 1,
+        "seed": SEED,
+    }
+    if mode == "batch_skipgram":
+        log(f"batch_skipgram trains as skipgram locally (batch_size={values['batch_size']} is not emulated)")
+    counts = Counter(word for sentence in sentences for word in sentence)
+    kept = sum(1 for count in counts.values() if count >= values["min_count"])
+    if kept == 0:
+        raise client_error(
+            f"The vocabulary is empty: no word of the train channel occurs min_count={values['min_count']} times "
+            f"or more ({len(counts)} distinct words, the most frequent {counts.most_common(1)[0][1]} times); "
+            "lower min_count or add text"
+        )
+    total = sum(counts.values())
+    log(f"Read {total} words, {len(counts)} distinct, {kept} kept with min_count={values['min_count']}")
+    if values["subwords"]:
+        buckets = values["buckets"]
+        if not values["buckets_given"]:
+            buckets = LOCAL_DEFAULT_BUCKETS
+            log(f"subwords: {buckets} hash buckets locally (the documented default 2000000 is too large here)")
+        model: Any = FastText(sentences, min_n=values["min_char"], max_n=values["max_char"], bucket=buckets, **common)
+    else:
+        model = Word2Vec(sentences, **common)
+    vectors = model.wv
+    vectors.save_word2vec_format(str(model_dir / VECTORS_TXT), binary=False)
+    if values["subwords"]:
+        save_facebook_model(model, str(model_dir / VECTORS_BIN))
+    else:
+        vectors.save_word2vec_format(str(model_dir / VECTORS_BIN), binary=True)
+    log(f"{len(vectors)} word vectors of {values['vector_dim']} dimensions written to {VECTORS_TXT} and {VECTORS_BIN}")
+    if not values["evaluation"]:
+        return TrainResult([])
+    return TrainResult(_evaluate(vectors, model_dir, log))
+
+
+def _evaluate(vectors: Any, model_dir: Path, log: Log) -> list[tuple[str, float]]:
+    """WS-353 (the copy gensim ships): Spearman's rho over the pairs whose words are both in the vocabulary."""
+    from gensim.test.utils import datapath
+
+    pairs_file = Path(datapath("wordsim353.tsv"))
+    if not pairs_file.is_file():
+        log("evaluation=True: gensim's copy of WS-353 is missing, so train:mean_rho is not reported")
+        return []
+    total = sum(1 for line in pairs_file.read_text().splitlines() if line and not line.startswith("#"))
+    _pearson, spearman, oov_percent = vectors.evaluate_word_pairs(str(pairs_file), case_insensitive=True)
+    rho = float(spearman.statistic)
+    not_found = round(total * oov_percent / 100.0)
+    report = {"WS-353": {"spearmans_rho": rho, "pairs": total, "pairs_not_found": not_found}, "mean_rho": rho}
+    (model_dir / EVAL_JSON).write_text(json.dumps(report, indent=2, allow_nan=True) + "\n")
+    if math.isnan(rho):
+        log(
+            f"WS-353: {total - not_found} of {total} word pairs are in the vocabulary, too few for a correlation: "
+            "train:mean_rho is not reported"
+        )
+        return []
+    log(f"WS-353: Spearman's rho {rho:.4f} over {total - not_found} of {total} word pairs ({not_found} not found)")
+    return [("train:mean_rho", rho)]
+
+
+# --------------------------------------------------------------------------------------------
+# Supervised: a fastText-style classifier in numpy
+# --------------------------------------------------------------------------------------------
+
+
+def fasttext_hash(token: str) -> int:
+    """fastText's Dictionary::hash: 32-bit FNV-1a over the UTF-8 bytes, each byte sign-extended."""
+    h = 2166136261
+    for byte in token.encode("utf-8"):
+        signed = byte - 256 if byte > 127 else byte
+        h ^= signed & 0xFFFFFFFF
+        h = (h * 16777619) & 0xFFFFFFFF
+    return h
+
+
+def _split(tokens: list[str]) -> tuple[list[str], list[str]]:
+    labels = [t for t in tokens if t.startswith(LABEL_PREFIX)]
+    words = [t for t in tokens if not t.startswith(LABEL_PREFIX)]
+    return words, labels
+
+
+@dataclass
+class TextClassifier:
+    words: dict[str, int]
+    labels: list[str]
+    buckets: dict[int, int]  # hashed n-gram bucket -> embedding row (after the word rows)
+    embeddings: np.ndarray  # (rows, dim)
+    output: np.ndarray  # (labels, dim)
+    word_ngrams: int
+    bucket_count: int
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def features(self, words: list[str], grow: bool = False) -> list[int]:
+        """Word rows plus hashed word n-gram rows (fastText's addWordNgrams over all tokens + </s>)."""
+        tokens = [*words, EOS]
+        ids = [self.words[t] for t in tokens if t in self.words]
+        if self.word_ngrams > 1:
+            hashes = [fasttext_hash(t) for t in tokens]
+            for i in range(len(hashes)):
+                h = hashes[i]
+                for j in range(i + 1, min(len(hashes), i + self.word_ngrams)):
+                    h = (h * 116049371 + hashes[j]) & 0xFFFFFFFFFFFFFFFF
+                    bucket = h % self.bucket_count
+                    row = self.buckets.get(bucket)
+                    if row is None and grow:
+                        row = len(self.words) + len(self.buckets)
+                        self.buckets[bucket] = row
+                    if row is not None:
+                        ids.append(row)
+        return ids
+
+    def probabilities(self, ids: list[int]) -> np.ndarray:
+        if not ids:
+            return np.full(len(self.labels), 1.0 / len(self.labels))
+        hidden = self.embeddings[ids].mean(axis=0)
+        logits = self.output @ hidden
+        exp = np.exp(logits - logits.max())
+        return exp / exp.sum()
+
+    def predict(self, sentence: str, k: int) -> tuple[list[str], list[float]]:
+        words, _ = _split(sentence.split())
+        probs = self.probabilities(self.features(words))
+        order = np.argsort(-probs, kind="stable")[: max(0, min(k, len(self.labels)))]
+        return [self.labels[i] for i in order], [float(probs[i]) for i in order]
+
+    def accuracy(self, lines: list[list[str]]) -> float:
+        """fastText's precision at 1 over the lines that carry a label."""
+        hits = total = 0
+        for tokens in lines:
+            words, labels = _split(tokens)
+            if not labels:
+                continue
+            total += 1
+            probs = self.probabilities(self.features(words))
+            hits += int(self.labels[int(np.argmax(probs))] in labels)
+        return hits / total if total else 0.0
+
+    def save(self, path: Path) -> None:
+        meta = {
+            "format": FORMAT,
+            "words": sorted(self.words, key=self.words.__getitem__),
+            "labels": self.labels,
+            "word_ngrams": self.word_ngrams,
+            "bucket_count": self.bucket_count,
+            "options": self.options,
+        }
+        keys = np.fromiter(self.buckets.keys(), dtype=np.int64, count=len(self.buckets))
+        rows = np.fromiter(self.buckets.values(), dtype=np.int64, count=len(self.buckets))
+        buffer = io.BytesIO()
+        np.savez(
+            buffer,
+            meta=np.array(json.dumps(meta)),
+            bucket_keys=keys,
+            bucket_rows=rows,
+            embeddings=self.embeddings.astype(np.float32),
+            output=self.output.astype(np.float32),
+        )
+        path.write_bytes(buffer.getvalue())
+
+    @classmethod
+    def load(cls, path: Path) -> TextClassifier:
+        try:
+            with np.load(path, allow_pickle=False) as arrays:
+                meta = json.loads(str(arrays["meta"]))
+                if meta.get("format") != FORMAT:
+                    raise ValueError(f"format {meta.get('format')!r}")
+                buckets = dict(zip(arrays["bucket_keys"].tolist(), arrays["bucket_rows"].tolist(), strict=True))
+                return cls(
+                    {w: i for i, w in enumerate(meta["words"])},
+                    list(meta["labels"]),
+                    buckets,
+                    arrays["embeddings"].astype(np.float64),
+                    arrays["output"].astype(np.float64),
+                    int(meta["word_ngrams"]),
+                    int(meta["bucket_count"]),
+                    dict(meta["options"]),
+                )
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+            raise RuntimeError(
+                f"{path.name} is not a model written by the local BlazingText ({exc}); a fastText/BlazingText "
+                "binary cannot be served locally"
+            ) from None
+
+
+def _train_supervised(
+    values: Mapping[str, Any],
+    sentences: list[list[str]],
+    validation: list[list[str]] | None,
+    model_dir: Path,
+    log: Log,
+) -> TrainResult:
+    if values["early_stopping"] and validation is None:
+        raise client_error("early_stopping=True needs a validation channel: add one or set early_stopping=False")
+    examples = [_split(tokens) for tokens in sentences]
+    unlabeled = sum(1 for _, labels in examples if not labels)
+    if unlabeled == len(examples):
+        raise client_error(
+            f"No labels found in channel 'train': supervised mode needs {LABEL_PREFIX}<class> words on each line "
+            f'(e.g. "{LABEL_PREFIX}positive the movie was great")'
+        )
+    counts = Counter(word for words, _ in examples for word in (*words, EOS))
+    vocabulary = [
+        w for w, c in sorted(counts.items(), key=lambda item: (-item[1], item[0])) if c >= values["min_count"]
+    ]
+    label_counts = Counter(label for _, labels in examples for label in labels)
+    labels = [label for label, _ in sorted(label_counts.items(), key=lambda item: (-item[1], item[0]))]
+    if len(labels) < 2:
+        log(f"only one label ({labels[0]}) in the train channel: every prediction will be that label")
+    dim = values["vector_dim"]
+    model = TextClassifier(
+        {w: i for i, w in enumerate(vocabulary)},
+        labels,
+        {},
+        np.empty((0, dim)),
+        np.zeros((len(labels), dim)),
+        values["word_ngrams"],
+        values["buckets"],
+        {"vector_dim": dim, "min_count": values["min_count"]},
+    )
+    label_index = {label: i for i, label in enumerate(labels)}
+    encoded = [(model.features(words, grow=True), [label_index[x] for x in ls]) for words, ls in examples if ls]
+    encoded = [(ids, ls) for ids, ls in encoded if ids]
+    rng = np.random.default_rng(SEED)
+    rows = len(vocabulary) + len(model.buckets)
+    model.embeddings = rng.uniform(-1.0 / dim, 1.0 / dim, size=(rows, dim))
+    log(
+        f"Read {sum(len(w) for w, _ in examples)} words in {len(examples)} lines; {len(vocabulary)} words kept with "
+        f"min_count={values['min_count']}, {len(labels)} labels, {len(model.buckets)} word n-gram buckets used"
+    )
+    if unlabeled:
+        log(f"{unlabeled} line(s) of the train channel carry no {LABEL_PREFIX} word and are skipped")
+    if not encoded:
+        raise client_error(
+            f"No line of the train channel has a word occurring min_count={values['min_count']} times; lower min_count"
+        )
+    epochs = values["epochs"]
+    total_updates = epochs * len(encoded)
+    lr0 = values["learning_rate"]
+    best_accuracy, best_state, stale, done = -1.0, None, 0, 0
+    for epoch in range(epochs):
+        for position in rng.permutation(len(encoded)):
+            ids, targets = encoded[position]
+            target = targets[int(rng.integers(len(targets)))] if len(targets) > 1 else targets[0]
+            lr = lr0 * (1.0 - done / total_updates)
+            done += 1
+            hidden = model.embeddings[ids].mean(axis=0)
+            logits = model.output @ hidden
+            probs = np.exp(logits - logits.max())
+            probs /= probs.sum()
+            alpha = -lr * probs
+            alpha[target] += lr
+            grad_hidden = alpha @ model.output
+            model.output += np.outer(alpha, hidden)
+            np.add.at(model.embeddings, ids, grad_hidden / len(ids))
+        message = f"epoch {epoch + 1}/{epochs}: train accuracy {model.accuracy(sentences):.4f}"
+        if validation is not None:
+            accuracy = model.accuracy(validation)
+            message += f", validation accuracy {accuracy:.4f}"
+            if accuracy > best_accuracy:
+                best_accuracy, best_state, stale = accuracy, (model.embeddings.copy(), model.output.copy()), 0
+            else:
+                stale += 1
+        log(message)
+        patient = values["early_stopping"] and validation is not None and epoch + 1 >= values["min_epochs"]
+        if patient and stale >= values["patience"]:
+            log(f"early stopping after epoch {epoch + 1}: validation accuracy did not improve for {stale} epochs")
+            break
+    if values["early_stopping"] and best_state is not None:
+        model.embeddings, model.output = best_state
+    model.save(model_dir / MODEL_BIN)
+    metrics: list[tuple[str, float]] = []
+    if validation is not None:
+        accuracy = model.accuracy(validation)
+        log(f"#validation_accuracy: {accuracy:.4f}")
+        metrics.append(("validation:accuracy", accuracy))
+    return TrainResult(metrics)
+
+
+# --------------------------------------------------------------------------------------------
+# Inference
+# --------------------------------------------------------------------------------------------
+
+_JSON = "application/json"
+_JSONLINES = "application/jsonlines"
+
+
+def _request_kind(content_type: str | None) -> str:
+    base = base_content_type(content_type) or _JSON
+    if base in (_JSON, _JSONLINES):
+        return base
+    raise InvokeError(415, f"Content type {content_type} is not supported: BlazingText reads {_JSON} or {_JSONLINES}")
+
+
+def _json_lines(body: bytes) -> list[Mapping[str, Any]]:
+    items = []
+    for number, line in enumerate(body.decode("utf-8", "replace").splitlines(), start=1):
+        if line.strip():
+            item = load_json(line.encode(), _JSONLINES)
+            if not isinstance(item, Mapping) or not isinstance(item.get("source"), str):
+                raise InvokeError(400, f'line {number}: expected {{"source": "..."}}')
+            items.append(item)
+    return items
+
+
+def _instances(body: bytes) -> tuple[list[Any], Mapping[str, Any]]:
+    payload = load_json(body, _JSON)
+    if not isinstance(payload, Mapping) or not isinstance(payload.get("instances"), list):
+        raise InvokeError(400, 'The request must be {"instances": [...]} (application/json)')
+    configuration = payload.get("configuration") or {}
+    if not isinstance(configuration, Mapping):
+        raise InvokeError(400, '"configuration" must be an object such as {"k": 2}')
+    return payload["instances"], configuration
+
+
+def _top_k(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 1 or not float(value).is_integer():
+        raise InvokeError(400, f"{where}: k must be a positive integer, got {value!r}")
+    return int(value)
+
+
+class SupervisedPredictor:
+    def __init__(self, model: TextClassifier) -> None:
+        self.model = model
+
+    def invoke(self, body: bytes, content_type: str, accept: str | None) -> tuple[bytes, str]:
+        kind = _request_kind(content_type)
+        if kind == _JSONLINES:
+            lines = []
+            for item in _json_lines(body):
+                labels, probs = self.model.predict(item["source"], _top_k(item.get("k", 1), "k"))
+                lines.append(json.dumps({"prob": probs, "label": labels}))
+            return "\n".join(lines).encode("utf-8"), _JSONLINES
+        instances, configuration = _instances(body)
+        k = _top_k(configuration.get("k", 1), "configuration.k")
+        answers = []
+        for index, sentence in enumerate(instances):
+            if not isinstance(sentence, str):
+                raise InvokeError(400, f"instances[{index}] must be a sentence (a string of space-separated tokens)")
+            labels, probs = self.model.predict(sentence, k)
+            answers.append({"label": labels, "prob": probs})
+        return dumps(answers), _JSON
+
+
+class Word2VecPredictor:
+    def __init__(self, vectors: Any, subwords: bool) -> None:
+        self.vectors = vectors
+        self.subwords = subwords
+
+    def vector(self, word: str) -> list[float]:
+        if word in self.vectors.key_to_index or self.subwords:
+            try:
+                return [float(x) for x in self.vectors[word]]
+            except KeyError:
+                pass
+        return [0.0] * self.vectors.vector_size
+
+    def invoke(self, body: bytes, content_type: str, accept: str | None) -> tuple[bytes, str]:
+        kind = _request_kind(content_type)
+        if kind == _JSONLINES:
+            words = [item["source"] for item in _json_lines(body)]
+            lines = [json.dumps({"vector": self.vector(w), "word": w}) for w in words]
+            return "\n".join(lines).encode("utf-8"), _JSONLINES
+        instances, _ = _instances(body)
+        answers = []
+        for index, word in enumerate(instances):
+            if not isinstance(word, str):
+                raise InvokeError(400, f"instances[{index}] must be a word (a string)")
+            answers.append({"vector": self.vector(word), "word": word})
+        return dumps(answers), _JSON
+
+
+def load(model_dir: Path) -> SupervisedPredictor | Word2VecPredictor:
+    if (model_dir / MODEL_BIN).is_file():
+        return SupervisedPredictor(TextClassifier.load(model_dir / MODEL_BIN))
+    path = model_dir / VECTORS_BIN
+    if not path.is_file():
+        found = ", ".join(sorted(p.name for p in model_dir.iterdir())) or "nothing"
+        raise RuntimeError(
+            f"model.tar.gz must hold {MODEL_BIN} (supervised) or {VECTORS_BIN} (Word2Vec); it holds {found}"
+        )
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+    if len(head) == 4 and int.from_bytes(head, "little") == FASTTEXT_MAGIC:
+        from gensim.models.fasttext import load_facebook_vectors
+
+        return Word2VecPredictor(load_facebook_vectors(str(path)), subwords=True)
+    from gensim.models import KeyedVectors
+
+    try:
+        vectors = KeyedVectors.load_word2vec_format(str(path), binary=True)
+    except (ValueError, UnicodeDecodeError, EOFError) as exc:
+        raise RuntimeError(f"{VECTORS_BIN} is neither a word2vec nor a fastText binary: {exc}") from None
+    return Word2VecPredictor(vectors, subwords=False)

@@ -1,0 +1,800 @@
+"""XGBoost as SageMaker's XGBoost container runs it in algorithm mode, with the xgboost library.
+
+What follows the container (github.com/aws/sagemaker-xgboost-container):
+
+* hyperparameters: checked the way ``algorithm_mode/hyperparameter_validation.py`` checks them,
+  with the toolkit's messages (``Missing required hyperparameter: num_round``, ``Extraneous
+  hyperparameter found: ...``, ``Hyperparameter eta: 2.0 is not in [0, 1]``); the aliases it
+  declares (learning_rate, min_split_loss, reg_lambda, reg_alpha); everything else goes to
+  ``xgboost.train`` as the container passes it, so xgboost's own errors surface as they do there
+  (``XGB train call failed with exception: ...``; the messages the container lists in
+  ``CUSTOMER_ERRORS`` are user errors);
+* data: train and validation channels in text/csv (label first, no header; ``csv_weights=1``
+  puts instance weights in the second column), text/libsvm (the container's default when no
+  content type is given) or application/x-recordio-protobuf;
+* metrics: the watchlist is ``train`` then ``validation``; each eval_metric is reported as
+  ``train:<metric>`` / ``validation:<metric>`` with its value after the last round, as the
+  container's log lines (``[n]#011train-rmse:...``) and SageMaker's metric regexes give them.
+  eval_metric names the container computes itself (accuracy, f1, mse, r2, ...:
+  ``metrics/custom_metrics.py``) are computed here too;
+* the artifact: ``xgboost-model``, a pickle of the Booster (``pkl.dump(bst, ...)`` in train.py),
+  loaded as ``serve_utils.get_loaded_booster`` does (pickle first, then ``Booster.load_model``;
+  several files make an ensemble whose predictions are averaged);
+* inference: text/csv, text/libsvm and application/x-recordio-protobuf requests; the answer is
+  ``",".join(map(str, preds.tolist()))`` as text/csv (so a multi:softprob row prints as a Python
+  list: ``[0.1, 0.7, 0.2],[...]``), or ``{"predictions": [{"score": ...}, ...]}`` when Accept
+  is application/json (serve.py / ``serve_utils.encode_predictions_as_json``); a model trained
+  with early stopping predicts with its best iteration (the container's ``best_ntree_limit``).
+"""
+
+from __future__ import annotations
+
+import pickle
+import re
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sagedrop_local.algorithms.common import (
+    RECORDIO_PROTOBUF,
+    AlgorithmError,
+    DataError,
+    InvokeError,
+    Log,
+    TrainResult,
+    base_content_type,
+    binary_scores,
+    channel_files,
+    client_error,
+    dumps,
+    macro_scores,
+    parse_csv_rows,
+    read_csv_files,
+    read_recordio_files,
+    relative_name,
+    rows_to_matrix,
+)
+
+MODEL_FILE = "xgboost-model"
+
+# --------------------------------------------------------------------------------------------
+# Hyperparameters: the container's table (hyperparameter_validation.py), closed/open intervals
+# --------------------------------------------------------------------------------------------
+
+INF = float("inf")
+
+
+@dataclass(frozen=True)
+class _Interval:
+    low: float = -INF
+    high: float = INF
+    low_open: bool = False
+    high_open: bool = False
+
+    def __contains__(self, value: float) -> bool:
+        if value < self.low or (self.low_open and value == self.low):
+            return False
+        return not (value > self.high or (self.high_open and value == self.high))
+
+    def __str__(self) -> str:  # the toolkit's Interval.__str__
+        left = "(-inf, " if self.low == -INF else f"{'(' if self.low_open else '['}{_num(self.low)}, "
+        right = "+inf)" if self.high == INF else f"{_num(self.high)}{')' if self.high_open else ']'}"
+        return left + right
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+_UNIT = _Interval(0, 1)
+_UNIT_OPEN_LOW = _Interval(0, 1, low_open=True)
+_NON_NEGATIVE = _Interval(0)
+_FLAG = _Interval(0, 1)
+
+# name -> ("int" | "float", interval)
+_NUMERIC: dict[str, tuple[str, _Interval]] = {
+    "num_round": ("int", _Interval(1)),
+    "csv_weights": ("int", _FLAG),
+    "early_stopping_rounds": ("int", _Interval(1)),
+    "silent": ("int", _FLAG),
+    "verbosity": ("int", _Interval(0, 3)),
+    "nthread": ("int", _Interval(1)),
+    "eta": ("float", _UNIT),
+    "gamma": ("float", _NON_NEGATIVE),
+    "max_depth": ("int", _NON_NEGATIVE),
+    "min_child_weight": ("float", _NON_NEGATIVE),
+    "max_delta_step": ("float", _NON_NEGATIVE),
+    "subsample": ("float", _UNIT_OPEN_LOW),
+    "colsample_bytree": ("float", _UNIT_OPEN_LOW),
+    "colsample_bylevel": ("float", _UNIT_OPEN_LOW),
+    "colsample_bynode": ("float", _UNIT_OPEN_LOW),
+    "lambda": ("float", _NON_NEGATIVE),
+    "alpha": ("float", _NON_NEGATIVE),
+    "sketch_eps": ("float", _Interval(0, 1, low_open=True, high_open=True)),
+    "scale_pos_weight": ("float", _Interval(0, low_open=True)),
+    "refresh_leaf": ("int", _FLAG),
+    "max_leaves": ("int", _NON_NEGATIVE),
+    "max_bin": ("int", _NON_NEGATIVE),
+    "rate_drop": ("float", _UNIT),
+    "one_drop": ("int", _FLAG),
+    "skip_drop": ("float", _UNIT),
+    "lambda_bias": ("float", _UNIT),
+    "tweedie_variance_power": ("float", _Interval(1, 2, low_open=True, high_open=True)),
+    "num_class": ("int", _Interval(2)),
+    "base_score": ("float", _NON_NEGATIVE),
+    "seed": ("int", _Interval()),
+    "num_parallel_tree": ("int", _Interval(1)),
+    "aft_loss_distribution_scale": ("float", _NON_NEGATIVE),
+    "prob_buffer_row": ("float", _Interval(1, low_open=True)),
+}
+
+OBJECTIVES = (
+    "binary:logistic",
+    "binary:logitraw",
+    "binary:hinge",
+    "count:poisson",
+    "multi:softmax",
+    "multi:softprob",
+    "rank:pairwise",
+    "rank:ndcg",
+    "rank:map",
+    "reg:linear",
+    "reg:squarederror",
+    "reg:logistic",
+    "reg:gamma",
+    "reg:pseudohubererror",
+    "reg:squaredlogerror",
+    "reg:tweedie",
+    "survival:aft",
+    "survival:cox",
+)
+_CATEGORICAL: dict[str, tuple[str, ...]] = {
+    "objective": OBJECTIVES,
+    "booster": ("gbtree", "gblinear", "dart"),
+    "tree_method": ("auto", "exact", "approx", "hist", "gpu_hist"),
+    "grow_policy": ("depthwise", "lossguide"),
+    "dsplit": ("row", "col"),
+    "process_type": ("default", "update"),
+    "sample_type": ("uniform", "weighted"),
+    "normalize_type": ("tree", "forest"),
+    "predictor": ("auto", "cpu_predictor", "gpu_predictor"),
+    "aft_loss_distribution": ("normal", "logistic", "extreme"),
+    "sampling_method": ("uniform", "gradient_based"),
+    "deterministic_histogram": ("true", "false"),
+    "single_precision_histogram": ("true", "false"),
+    "save_model_on_termination": ("true", "false"),
+    "use_dask_gpu_training": ("true", "false"),
+}
+_FREE = ("eval_metric", "updater", "monotone_constraints", "interaction_constraints", "_tuning_objective_metric")
+KNOWN = frozenset(_NUMERIC) | frozenset(_CATEGORICAL) | frozenset(_FREE)
+ALIASES = {"learning_rate": "eta", "min_split_loss": "gamma", "reg_lambda": "lambda", "reg_alpha": "alpha"}
+
+# Handled by the container itself, never given to xgboost.train's params.
+_CONTAINER_ONLY = (
+    "num_round",
+    "csv_weights",
+    "early_stopping_rounds",
+    "eval_metric",
+    "_tuning_objective_metric",
+    "save_model_on_termination",
+    "use_dask_gpu_training",
+)
+# Accepted by the 1.x containers, gone from xgboost 2/3 (it would only warn "not used"): dropped with a log line.
+_RETIRED = (
+    "silent",
+    "predictor",
+    "dsplit",
+    "lambda_bias",
+    "prob_buffer_row",
+    "single_precision_histogram",
+    "deterministic_histogram",
+)
+
+# constants/xgb_constants.py: XGB_MAXIMIZE_METRICS + XGB_MINIMIZE_METRICS
+EVAL_METRICS = (
+    "accuracy",
+    "auc",
+    "aucpr",
+    "balanced_accuracy",
+    "f1",
+    "f1_binary",
+    "f1_macro",
+    "map",
+    "ndcg",
+    "precision",
+    "r2",
+    "recall",
+    "precision_macro",
+    "precision_micro",
+    "recall_macro",
+    "recall_micro",
+    "aft-nloglik",
+    "cox-nloglik",
+    "error",
+    "gamma-deviance",
+    "gamma-nloglik",
+    "interval-regression-accuracy",
+    "logloss",
+    "mae",
+    "mape",
+    "merror",
+    "mlogloss",
+    "mphe",
+    "mse",
+    "poisson-nloglik",
+    "rmse",
+    "rmsle",
+    "tweedie-nloglik",
+)
+# constants/xgb_constants.py CUSTOMER_ERRORS: xgboost failures the container reports as the user's error.
+CUSTOMER_ERRORS = (
+    "label must be in [0,1] for logistic regression",
+    "label must be in (0, 1) for logistic regression",
+    "label must be in [0, num_class)",
+    "label must be discrete values in the range of [0, num_class)",
+    "Target is multiclass but average='binary'",
+    "feature_names mismatch",
+    "Check failed: preds.size() == info.labels_.size()",
+    "the dataset only contains pos or neg samples",
+    "base_score must be in (0,1) for logistic loss",
+    "label must be nonnegative",
+    "Parameter reg_lambda should be greater equal to 0",
+    "Number of columns does not match",
+)
+
+
+def _user(message: str) -> AlgorithmError:
+    return client_error(message)
+
+
+def validate_hyperparameters(given: Mapping[str, str]) -> dict[str, Any]:
+    """The container's validation, in its order: aliases, required, names, parsing, ranges, dependencies."""
+    values: dict[str, Any] = {ALIASES.get(name, name): value for name, value in given.items()}
+    if "num_round" not in values:
+        raise _user("Missing required hyperparameter: num_round")
+    for name in values:
+        if name not in KNOWN:
+            raise _user(f"Extraneous hyperparameter found: {name}")
+    parsed: dict[str, Any] = {}
+    for name, raw in values.items():
+        text = str(raw).strip()
+        if name in _NUMERIC:
+            kind, _interval = _NUMERIC[name]
+            try:
+                parsed[name] = int(text) if kind == "int" else float(text)
+            except ValueError:
+                raise _user(f"Hyperparameter {name}: could not parse value (caused by ValueError)") from None
+        elif name == "eval_metric":
+            parsed[name] = [item.strip() for item in text.split(",")]
+        else:
+            parsed[name] = text
+    for name, value in parsed.items():
+        if name in _NUMERIC:
+            interval = _NUMERIC[name][1]
+            if value not in interval:
+                raise _user(f"Hyperparameter {name}: {value} is not in {interval}")
+        elif name in _CATEGORICAL:
+            options = _CATEGORICAL[name]
+            check = value.lower() if name.endswith(("histogram", "termination", "training")) else value
+            if check not in options:
+                raise _user(f"Hyperparameter {name}: {value} is not in {list(options)}")
+        elif name == "eval_metric":
+            _check_eval_metrics(value, parsed.get("objective", "reg:squarederror"))
+    objective = parsed.get("objective")
+    if objective in ("multi:softmax", "multi:softprob") and "num_class" not in parsed:
+        raise _user("Require input for parameter 'num_class' for multi-classification")
+    return parsed
+
+
+def _check_eval_metrics(metrics: list[str], objective: str) -> None:
+    for metric in metrics:
+        if "@" in metric:
+            name, _, threshold = metric.partition("@")
+            if name.strip() not in ("error", "ndcg", "map"):
+                raise _user(
+                    f"Metric '{metric}' is not supported. Parameter 'eval_metric' with customized threshold should "
+                    "be one of these options: 'error', 'ndcg', 'map'."
+                )
+            try:
+                float(threshold)
+            except ValueError:
+                raise _user(f"Threshold value 't' in '{name.strip()}@t' expects float input.") from None
+        elif metric not in EVAL_METRICS:
+            raise _user(f"Hyperparameter eval_metric: value {metrics} not in range {list(EVAL_METRICS)}")
+    if "auc" in metrics and not objective.startswith(("binary:", "rank:")):
+        raise _user("Metric 'auc' can only be applied for classification and ranking problems.")
+
+
+# --------------------------------------------------------------------------------------------
+# Custom metrics the container computes itself (metrics/custom_metrics.py), in numpy
+# --------------------------------------------------------------------------------------------
+
+
+def _class_labels(preds: np.ndarray, objective: str) -> np.ndarray:
+    """Class ids from xgboost's transformed predictions (probabilities, class ids or margins)."""
+    if preds.ndim == 2:
+        return np.argmax(preds, axis=1)
+    if objective == "binary:logitraw":
+        return (preds > 0.0).astype(np.int64)
+    if objective in ("multi:softmax",):
+        return np.rint(preds).astype(np.int64)
+    return (preds > 0.5).astype(np.int64)
+
+
+def _classification(kind: str, average: str) -> Callable[[np.ndarray, np.ndarray, str], float]:
+    def compute(preds: np.ndarray, labels: np.ndarray, objective: str) -> float:
+        predicted = _class_labels(preds, objective)
+        truth = labels.astype(np.int64)
+        classes = int(max(truth.max(initial=0), predicted.max(initial=0))) + 1
+        if kind == "accuracy":
+            return float(np.mean(predicted == truth)) if truth.size else 0.0
+        if kind == "balanced_accuracy":
+            present = np.unique(truth)
+            return float(np.mean([np.mean(predicted[truth == c] == c) for c in present])) if present.size else 0.0
+        if average == "binary":
+            if classes > 2:
+                raise ValueError(
+                    "Target is multiclass but average='binary'. Please choose another average setting, one of "
+                    "[None, 'micro', 'macro', 'weighted']."
+                )
+            return binary_scores(truth, predicted)["f_beta" if kind == "f1" else kind]
+        if average == "micro":  # micro precision = micro recall = accuracy for single-label data
+            return float(np.mean(predicted == truth)) if truth.size else 0.0
+        present = np.union1d(np.unique(truth), np.unique(predicted))
+        scores = macro_scores(truth, predicted, classes)
+        # sklearn's macro average runs over the labels present in truth or prediction only
+        scale = classes / present.size if present.size else 0.0
+        return scores["f_beta" if kind == "f1" else kind] * scale
+
+    return compute
+
+
+def _regression(kind: str) -> Callable[[np.ndarray, np.ndarray, str], float]:
+    def compute(preds: np.ndarray, labels: np.ndarray, objective: str) -> float:
+        error = preds.reshape(-1) - labels
+        if kind == "mse":
+            return float(np.mean(error**2))
+        if kind == "rmse":
+            return float(np.sqrt(np.mean(error**2)))
+        if kind == "mae":
+            return float(np.mean(np.abs(error)))
+        total = float(np.sum((labels - labels.mean()) ** 2))
+        return 1.0 - float(np.sum(error**2)) / total if total else 0.0
+
+    return compute
+
+
+CUSTOM_METRICS: dict[str, Callable[[np.ndarray, np.ndarray, str], float]] = {
+    "accuracy": _classification("accuracy", ""),
+    "balanced_accuracy": _classification("balanced_accuracy", ""),
+    "f1": _classification("f1", "macro"),
+    "f1_binary": _classification("f1", "binary"),
+    "f1_macro": _classification("f1", "macro"),
+    "mse": _regression("mse"),
+    "rmse": _regression("rmse"),
+    "mae": _regression("mae"),
+    "precision": _classification("precision", "binary"),
+    "precision_macro": _classification("precision", "macro"),
+    "precision_micro": _classification("precision", "micro"),
+    "r2": _regression("r2"),
+    "recall": _classification("recall", "binary"),
+    "recall_macro": _classification("recall", "macro"),
+    "recall_micro": _classification("recall", "micro"),
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Data
+# --------------------------------------------------------------------------------------------
+
+_CSV = ("text/csv", "csv")
+_LIBSVM = ("text/libsvm", "text/x-libsvm", "libsvm")
+_RECORDIO = (RECORDIO_PROTOBUF, "recordio-protobuf")
+_PARQUET = ("application/x-parquet", "parquet")
+_ACCEPTED_TYPES = "csv, libsvm, parquet, recordio-protobuf, text/csv, text/libsvm, text/x-libsvm, " + (
+    "application/x-parquet, application/x-recordio-protobuf"
+)
+
+
+def _data_kind(content_type: str | None, channel: str) -> str:
+    base = base_content_type(content_type)
+    if base is None or base in _LIBSVM:  # data_utils.get_content_type: no content type means libsvm
+        return "libsvm"
+    if base in _CSV:
+        return "csv"
+    if base in _RECORDIO:
+        return "recordio"
+    if base in _PARQUET:
+        raise _user(
+            f"channel {channel!r}: Parquet is not available in the local stack (it needs pyarrow); "
+            "use text/csv or application/x-recordio-protobuf locally, or run the job on SageMaker"
+        )
+    raise _user(f"{content_type} is not an accepted ContentType: {_ACCEPTED_TYPES}.")
+
+
+def parse_libsvm(text: str, where: str, with_label: bool = True) -> tuple[Any, np.ndarray | None]:
+    """LibSVM lines (``label idx:value ...``; ``qid:`` ignored) as (scipy CSR, labels or None)."""
+    from scipy.sparse import csr_matrix
+
+    data: list[float] = []
+    indices: list[int] = []
+    indptr = [0]
+    labels: list[float] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        tokens = line.split("#", 1)[0].split()
+        if not tokens:
+            continue
+        start = 0
+        if with_label:
+            try:
+                labels.append(float(tokens[0].split(":", 1)[0]))
+            except ValueError:
+                raise DataError(f"{where}, line {number}: label {tokens[0]!r} is not a number") from None
+            start = 1
+        for token in tokens[start:]:
+            key, colon, value = token.partition(":")
+            if not colon:
+                if with_label:
+                    raise DataError(f"{where}, line {number}: {token!r} is not index:value")
+                continue  # an inference row may start with a label-like token: ignored
+            if key == "qid":
+                continue
+            try:
+                indices.append(int(key))
+                data.append(float(value))
+            except ValueError:
+                raise DataError(f"{where}, line {number}: {token!r} is not index:value") from None
+        indptr.append(len(data))
+    columns = max(indices) + 1 if indices else 0
+    shape = (len(indptr) - 1, columns)
+    matrix = csr_matrix((np.asarray(data), np.asarray(indices, dtype=np.int64), np.asarray(indptr)), shape=shape)
+    return matrix, (np.asarray(labels) if with_label else None)
+
+
+@dataclass
+class _Data:
+    features: Any  # numpy array or scipy CSR
+    labels: np.ndarray
+    weights: np.ndarray | None = None
+
+    @property
+    def rows(self) -> int:
+        return int(self.features.shape[0])
+
+    @property
+    def columns(self) -> int:
+        return int(self.features.shape[1])
+
+
+def _load_channel(channel: str, root: Path, kind: str, csv_weights: int) -> _Data | None:
+    files = channel_files(root)
+    if not files:
+        return None
+
+    def name(path: Path) -> str:
+        return relative_name(path, channel, root)
+
+    try:
+        if kind == "csv":
+            matrix = read_csv_files(files, name)
+            if matrix.size == 0:
+                return None
+            first_feature = 2 if csv_weights == 1 else 1
+            if matrix.shape[1] <= first_feature:
+                raise DataError(
+                    f"channel {channel!r} has {matrix.shape[1]} column(s): CSV needs the label first, "
+                    + ("the instance weight second (csv_weights=1), " if csv_weights == 1 else "")
+                    + "then at least one feature"
+                )
+            labels = matrix[:, 0]
+            if np.isnan(labels).any():
+                row = int(np.argmax(np.isnan(labels))) + 1
+                raise DataError(f"channel {channel!r}, data row {row}: the label (first column) is empty")
+            weights = matrix[:, 1] if csv_weights == 1 else None
+            return _Data(matrix[:, first_feature:], labels, weights)
+        if kind == "libsvm":
+            blocks = []
+            for path in files:
+                text = path.read_text(encoding="utf-8")
+                blocks.append(parse_libsvm(text, name(path)))
+            return _stack_sparse(blocks)
+        matrix, labels = read_recordio_files(files, name)
+        if matrix.shape[0] == 0 or labels is None:
+            return None
+        return _Data(matrix, labels)
+    except UnicodeDecodeError:
+        raise _user(f"channel {channel!r}: the data is not UTF-8 text; is the content type right?") from None
+    except DataError as exc:
+        raise _user(f"Loading {kind} data failed: {exc}") from None
+
+
+def _stack_sparse(blocks: list[tuple[Any, np.ndarray | None]]) -> _Data | None:
+    from scipy.sparse import vstack
+
+    blocks = [(m, y) for m, y in blocks if m.shape[0]]
+    if not blocks:
+        return None
+    columns = max(m.shape[1] for m, _ in blocks)
+    for matrix, _labels in blocks:
+        matrix.resize((matrix.shape[0], columns))
+    features = vstack([m for m, _ in blocks], format="csr")
+    labels = np.concatenate([y for _, y in blocks if y is not None])
+    return _Data(features, labels)
+
+
+def _dmatrix(data: _Data, columns: int) -> Any:
+    import xgboost as xgb
+
+    features = data.features
+    if features.shape[1] < columns:  # sparse data whose highest feature index is lower: pad
+        if hasattr(features, "resize"):
+            features = features.copy()
+            features.resize((features.shape[0], columns))
+        else:
+            features = np.hstack([features, np.full((features.shape[0], columns - features.shape[1]), np.nan)])
+    return xgb.DMatrix(features, label=data.labels, weight=data.weights, missing=np.nan)
+
+
+# --------------------------------------------------------------------------------------------
+# Training
+# --------------------------------------------------------------------------------------------
+
+
+def _xgboost_message(exc: Exception) -> str:
+    """xgboost's error text without its native stack trace and the ``[time] file:line:`` prefix."""
+    text = str(exc).split("\nStack trace:", 1)[0].strip()
+    return re.sub(r"^\[\d\d:\d\d:\d\d\] [^\s]+:\d+: ", "", text)
+
+
+def _round_logger(log: Log) -> Any:
+    import xgboost as xgb
+
+    class RoundLog(xgb.callback.TrainingCallback):
+        def after_iteration(self, model: Any, epoch: int, evals_log: Mapping[str, Mapping[str, list[Any]]]) -> bool:
+            parts = [
+                f"{data}-{metric}:{values[-1]:.5f}"
+                for data, metrics in evals_log.items()
+                for metric, values in metrics.items()
+            ]
+            log(f"[{epoch}]\t" + "\t".join(parts))
+            return False
+
+    return RoundLog()
+
+
+def train(
+    hyperparameters: Mapping[str, str],
+    channels: Mapping[str, Path],
+    content_types: Mapping[str, str | None],
+    model_dir: Path,
+    log: Log,
+) -> TrainResult:
+    import xgboost as xgb
+
+    config = validate_hyperparameters(hyperparameters)
+    for name in channels:
+        if name not in ("train", "validation"):
+            raise _user(f"Extraneous channel found: {name} (the XGBoost algorithm reads train and validation)")
+    if "train" not in channels:
+        raise _user("Missing required channel: train")
+    kind = _data_kind(content_types.get("train"), "train")  # train.py reads both channels with train's type
+    csv_weights = int(config.get("csv_weights", 0))
+    train_data = _load_channel("train", channels["train"], kind, csv_weights)
+    if train_data is None:
+        raise _user(f"No data in training channel path {channels['train']}")
+    val_data = None
+    if "validation" in channels:
+        val_data = _load_channel("validation", channels["validation"], kind, 0)
+        if val_data is None:
+            raise _user(f"No data in validation channel path {channels['validation']}")
+    columns = max(train_data.columns, val_data.columns if val_data else 0) if kind != "csv" else train_data.columns
+    if val_data is not None and kind == "csv" and val_data.columns != train_data.columns:
+        raise _user(
+            f"feature_names mismatch: the train channel has {train_data.columns} features, "
+            f"the validation channel has {val_data.columns}"
+        )
+    dtrain = _dmatrix(train_data, columns)
+    dval = _dmatrix(val_data, columns) if val_data is not None else None
+    log(f"Train matrix has {train_data.rows} rows and {train_data.columns} columns")
+    if val_data is not None:
+        log(f"Validation matrix has {val_data.rows} rows")
+
+    objective = config.get("objective", "reg:squarederror")
+    metrics = config.get("eval_metric") or []
+    custom = [m for m in metrics if m in CUSTOM_METRICS]
+    native = [m for m in metrics if m not in CUSTOM_METRICS]
+    params = {k: v for k, v in config.items() if k not in _CONTAINER_ONLY and k not in _RETIRED}
+    for retired in (k for k in config if k in _RETIRED):
+        log(f"hyperparameter {retired} is ignored: XGBoost {xgb.__version__} no longer has it")
+    if native:
+        params["eval_metric"] = native
+    # One thread unless nthread is given: the container uses every core, but on small local data
+    # OpenMP threads only spin against the rest of the local stack (seconds instead of milliseconds).
+    params.setdefault("nthread", 1)
+    custom_metric = None
+    if custom:
+
+        def custom_metric(preds: np.ndarray, dmatrix: Any) -> list[tuple[str, float]]:
+            labels = dmatrix.get_label()
+            try:
+                return [(m, CUSTOM_METRICS[m](preds, labels, objective)) for m in custom]
+            except ValueError as exc:
+                raise _user(str(exc)) from None
+
+    watchlist = [(dtrain, "train")] + ([(dval, "validation")] if dval is not None else [])
+    results: dict[str, dict[str, list[float]]] = {}
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            booster = xgb.train(
+                params,
+                dtrain,
+                num_boost_round=int(config["num_round"]),
+                evals=watchlist,
+                early_stopping_rounds=config.get("early_stopping_rounds"),
+                evals_result=results,
+                verbose_eval=False,
+                callbacks=[_round_logger(log)],
+                custom_metric=custom_metric,
+            )
+        for warning in caught:
+            log(f"xgboost warning: {str(warning.message).strip()}")
+    except AlgorithmError:
+        raise
+    except Exception as exc:
+        message = _xgboost_message(exc)
+        if any(known in message for known in CUSTOMER_ERRORS):
+            raise _user(message) from None
+        raise AlgorithmError(f"AlgorithmError: XGB train call failed with exception:\n {message}") from None
+
+    model_dir.mkdir(parents=True, exist_ok=True)
+    with open(model_dir / MODEL_FILE, "wb") as out:
+        pickle.dump(booster, out)
+    final = [
+        (f"{data}:{metric}", float(values[-1])) for data, found in results.items() for metric, values in found.items()
+    ]
+    attributes = booster.attributes()
+    if "best_iteration" in attributes and config.get("early_stopping_rounds"):
+        log(f"best iteration {attributes['best_iteration']} of {booster.num_boosted_rounds()} rounds")
+    return TrainResult(final)
+
+
+# --------------------------------------------------------------------------------------------
+# Inference
+# --------------------------------------------------------------------------------------------
+
+SUPPORTED_ACCEPTS = ("application/json", "application/jsonlines", "application/x-recordio-protobuf", "text/csv")
+
+
+class XGBoostPredictor:
+    """The container's /invocations for the booster(s) found in the model directory."""
+
+    def __init__(self, boosters: list[Any]) -> None:
+        self.boosters = boosters
+        self.features = boosters[0].num_features()
+
+    def invoke(self, body: bytes, content_type: str, accept: str | None) -> tuple[bytes, str]:
+        if not body:
+            return b"", "text/csv"  # the container answers 204 No Content to an empty body
+        kind = _request_kind(content_type)
+        features = _request_features(body, kind)
+        columns = features.shape[1]
+        if kind == "libsvm":
+            if columns > self.features + 1:
+                raise InvokeError(
+                    400,
+                    f"Feature size of libsvm inference data {columns} is larger than feature size of trained "
+                    f"model {self.features}.",
+                )
+        elif columns not in (self.features, self.features - 1):
+            raise InvokeError(
+                400,
+                f"Feature size of {_KIND_NAMES[kind]} inference data {columns} is not consistent with feature size "
+                f"of trained model {self.features}.",
+            )
+        preds = self._predict(features)
+        return _encode(preds, accept)
+
+    def _predict(self, features: Any) -> np.ndarray:
+        import xgboost as xgb
+
+        dtest = xgb.DMatrix(features, missing=np.nan)
+        outputs = []
+        for booster in self.boosters:
+            best = booster.attributes().get("best_iteration")
+            iteration_range = (0, int(best) + 1) if best is not None else (0, 0)
+            try:
+                outputs.append(booster.predict(dtest, iteration_range=iteration_range, validate_features=False))
+            except Exception as exc:
+                raise InvokeError(400, f"Unable to evaluate payload provided: {_xgboost_message(exc)}") from None
+        return outputs[0] if len(outputs) == 1 else np.mean(outputs, axis=0)
+
+
+_KIND_NAMES = {"csv": "text/csv", "libsvm": "text/libsvm", "recordio": RECORDIO_PROTOBUF}
+
+
+def _request_kind(content_type: str | None) -> str:
+    base = base_content_type(content_type) or "text/csv"
+    if base in _CSV:
+        return "csv"
+    if base in _LIBSVM:
+        return "libsvm"
+    if base in _RECORDIO:
+        return "recordio"
+    raise InvokeError(415, f"{content_type} is not an accepted ContentType: {_ACCEPTED_TYPES}.")
+
+
+def _request_features(body: bytes, kind: str) -> Any:
+    try:
+        if kind == "csv":
+            text = body.decode("utf-8").strip()
+            return rows_to_matrix(parse_csv_rows(text, "request"), "request")
+        if kind == "libsvm":
+            return parse_libsvm(body.decode("utf-8").strip(), "request", with_label=False)[0]
+        from scipy.sparse import csr_matrix
+
+        from sagedrop.recordio import read_sparse
+
+        rows = read_sparse(body)
+        return csr_matrix((rows.data, rows.indices, rows.indptr), shape=rows.shape)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise InvokeError(
+            415,
+            f"Loading {_KIND_NAMES[kind]} data failed with Exception, please ensure data is in "
+            f"{_KIND_NAMES[kind].split('/')[-1]} format: {type(exc)} {exc}",
+        ) from None
+
+
+def _encode(preds: np.ndarray, accept: str | None) -> tuple[bytes, str]:
+    wanted = base_content_type(accept)
+    if wanted in (None, "*/*"):
+        wanted = "text/csv"  # SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT defaults to text/csv
+    values = preds.tolist()
+    if wanted == "text/csv":
+        return ",".join(map(str, values)).encode("utf-8"), "text/csv"
+    if wanted == "application/json":
+        return dumps({"predictions": [{"score": value} for value in values]}), "application/json"
+    if wanted == "application/jsonlines":
+        lines = "\n".join(dumps({"score": value}).decode() for value in values)
+        return lines.encode("utf-8"), "application/jsonlines"
+    if wanted == RECORDIO_PROTOBUF:
+        from sagedrop.recordio import encode_record, frame
+
+        records = [
+            frame(encode_record({}, {"score": np.asarray(value if isinstance(value, list) else [value], np.float32)}))
+            for value in values
+        ]
+        return b"".join(records), RECORDIO_PROTOBUF
+    raise InvokeError(
+        406, f"Accept type {accept} is not supported. Please use supported accept types: {list(SUPPORTED_ACCEPTS)}."
+    )
+
+
+def load(model_dir: Path) -> XGBoostPredictor:
+    """serve_utils.get_loaded_booster: every file of the model directory, pickle first, then load_model."""
+    import xgboost as xgb
+
+    boosters = []
+    for path in sorted(p for p in model_dir.iterdir() if p.is_file()):
+        try:
+            with open(path, "rb") as handle:
+                booster = pickle.load(handle)  # noqa: S301 - the job's own artifact, as the container does
+            if not isinstance(booster, xgb.Booster):
+                raise TypeError(f"{type(booster).__name__} is not an xgboost Booster")
+        except Exception as exc_pkl:
+            try:
+                booster = xgb.Booster()
+                booster.load_model(str(path))
+            except Exception as exc_xgb:
+                raise RuntimeError(
+                    f"Model at {path.name} cannot be loaded:\n{exc_pkl}\n{_xgboost_message(exc_xgb)}"
+                ) from None
+        booster.set_param("nthread", 1)
+        boosters.append(booster)
+    if not boosters:
+        raise RuntimeError(f"no model file in {model_dir}: model.tar.gz must hold {MODEL_FILE}")
+    return XGBoostPredictor(boosters)
