@@ -97,6 +97,10 @@ deploy-guided: build ## sam deploy --guided: asks for the stack name, region and
 bench: $(STAMP) ## run the benchmarks (figures and ratios against baselines measured in the same run)
 	@for b in benchmarks/*_bench.py; do echo "== $$b"; $(BIN)/python $$b; done
 
+.PHONY: openapi
+openapi: $(STAMP) ## regenerate docs/openapi.json from the predict router (a test checks it matches)
+	$(BIN)/python scripts/openapi.py
+
 .PHONY: clean
 clean: ## remove build output and caches (keeps the virtualenv)
 	rm -rf .aws-sam .pytest_cache .ruff_cache .hypothesis

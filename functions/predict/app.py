@@ -1,5 +1,160 @@
-"""placeholder"""
+"""Predict: the prediction API (API Gateway REST proxy, every route behind the API key).
+
+Thin router: Powertools' APIGatewayRestResolver parses the proxy event, each route makes one domain
+call (``sagedrop.predict.PredictionService``) and every domain error is mapped to
+``{"error": {"code", "message"}}`` in one exception handler (status, and ``Retry-After`` for 429/503,
+come from the error itself).
+
+Routes: ``POST /models/{model}/predictions``, ``GET /models``, ``GET /models/{model}``. The template
+also sends ``POST /models/{model}/stop`` and ``/start`` here: they slot in as two more routes calling
+``sagedrop.cleanup.hibernate`` and ``PredictionService.start`` (the wake path); until then they
+answer 404 like any unknown route.
+
+Cold start: only Powertools' router and logger, botocore's Config and the domain package are
+imported here; boto3 and the clients are created on first use (``PredictClients``), and the
+SageMaker control-plane client only when a hibernated model must be woken.
+"""
+
+from __future__ import annotations
+
+import time
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from sagedrop import api
+from sagedrop.errors import SagedropError
+from sagedrop.observability import MetricUnit, logger, metrics, tracer
+from sagedrop.predict import LazyClient, PredictClients, PredictionService, PredictSettings
+from sagedrop.registry import Registry
+from sagedrop.wake import Waker
+
+app = APIGatewayRestResolver()
+clients = PredictClients()
+DEADLINE_MARGIN_S = 1.0
+"""Time kept to answer after the last endpoint call, out of the Lambda's remaining time."""
 
 
-def handler(event, context):
-    raise NotImplementedError
+@cache
+def service() -> PredictionService:
+    settings = PredictSettings.from_env()
+    registry_ = Registry(settings.registry_table, clients.dynamodb)
+    waker = Waker(stack=settings.stack, registry_=registry_, sagemaker=LazyClient(lambda: clients.sagemaker))
+    return PredictionService(settings, registry_=registry_, runtime=clients.runtime, waker=waker)
+
+
+def _json(status: int, data: Any, headers: dict[str, str] | None = None) -> Response:
+    return Response(status_code=status, content_type="application/json", body=api.json_body(data), headers=headers)
+
+
+def _deadline(settings: PredictSettings) -> float:
+    remaining = app.lambda_context.get_remaining_time_in_millis() / 1000 - DEADLINE_MARGIN_S
+    return time.monotonic() + max(0.0, min(settings.timeout_s, remaining))
+
+
+# ---- routes ------------------------------------------------------------------------------------
+
+
+@app.post(
+    "/models/<model>/predictions",
+    summary="Predict with a model",
+    description=(
+        "Encodes the instances in the algorithm's wire format, calls the model's endpoint (chunked, "
+        "concurrently) and answers one prediction per instance, in order. A hibernated model is woken "
+        "and answered 503 with Retry-After."
+    ),
+    responses=api.PREDICT_RESPONSES,
+    tags=["predictions"],
+    operation_id="predict",
+    openapi_extensions={"requestBody": api.PREDICTION_REQUEST},
+)
+def predict(model: str):  # no return annotation: it would become a response schema
+    event = app.current_event
+    payload = api.prediction_input(
+        event.body,
+        is_base64=bool(event.is_base64_encoded),
+        content_type=event.headers.get("content-type"),
+        query=event.query_string_parameters,
+    )
+    svc = service()
+    result = svc.predict(model, payload, deadline=_deadline(svc.settings))
+    metrics.add_metric(name="Predictions", unit=MetricUnit.Count, value=len(result.body["predictions"]))
+    metrics.add_metric(name="InvokeCalls", unit=MetricUnit.Count, value=result.calls)
+    logger.info(
+        "predicted",
+        extra={"model": model, "predictions": len(result.body["predictions"]), "calls": result.calls},
+    )
+    return _json(200, result.body)
+
+
+@app.get(
+    "/models",
+    summary="List the models",
+    description="Every model in the registry with its status (no internal resource names).",
+    responses=api.LIST_RESPONSES,
+    tags=["models"],
+    operation_id="listModels",
+)
+def list_models():
+    metrics.add_metric(name="ModelQueries", unit=MetricUnit.Count, value=1)
+    return _json(200, {"models": [api.public_model(item) for item in service().models()]})
+
+
+@app.get(
+    "/models/<model>",
+    summary="Show a model",
+    description="The model's registry status: in service, hibernated, waking, training, failed, ...",
+    responses=api.GET_RESPONSES,
+    tags=["models"],
+    operation_id="getModel",
+)
+def get_model(model: str):
+    metrics.add_metric(name="ModelQueries", unit=MetricUnit.Count, value=1)
+    return _json(200, api.public_model(service().model(model)))
+
+
+# ---- errors: one place ---------------------------------------------------------------------------
+
+
+@app.exception_handler(SagedropError)
+def domain_error(exc: SagedropError) -> Response:
+    status, body, headers = api.error_response(exc)
+    log = logger.warning if status < 500 or status in (502, 503, 504) else logger.error
+    log("request refused", extra={"status": status, "code": body["error"]["code"], "reason": str(exc)[:500]})
+    metrics.add_metric(name=f"Refused_{body['error']['code']}", unit=MetricUnit.Count, value=1)
+    return _json(status, body, headers)
+
+
+@app.not_found
+def no_route(exc: NotFoundError) -> Response:
+    event = app.current_event
+    metrics.add_metric(name="Refused_not_found", unit=MetricUnit.Count, value=1)
+    return _json(
+        404,
+        {"error": {"code": "not_found", "message": f"no route {event.http_method} {event.path}"}},
+    )
+
+
+@app.exception_handler(Exception)
+def unexpected(exc: Exception) -> Response:
+    logger.exception("unexpected error")
+    metrics.add_metric(name="Refused_internal_error", unit=MetricUnit.Count, value=1)
+    request_id = getattr(app.lambda_context, "aws_request_id", "")
+    return _json(
+        500,
+        {"error": {"code": "internal_error", "message": f"internal error; request id {request_id}"}},
+    )
+
+
+# ---- entry point ---------------------------------------------------------------------------------
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

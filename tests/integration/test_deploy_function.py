@@ -27,7 +27,8 @@ def hosting(stack, monkeypatch):
 
 
 def manifest(**deploy):
-    data = {"algorithm": "xgboost", "hyperparameters": {"objective": "binary:logistic", "num_round": 10}}
+    hyperparameters = {"objective": "binary:logistic", "num_round": 10, "eval_metric": "auc,logloss"}
+    data = {"algorithm": "xgboost", "hyperparameters": hyperparameters}
     if deploy:
         data["deploy"] = deploy
     return data

@@ -136,6 +136,27 @@ def test_gate_directions_come_from_the_metric():
     assert gate.beats(2.0, 3.0) and not gate.beats(3.0, 2.0)
 
 
+def test_a_gate_on_a_metric_the_job_will_not_report_is_refused_before_training():
+    found = problems(
+        {
+            "algorithm": "xgboost",
+            "hyperparameters": {"num_round": 5, "objective": "multi:softmax", "num_class": 4},
+            "deploy": {"gate": {"metric": "validation:merror", "max": 0.5}},
+        }
+    )
+    problem = found["$.deploy.gate.metric"]
+    assert "reports train:mlogloss, validation:mlogloss, not validation:merror" in problem.message
+    assert 'add "eval_metric": "merror"' in problem.hint
+    ok = parse(
+        {
+            "algorithm": "xgboost",
+            "hyperparameters": {"num_round": 5, "objective": "multi:softmax", "num_class": 4, "eval_metric": "merror"},
+            "deploy": {"gate": {"metric": "validation:merror", "max": 0.5}},
+        }
+    )
+    assert ok.deploy.gate.metric == "validation:merror"
+
+
 def test_must_beat_current_needs_a_gate_metric():
     found = problems(
         {"algorithm": "xgboost", "hyperparameters": {"num_round": 5}, "deploy": {"must_beat_current": True}}
@@ -147,7 +168,7 @@ def test_deploy_settings_round_trip_through_the_registry_form():
     got = parse(
         {
             "algorithm": "xgboost",
-            "hyperparameters": {"num_round": 5},
+            "hyperparameters": {"num_round": 5, "objective": "multi:softmax", "num_class": 3, "eval_metric": "merror"},
             "deploy": {
                 "serverless": {"memory_mb": 3072, "max_concurrency": 7},
                 "gate": {"metric": "validation:merror", "max": 0.3},

@@ -17,7 +17,7 @@ from botocore.config import Config
 
 SERVICE_TIMEOUTS = {
     # sagemaker-runtime: keep the read timeout below API Gateway's 29 s so the API can answer 504.
-    "sagemaker-runtime": (3, 25),
+    "sagemaker-runtime": (2, 24),
 }
 DEFAULT_TIMEOUTS = (3, 20)
 

@@ -385,6 +385,15 @@ def parse(
 
     training = _training(training_raw, algorithm, typed, defaults, check)
     deploy = _deploy(deploy_raw, algorithm, defaults, check)
+    if deploy is not None and deploy.gate is not None and not hp_problems:
+        reported = algorithm.reported_metrics(typed)
+        if reported is not None and deploy.gate.metric not in reported and algorithm.metric(deploy.gate.metric):
+            check.add(
+                "$.deploy.gate.metric",
+                f"with these hyperparameters the job reports {', '.join(reported)}, not {deploy.gate.metric}",
+                f'add "eval_metric": "{deploy.gate.metric.split(":", 1)[1]}" to the hyperparameters, '
+                "or gate on a metric the job reports",
+            )
 
     if channels is not None:
         requested = {name: (channels[name].content_type or content_type) for name in channels}

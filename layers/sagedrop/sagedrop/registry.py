@@ -37,7 +37,8 @@ last_error_job      the job the newest error is about
 idle_minutes        per-model idle window; keep_alive: never hibernate
 deployed_at         when the serving model was put in service
 hibernated_at       when cleanup (or stop) deleted the endpoint; hibernated_reason: why
-woken_at            when a request (or start) re-created the endpoint
+woken_at            when a request (or start) re-created the endpoint; woken_reason: why (prediction
+                    request, start requested, the previous wake left no endpoint)
 created_at          first write; updated_at: every write
 ==================  =========================================================================
 """

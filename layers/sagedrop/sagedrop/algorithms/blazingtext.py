@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from sagedrop import codecs
 from sagedrop.algorithms.accounts import BUILTIN, BUILTIN_VERSION, REPOSITORIES
 from sagedrop.algorithms.base import (
     Algorithm,
@@ -16,8 +17,12 @@ from sagedrop.algorithms.base import (
     Choice,
     Float,
     HyperParameter,
+    InferenceOption,
     Int,
+    InvokeRequest,
     Metric,
+    PredictionInput,
+    ServingContext,
     is_gpu_instance,
 )
 from sagedrop.errors import Problem
@@ -206,6 +211,101 @@ class BlazingText(Algorithm):
     def serving_files_for(self, values: Mapping[str, Any]) -> tuple[str, ...]:
         """model.bin for supervised models, vectors.bin for Word2Vec."""
         return SERVING_FILES[SUPERVISED if values.get("mode") == SUPERVISED else "word2vec"]
+
+    # ---- inference ------------------------------------------------------------------------
+    # https://docs.aws.amazon.com/sagemaker/latest/dg/blazingtext.html ("Model artifacts and inference"):
+    # requests are application/json {"instances": [...]}: words for Word2Vec models, which answer
+    # [{"vector": [...], "word": w}, ...]; sentences (space-separated tokens) for text classification,
+    # which answers [{"label": ["__label__x", ...], "prob": [p, ...]}, ...], the top prediction only
+    # unless {"configuration": {"k": k}} asks for the k best.
+
+    request_content_types = ("text/plain",)
+    inference_options = (
+        InferenceOption("k", Int(minimum=1), "how many labels to return per sentence (mode supervised)"),
+    )
+
+    def check_options(self, options: Mapping[str, Any], path: str, values: Mapping[str, Any]) -> Problem | None:
+        mode = values.get("mode")
+        if "k" in options and mode in WORD2VEC_MODES:
+            return Problem(
+                f"{path}.k",
+                f"k applies to text classification (mode supervised), this model gives word vectors (mode {mode})",
+                "remove k",
+            )
+        return None
+
+    def encode_request(self, payload: PredictionInput, ctx: ServingContext) -> list[InvokeRequest]:
+        self.check_media_type(payload)
+        if payload.body is not None:
+            texts: list[Any] = codecs.text_lines(payload.body)
+            name_of = lambda i: f"text/plain body line {i + 1}"  # noqa: E731
+        else:
+            texts = list(self.instances_of(payload))
+            name_of = lambda i: f"$.instances[{i}]"  # noqa: E731
+        word2vec = ctx.hyperparameters.get("mode") in WORD2VEC_MODES
+        problems = codecs.ProblemList()
+        for index, text in enumerate(texts):
+            if not isinstance(text, str) or not text.strip():
+                what = "a word" if word2vec else "a sentence"
+                problems.add(name_of(index), f"expected {what} (a non-empty string), got {codecs.describe_value(text)}")
+            elif word2vec and len(text.split()) > 1:
+                problems.add(
+                    name_of(index),
+                    f"{text[:40]!r} is several words; a Word2Vec model embeds one word per instance",
+                    "send each word as its own instance",
+                )
+        problems.raise_if_any()
+        extra = {"configuration": {"k": ctx.options["k"]}} if "k" in ctx.options else {}
+        overhead = len(codecs.json_dumps({"instances": [], **extra}))
+        sizes = [len(codecs.json_dumps(text)) for text in texts]
+        chunks = codecs.chunk_sizes(
+            sizes, max_bytes=ctx.max_body_bytes, max_rows=ctx.max_rows, overhead=overhead, name_of=name_of
+        )
+        return [
+            InvokeRequest(
+                codecs.json_dumps({"instances": texts[c.start : c.end], **extra}),
+                "application/json",
+                "application/json",
+                c.count,
+                c.start,
+            )
+            for c in chunks
+        ]
+
+    def decode_response(
+        self, body: bytes, content_type: str, request: InvokeRequest, ctx: ServingContext
+    ) -> list[dict[str, Any]]:
+        answer = codecs.parse_json_response(body, "the blazingtext endpoint")
+        if not isinstance(answer, list):
+            raise codecs.BadModelResponse(f"the blazingtext endpoint answered no list: {codecs.preview(body)}")
+        return [self._prediction(item, ctx) for item in answer]
+
+    def _prediction(self, item: Any, ctx: ServingContext) -> dict[str, Any]:
+        if isinstance(item, dict) and isinstance(item.get("vector"), list):
+            return {"word": item.get("word"), "vector": item["vector"]}
+        labels, probs = (item.get("label"), item.get("prob")) if isinstance(item, dict) else (None, None)
+        if isinstance(labels, str):
+            labels, probs = [labels], [probs]
+        if not isinstance(labels, list) or not isinstance(probs, list) or not labels or len(labels) != len(probs):
+            raise codecs.BadModelResponse(
+                f"the blazingtext endpoint answered neither a vector nor labels with probabilities: {item!r:.120}"
+            )
+        top = [self._label(raw, prob, ctx) for raw, prob in zip(labels, probs, strict=True)]
+        prediction = dict(top[0])
+        if len(top) > 1:
+            prediction["top"] = top
+        return prediction
+
+    def _label(self, raw: Any, probability: Any, ctx: ServingContext) -> dict[str, Any]:
+        """``__label__2`` -> predicted_label 2 (named from the manifest's labels when given)."""
+        text = str(raw).removeprefix(LABEL_PREFIX)
+        index = int(text) if text.isdigit() else None
+        name = self.label_for(index, ctx)
+        return {
+            "predicted_label": index if index is not None else text,
+            "label": name if name is not None else text,
+            "probability": probability,
+        }
 
 
 ALGORITHM = BlazingText()

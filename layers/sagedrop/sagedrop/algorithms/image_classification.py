@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sagedrop import codecs
 from sagedrop.algorithms.accounts import BUILTIN, BUILTIN_VERSION, REPOSITORIES
 from sagedrop.algorithms.base import (
     Algorithm,
@@ -17,10 +18,14 @@ from sagedrop.algorithms.base import (
     Choice,
     Float,
     HyperParameter,
+    InferenceOption,
     Int,
     IntList,
+    InvokeRequest,
     Metric,
     ParamType,
+    PredictionInput,
+    ServingContext,
 )
 from sagedrop.errors import Problem
 
@@ -259,6 +264,60 @@ class ImageClassification(Algorithm):
     def class_count(self, values: Mapping[str, Any]) -> int | None:
         classes = values.get("num_classes")
         return classes if isinstance(classes, int) else None
+
+    # ---- inference ------------------------------------------------------------------------
+    # https://docs.aws.amazon.com/sagemaker/latest/dg/image-classification.html ("Inference"): the
+    # endpoint takes one encoded image per request (image/jpeg, image/png or application/x-image) and
+    # answers the probability of every class as a JSON list, index i = class i.
+
+    request_content_types = ("image/jpeg", "image/png", "application/x-image")
+    inference_options = (
+        InferenceOption("top_k", Int(minimum=1), "how many classes to list per image, best first (default 5)"),
+    )
+
+    def encode_request(self, payload: PredictionInput, ctx: ServingContext) -> list[InvokeRequest]:
+        self.check_media_type(payload)
+        if payload.body is not None:
+            images = [(payload.body, payload.content_type, f"the {payload.content_type} body")]
+        else:
+            images = []
+            problems = codecs.ProblemList()
+            for index, item in enumerate(self.instances_of(payload)):
+                where = f"$.instances[{index}]"
+                try:
+                    images.append((codecs.decode_base64(item, where), "application/x-image", where))
+                except codecs.BadInput as exc:
+                    for problem in exc.problems:
+                        problems.add(problem.path, problem.message, "send each image as a base64 string")
+            problems.raise_if_any()
+        requests = []
+        for index, (data, declared, where) in enumerate(images):
+            actual = codecs.check_image(data, declared, where)
+            if len(data) > ctx.max_body_bytes:
+                raise codecs.PayloadTooLarge(
+                    f"{where} is {codecs.size_text(len(data))}, over the {codecs.size_text(ctx.max_body_bytes)} "
+                    "limit of one InvokeEndpoint request: send a smaller image"
+                )
+            requests.append(InvokeRequest(data, actual, "application/json", 1, index))
+        return requests
+
+    def decode_response(
+        self, body: bytes, content_type: str, request: InvokeRequest, ctx: ServingContext
+    ) -> list[dict[str, Any]]:
+        answer = codecs.parse_json_response(body, "the image-classification endpoint")
+        if isinstance(answer, list) and len(answer) == 1 and isinstance(answer[0], list):
+            answer = answer[0]
+        if (
+            not isinstance(answer, list)
+            or not answer
+            or not all(isinstance(p, int | float) and not isinstance(p, bool) for p in answer)
+        ):
+            raise codecs.BadModelResponse(
+                f"the image-classification endpoint answered no list of class probabilities: {codecs.preview(body)}"
+            )
+        k = min(ctx.options.get("top_k", 5), len(answer))
+        top = [self.named({"predicted_label": i, "probability": answer[i]}, ctx) for i in codecs.top_indices(answer, k)]
+        return [{**top[0], "top": top, "probabilities": answer}]
 
 
 ALGORITHM = ImageClassification()

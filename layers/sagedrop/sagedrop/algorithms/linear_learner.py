@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sagedrop import codecs
 from sagedrop.algorithms.accounts import BUILTIN_VERSION, LINEAR_LEARNER, REPOSITORIES
 from sagedrop.algorithms.base import (
     Algorithm,
@@ -18,8 +19,12 @@ from sagedrop.algorithms.base import (
     Float,
     HyperParameter,
     Int,
+    InvokeRequest,
     Metric,
     ParamType,
+    PredictionInput,
+    ServingContext,
+    row_requests,
 )
 from sagedrop.errors import Problem
 
@@ -268,6 +273,50 @@ class LinearLearner(Algorithm):
         if predictor == "multiclass_classifier" and isinstance(values.get("num_classes"), int):
             return values["num_classes"]
         return None
+
+    # ---- inference ------------------------------------------------------------------------
+    # https://docs.aws.amazon.com/sagemaker/latest/dg/cdf-inference.html: requests are text/csv (the
+    # features of one example per line, no label), application/json or recordio-protobuf.
+    # https://docs.aws.amazon.com/sagemaker/latest/dg/LL-in-formats.html: with Accept application/json
+    # the answer is {"predictions": [{"score": s, "predicted_label": l}]}; binary: score is the
+    # probability of class 1; multiclass: score is the list of class probabilities; regressor: score
+    # only. sagedrop always sends CSV (the most compact form) and asks for JSON.
+
+    request_content_types = ("text/csv",)
+
+    def encode_request(self, payload: PredictionInput, ctx: ServingContext) -> list[InvokeRequest]:
+        self.check_media_type(payload)
+        return row_requests(payload, ctx, accept="application/json")
+
+    def decode_response(
+        self, body: bytes, content_type: str, request: InvokeRequest, ctx: ServingContext
+    ) -> list[dict[str, Any]]:
+        answer = codecs.parse_json_response(body, "the linear-learner endpoint")
+        items = answer.get("predictions") if isinstance(answer, dict) else None
+        if not isinstance(items, list):
+            raise codecs.BadModelResponse(
+                f'the linear-learner endpoint answered without a "predictions" list: {codecs.preview(body)}'
+            )
+        predictions = []
+        for item in items:
+            score = item.get("score") if isinstance(item, dict) else None
+            if not _is_score(score):
+                raise codecs.BadModelResponse(
+                    f"the linear-learner endpoint answered a prediction without a numeric score: {item!r:.120}"
+                )
+            prediction: dict[str, Any] = {"score": score}
+            if "predicted_label" in item:
+                index = codecs.as_int(item["predicted_label"])
+                prediction["predicted_label"] = index if index is not None else item["predicted_label"]
+            predictions.append(self.named(prediction, ctx))
+        return predictions
+
+
+def _is_score(value: Any) -> bool:
+    """A number, or (multiclass) a non-empty list of numbers."""
+    if isinstance(value, list):
+        return bool(value) and all(_is_score(v) and not isinstance(v, list) for v in value)
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 ALGORITHM = LinearLearner()

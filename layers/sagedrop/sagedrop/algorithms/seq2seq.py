@@ -7,8 +7,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from sagedrop import codecs
 from sagedrop.algorithms.accounts import BUILTIN, BUILTIN_VERSION, REPOSITORIES
-from sagedrop.algorithms.base import Algorithm, Bool, ChannelSpec, Choice, Float, HyperParameter, Int, Metric
+from sagedrop.algorithms.base import (
+    Algorithm,
+    Bool,
+    ChannelSpec,
+    Choice,
+    Float,
+    HyperParameter,
+    Int,
+    InvokeRequest,
+    Metric,
+    PredictionInput,
+    ServingContext,
+)
 from sagedrop.errors import Problem
 
 
@@ -140,6 +153,68 @@ class Seq2Seq(Algorithm):
                 )
             )
         return problems
+
+    # ---- inference ------------------------------------------------------------------------
+    # https://docs.aws.amazon.com/sagemaker/latest/dg/seq-2-seq.html ("Inference"): application/json
+    # {"instances": [{"data": "<source sentence>"}, ...]} answers {"predictions": [{"target": "..."}]}.
+    # The container tokenizes with the model's own vocabulary.
+
+    request_content_types = ("text/plain",)
+
+    def encode_request(self, payload: PredictionInput, ctx: ServingContext) -> list[InvokeRequest]:
+        self.check_media_type(payload)
+        if payload.body is not None:
+            items: list[Any] = [{"data": line} for line in codecs.text_lines(payload.body)]
+            paths = [f"text/plain body line {i + 1}" for i in range(len(items))]
+        else:
+            items, paths = [], []
+            problems = codecs.ProblemList()
+            for index, item in enumerate(self.instances_of(payload)):
+                path = f"$.instances[{index}]"
+                text = item.get("data") if isinstance(item, dict) else item
+                if isinstance(item, dict):
+                    path += ".data"
+                if not isinstance(text, str) or not text.strip():
+                    problems.add(
+                        path,
+                        f"expected a sentence (a non-empty string), got {codecs.describe_value(text)}",
+                        'send "a sentence" or {"data": "a sentence"}',
+                    )
+                    continue
+                items.append({"data": text})
+                paths.append(path)
+            problems.raise_if_any()
+        sizes = [len(codecs.json_dumps(item)) for item in items]
+        chunks = codecs.chunk_sizes(
+            sizes,
+            max_bytes=ctx.max_body_bytes,
+            max_rows=ctx.max_rows,
+            overhead=len(codecs.json_dumps({"instances": []})),
+            name_of=lambda i: paths[i],
+        )
+        return [
+            InvokeRequest(
+                codecs.json_dumps({"instances": items[c.start : c.end]}),
+                "application/json",
+                "application/json",
+                c.count,
+                c.start,
+            )
+            for c in chunks
+        ]
+
+    def decode_response(
+        self, body: bytes, content_type: str, request: InvokeRequest, ctx: ServingContext
+    ) -> list[dict[str, Any]]:
+        answer = codecs.parse_json_response(body, "the seq2seq endpoint")
+        items = answer.get("predictions") if isinstance(answer, dict) else None
+        if not isinstance(items, list) or not all(
+            isinstance(i, dict) and isinstance(i.get("target"), str) for i in items
+        ):
+            raise codecs.BadModelResponse(
+                f'the seq2seq endpoint answered without {{"predictions": [{{"target": ...}}]}}: {codecs.preview(body)}'
+            )
+        return [dict(item) for item in items]
 
 
 ALGORITHM = Seq2Seq()

@@ -13,8 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sagedrop import codecs
 from sagedrop.algorithms.accounts import REPOSITORIES, XGBOOST, XGBOOST_CPU_PY3_VERSIONS, XGBOOST_VERSIONS
 from sagedrop.algorithms.base import (
+    LIBSVM_TYPES,
     Algorithm,
     Bool,
     ChannelSpec,
@@ -22,9 +24,13 @@ from sagedrop.algorithms.base import (
     Float,
     HyperParameter,
     Int,
+    InvokeRequest,
     Metric,
     ParamType,
+    PredictionInput,
+    ServingContext,
     Text,
+    row_requests,
 )
 from sagedrop.errors import Problem
 
@@ -106,6 +112,30 @@ METRICS: tuple[Metric, ...] = tuple(
     [Metric(f"validation:{name}", "max") for name in MAXIMIZE_METRICS]
     + [Metric(f"validation:{name}", "min") for name in MINIMIZE_METRICS]
 )
+
+# xgboost's default eval_metric per objective ("eval_metric [default according to objective]" in the
+# XGBoost 1.7 parameter docs: rmse for regression, logloss for classification, mlogloss for multiclass,
+# mean average precision for ranking). The container reports only eval_metric's metrics (or this default).
+DEFAULT_EVAL_METRIC = {
+    "binary:hinge": "error",
+    "binary:logistic": "logloss",
+    "binary:logitraw": "logloss",
+    "count:poisson": "poisson-nloglik",
+    "multi:softmax": "mlogloss",
+    "multi:softprob": "mlogloss",
+    "rank:map": "map",
+    "rank:ndcg": "ndcg",
+    "rank:pairwise": "map",
+    "reg:gamma": "gamma-nloglik",
+    "reg:linear": "rmse",
+    "reg:logistic": "rmse",
+    "reg:pseudohubererror": "mphe",
+    "reg:squarederror": "rmse",
+    "reg:squaredlogerror": "rmsle",
+    "reg:tweedie": "tweedie-nloglik",
+    "survival:aft": "aft-nloglik",
+    "survival:cox": "cox-nloglik",
+}
 
 # updater plug-ins the container accepts (hyperparameter_validation.py, "updater").
 UPDATERS = (
@@ -418,12 +448,76 @@ class XGBoost(Algorithm):
             return "must be greater than -1 for reg:squaredlogerror"
         return None
 
+    def reported_metrics(self, values: Mapping[str, Any]) -> tuple[str, ...] | None:
+        names = values.get("eval_metric") or ()
+        if not names:
+            names = (DEFAULT_EVAL_METRIC.get(str(values.get("objective") or "reg:squarederror"), ""),)
+        names = tuple(name.split("@", 1)[0] for name in names if name)
+        return tuple(f"{channel}:{name}" for channel in ("train", "validation") for name in names)
+
     def class_count(self, values: Mapping[str, Any]) -> int | None:
         if _is_multi(values) and isinstance(values.get("num_class"), int):
             return values["num_class"]
         if str(values.get("objective", "")).startswith("binary:"):
             return 2
         return None
+
+    # ---- inference ------------------------------------------------------------------------
+    # https://docs.aws.amazon.com/sagemaker/latest/dg/xgboost.html ("Input/Output interface"): inference
+    # takes text/csv (features only, no label), text/libsvm or recordio-protobuf. The container
+    # (algorithm_mode/serve.py) answers text/csv: ",".join(str(p) for p in predictions), so one number
+    # per row ("0.2,0.87"), or for multi:softprob one list per row ("[0.1, 0.2, 0.7],[0.3, 0.3, 0.4]");
+    # newline-separated in batch mode. multi:softmax answers the class index as a float ("2.0").
+
+    request_content_types = ("text/csv", *LIBSVM_TYPES)
+
+    def encode_request(self, payload: PredictionInput, ctx: ServingContext) -> list[InvokeRequest]:
+        self.check_media_type(payload)
+        return row_requests(payload, ctx, accept="text/csv", allow_missing=True)
+
+    def decode_response(
+        self, body: bytes, content_type: str, request: InvokeRequest, ctx: ServingContext
+    ) -> list[dict[str, Any]]:
+        if body.lstrip()[:1] == b"{":  # a JSON answer (Accept: application/json on newer containers)
+            values = _json_scores(body)
+        else:
+            values = codecs.parse_csv_values(body, "the xgboost endpoint")
+        objective = ctx.hyperparameters.get("objective")
+        classes = ctx.hyperparameters.get("num_class")
+        if (
+            objective == "multi:softprob"
+            and isinstance(classes, int)
+            and values
+            and all(not isinstance(v, list) for v in values)
+            and len(values) == request.count * classes
+        ):
+            values = [values[i : i + classes] for i in range(0, len(values), classes)]  # a flat answer
+        return [self.named(_prediction(value, objective), ctx) for value in values]
+
+
+def _json_scores(body: bytes) -> list[float | list[float]]:
+    """The ``score`` of each prediction in a JSON answer ({"predictions": [{"score": ...}]})."""
+    answer = codecs.parse_json_response(body, "the xgboost endpoint")
+    items = answer.get("predictions") if isinstance(answer, dict) else None
+    if not isinstance(items, list) or not all(isinstance(i, dict) and "score" in i for i in items):
+        raise codecs.BadModelResponse(f"the xgboost endpoint answered JSON without scores: {codecs.preview(body)}")
+    return [item["score"] for item in items]
+
+
+def _prediction(value: float | list[float], objective: str | None) -> dict[str, Any]:
+    """One row's answer in the uniform shape, per objective (the container's own conventions)."""
+    if isinstance(value, list):  # multi:softprob: class probabilities
+        if not value:
+            raise codecs.BadModelResponse("the xgboost endpoint answered an empty list of class probabilities")
+        return {"score": value, "predicted_label": codecs.top_indices(value, 1)[0]}
+    if objective in ("multi:softmax", "binary:hinge"):
+        index = codecs.as_int(value)
+        return {"predicted_label": index} if index is not None else {"score": value}
+    if objective == "binary:logistic":
+        return {"score": value, "predicted_label": int(value > 0.5)}
+    if objective == "binary:logitraw":
+        return {"score": value, "predicted_label": int(value > 0)}
+    return {"score": value}
 
 
 ALGORITHM = XGBoost()

@@ -1,0 +1,534 @@
+"""Text -> BlazingText input: Word2Vec sentences and supervised ``__label__`` lines.
+
+BlazingText reads "a single preprocessed text file with space-separated tokens", one sentence per
+line; in supervised mode each line also carries its label(s) as words prefixed by ``__label__``
+(https://docs.aws.amazon.com/sagemaker/latest/dg/blazingtext.html, "Input/Output interface"). The
+AWS example notebooks lowercase the text and tokenize it with nltk's ``word_tokenize``
+(punctuation split from words). ``tokenize`` does the same job without nltk, deterministically:
+
+* the text is NFC-normalized and lowercased (``str.lower``);
+* a word is a run of letters, digits, underscores and combining marks (so scripts written with
+  vowel signs, such as Devanagari, stay whole), and may contain ``'``, ``’``, ``-`` or ``.``
+  between such runs (``don't``, ``state-of-the-art``, ``3.14``, ``u.s``);
+* every other visible character (punctuation, symbols, emoji) is a token of its own
+  (``punctuation="separate"``) or dropped (``"remove"``);
+* invisible characters: a zero-width space separates words; soft hyphens, zero-width
+  (non-)joiners, word joiners, BOMs and bidi controls are deleted (``hy\u00adphen`` -> ``hyphen``);
+  any other control (Cc) or format (Cf) character separates words like a space.
+* Scripts written without spaces (Chinese, Japanese, Thai) are not segmented: a run of such
+  text is one token; segment it beforehand if word vectors of single words are wanted.
+
+Model folder for ``sagedrop submit``: ``out_dir/train/train.txt`` (+ ``out_dir/validation/validation.txt``
+in supervised mode with a validation split).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import time
+import unicodedata
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import IO, Literal
+
+from . import READ_CHUNK_BYTES, Splitter, Staging, check_input_file, check_ratio, problem, read_lines
+
+__all__ = [
+    "LABEL_PREFIX",
+    "SupervisedResult",
+    "Word2VecResult",
+    "format_label",
+    "prepare_supervised",
+    "prepare_word2vec",
+    "split_sentences",
+    "tokenize",
+]
+
+LABEL_PREFIX = "__label__"
+"""BlazingText's (fastText's) label prefix."""
+TRAIN_FILE, VALIDATION_FILE = "train.txt", "validation.txt"
+SENTENCE_END = frozenset(".!?…。！？")
+MAX_FIELD_CHARS = 16 << 20
+"""Largest CSV field accepted (the csv module's own default limit is 131,072 characters)."""
+
+Punctuation = Literal["separate", "remove"]
+Progress = Callable[[str, int, int | None], None]
+"""``progress(phase, advance, total)``: ``advance`` more input lines (supervised: rows) done."""
+
+
+def _ranges(codes: Iterator[int]) -> str:
+    """A regex character-class body for the given increasing code points."""
+    parts: list[str] = []
+    start = previous = -2
+    for code in [*codes, -1]:
+        if code == previous + 1:
+            previous = code
+            continue
+        if start >= 0:
+            parts.append(re.escape(chr(start)) + (f"-{re.escape(chr(previous))}" if previous > start else ""))
+        start = previous = code
+    return "".join(parts)
+
+
+@dataclass(frozen=True)
+class _Patterns:
+    separate: re.Pattern[str]  # words or single punctuation/symbol characters
+    words: re.Pattern[str]  # words only
+    separate_astral: re.Pattern[str]  # the same, also knowing the combining marks beyond U+FFFF
+    words_astral: re.Pattern[str]
+    hidden: re.Pattern[str]  # control (Cc) and format (Cf) characters that are not whitespace
+    ascii_hidden: re.Pattern[str]
+    astral: re.Pattern[str]
+
+
+@cache
+def _patterns() -> _Patterns:
+    """The tokenizer's expressions, built once on first use (a few tenths of a second).
+
+    Words are runs of ``\\w`` and combining marks (category M; all lie in U+0300-U+E01EF). Marks
+    beyond U+FFFF are in a second, slower pair of expressions used only for text that has such
+    characters. Unassigned code points are not hidden, so characters newer than this Python's
+    Unicode data survive as symbols.
+    """
+
+    def marks(low: int, high: int) -> str:
+        return _ranges(code for code in range(low, high) if unicodedata.category(chr(code))[0] == "M")
+
+    def pair(word: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
+        token = rf"{word}(?:['’\-.]{word})*"
+        return re.compile(rf"{token}|[^\w\s]"), re.compile(token)
+
+    bmp, astral = marks(0x300, 0x10000), marks(0x10000, 0xE01F0)
+    hidden = (
+        code for code in range(0x110000) if unicodedata.category(chr(code)) in ("Cc", "Cf") and not chr(code).isspace()
+    )
+    separate, words = pair(rf"[\w{bmp}]+")
+    separate_astral, words_astral = pair(rf"(?:[\w{bmp}]|[{astral}])+")
+    return _Patterns(
+        separate=separate,
+        words=words,
+        separate_astral=separate_astral,
+        words_astral=words_astral,
+        hidden=re.compile(f"[{_ranges(hidden)}]"),
+        ascii_hidden=re.compile(f"[{_ranges(c for c in range(0x80) if chr(c) < ' ' and not chr(c).isspace())}\x7f]"),
+        astral=re.compile("[\U00010000-\U0010ffff]"),
+    )
+
+
+_INVISIBLE = {
+    0x200B: " ",  # zero-width space: an invisible word break
+    **dict.fromkeys((0x00AD, 0x200C, 0x200D, 0x2060, 0xFEFF), None),  # soft hyphen, (non-)joiners, BOM
+    **dict.fromkeys((0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)), None),  # bidi controls
+}
+
+
+def tokenize(text: str, *, lowercase: bool = True, punctuation: Punctuation = "separate") -> list[str]:
+    """Split ``text`` into BlazingText tokens (see the module docstring for the rules)."""
+    patterns = _patterns()
+    separate = punctuation == "separate"
+    if text.isascii():  # the common case: no invisible characters beyond ASCII controls, no marks
+        if patterns.ascii_hidden.search(text):
+            text = patterns.ascii_hidden.sub(" ", text)
+        if lowercase:
+            text = text.lower()
+        return (patterns.separate if separate else patterns.words).findall(text)
+    text = text.translate(_INVISIBLE)
+    if patterns.hidden.search(text):
+        text = patterns.hidden.sub(" ", text)
+    if not unicodedata.is_normalized("NFC", text):
+        text = unicodedata.normalize("NFC", text)
+    if lowercase:
+        text = text.lower()
+    if patterns.astral.search(text):
+        return (patterns.separate_astral if separate else patterns.words_astral).findall(text)
+    return (patterns.separate if separate else patterns.words).findall(text)
+
+
+def split_sentences(tokens: Sequence[str]) -> list[list[str]]:
+    """Cut a token list after each sentence-ending punctuation token (``. ! ? …`` and CJK forms)."""
+    sentences: list[list[str]] = []
+    current: list[str] = []
+    for token in tokens:
+        current.append(token)
+        if token in SENTENCE_END:
+            sentences.append(current)
+            current = []
+    if current:
+        sentences.append(current)
+    return sentences
+
+
+def format_label(label: str) -> str:
+    """``__label__<label>``: surrounding space trimmed, inner whitespace runs become ``_``.
+
+    A label that already starts with ``__label__`` is not prefixed twice.
+    """
+    text = "_".join(label.split())
+    if text.startswith(LABEL_PREFIX):
+        text = text[len(LABEL_PREFIX) :]
+    return LABEL_PREFIX + text if text else ""
+
+
+def _check_punctuation(punctuation: str) -> None:
+    if punctuation not in ("separate", "remove"):
+        raise problem("punctuation", f"unknown value {punctuation!r}", 'use "separate" (own tokens) or "remove"')
+
+
+def _check_errors(errors: str) -> None:
+    if errors not in ("strict", "replace"):
+        raise problem("encoding_errors", f"unknown value {errors!r}", 'use "strict" or "replace"')
+
+
+# --------------------------------------------------------------------------------------------
+# Word2Vec
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Word2VecResult:
+    out_dir: Path
+    paths: dict[str, Path]
+    input_lines: int = 0
+    sentences: int = 0
+    tokens: int = 0
+    skipped_blank: int = 0
+    bytes_written: int = 0
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        return (
+            f"{self.sentences} sentences, {self.tokens} tokens from {self.input_lines} input lines "
+            f"({self.skipped_blank} without tokens skipped); {self.bytes_written / 1e6:.1f} MB in "
+            f"{self.paths['train']} ({self.seconds:.1f} s)"
+        )
+
+
+def _pieces(path: Path, errors: str) -> Iterator[tuple[int, str, bool]]:
+    """Lines of ``path`` as text, long lines in pieces cut at whitespace (bounded memory)."""
+    carry = ""
+    for number, text, ends in read_lines(path, errors=errors, max_bytes=READ_CHUNK_BYTES):
+        text = carry + text
+        carry = ""
+        if not ends:
+            cut = max(text.rfind(" "), text.rfind("\t"))
+            if cut < 0 and len(text) < 4 * READ_CHUNK_BYTES:
+                carry = text  # no space yet: keep reading this "word"
+                continue
+            if cut >= 0:
+                text, carry = text[:cut], text[cut + 1 :]
+        yield number, text, ends
+    if carry:
+        yield -1, carry, True
+
+
+def prepare_word2vec(
+    inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str],
+    *,
+    lowercase: bool = True,
+    punctuation: Punctuation = "separate",
+    sentences: bool = False,
+    min_tokens: int = 1,
+    encoding_errors: str = "strict",
+    overwrite: bool = False,
+    progress: Progress | None = None,
+) -> Word2VecResult:
+    """Raw text file(s) -> ``out_dir/train/train.txt``: one tokenized sentence per line.
+
+    Each input line becomes one output line (``sentences=True`` also cuts after ``. ! ?``);
+    lines with fewer than ``min_tokens`` tokens are skipped. Lines longer than 1 MiB are cut at
+    whitespace into several output lines, so a file without line breaks (like text8) streams.
+    """
+    started = time.monotonic()
+    _check_punctuation(punctuation)
+    _check_errors(encoding_errors)
+    if type(min_tokens) is not int or min_tokens < 1:
+        raise problem("min_tokens", f"must be at least 1, got {min_tokens!r}", "1 keeps every non-empty line")
+    paths = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
+    if not paths:
+        raise problem("inputs", "no input files", "give one or more text files")
+    files = [check_input_file(Path(path), "text file") for path in paths]
+    out_path = Path(out_dir).resolve()
+    result = Word2VecResult(out_dir=out_path, paths={"train": out_path / "train" / TRAIN_FILE})
+    with Staging(out_path, ["train"], overwrite=overwrite) as stage:
+        (stage / "train").mkdir()
+        with open(stage / "train" / TRAIN_FILE, "w", encoding="utf-8", newline="\n") as out:
+            for file in files:
+                for _, text, ends in _pieces(file, encoding_errors):
+                    if ends:
+                        result.input_lines += 1
+                        if progress is not None:
+                            progress("lines", 1, None)
+                    if sentences:
+                        groups = split_sentences(tokenize(text, lowercase=lowercase))
+                        if punctuation == "remove":
+                            groups = [[t for t in group if not _is_punctuation(t)] for group in groups]
+                    else:
+                        groups = [tokenize(text, lowercase=lowercase, punctuation=punctuation)]
+                    wrote = False
+                    for group in groups:
+                        if len(group) < min_tokens:
+                            continue
+                        line = " ".join(group) + "\n"
+                        out.write(line)
+                        result.sentences += 1
+                        result.tokens += len(group)
+                        wrote = True
+                    if not wrote and ends:
+                        result.skipped_blank += 1
+        if result.sentences == 0:
+            raise problem(", ".join(map(str, files)), "holds no words", "give text files with sentences")
+        result.bytes_written = (stage / "train" / TRAIN_FILE).stat().st_size
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _is_punctuation(piece: str) -> bool:
+    return _patterns().words_astral.fullmatch(piece) is None
+
+
+# --------------------------------------------------------------------------------------------
+# Supervised (text classification)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class SupervisedResult:
+    out_dir: Path
+    paths: dict[str, Path]
+    rows: int = 0
+    train_lines: int = 0
+    validation_lines: int = 0
+    skipped_empty_text: int = 0
+    label_counts: dict[str, int] = field(default_factory=dict)  # label (without prefix) -> rows, most frequent first
+    bytes_written: int = 0
+    seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.label_counts)
+
+    def summary(self) -> str:
+        lines = [
+            f"{self.rows} rows -> {self.train_lines} training and {self.validation_lines} validation lines "
+            f"({self.skipped_empty_text} rows without text skipped), {len(self.label_counts)} labels",
+        ]
+        shown = list(self.label_counts.items())[:20]
+        width = max((len(label) for label, _ in shown), default=0)
+        lines.extend(f"  {label:<{width}}  {count}" for label, count in shown)
+        if len(self.label_counts) > 20:
+            lines.append(f"  ... and {len(self.label_counts) - 20} more labels")
+        lines.extend(f"warning: {text}" for text in self.warnings)
+        lines.append(f"{self.bytes_written / 1e6:.1f} MB written to {self.out_dir} in {self.seconds:.1f} s")
+        return "\n".join(lines)
+
+
+def _csv_lines(path: Path, errors: str, numbers: list[int]) -> Iterator[str]:
+    """Decoded physical lines for ``csv.reader``; ``numbers[0]`` is the last line number handed out."""
+    for number, text, _ in read_lines(path, errors=errors):
+        numbers[0] = number
+        yield text
+
+
+def _resolve_column(spec: int | str, header: list[str] | None, what: str, where: str) -> int:
+    if isinstance(spec, int) and not isinstance(spec, bool):
+        if spec < 0:
+            raise problem(what, f"column numbers start at 0, got {spec}", "0 is the first column")
+        return spec
+    if header is None:
+        raise problem(
+            what,
+            f"names a column ({spec!r}) but the CSV has no header row",
+            "use a 0-based column number, or header=True if the first row names the columns",
+        )
+    names = [name.strip() for name in header]
+    if spec not in names:
+        raise problem(
+            where,
+            f"the header has no column {spec!r} (columns: {', '.join(map(repr, names))})",
+            f"use one of those names for {what}",
+        )
+    return names.index(spec)
+
+
+def prepare_supervised(
+    csv_path: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    label_column: int | str = 0,
+    text_columns: Sequence[int | str] | None = None,
+    header: bool = False,
+    delimiter: str = ",",
+    label_separator: str | None = None,
+    validation_ratio: float | None = None,
+    seed: int = 0,
+    lowercase: bool = True,
+    punctuation: Punctuation = "separate",
+    encoding_errors: str = "strict",
+    overwrite: bool = False,
+    progress: Progress | None = None,
+) -> SupervisedResult:
+    """A CSV of label and text -> ``__label__<label> <tokens>`` lines for BlazingText supervised mode.
+
+    ``label_column`` and ``text_columns`` are 0-based numbers, or header names with ``header=True``;
+    by default the label is the first column and the text is every other column, joined with a
+    space. Quoted fields (commas and line breaks inside quotes) follow the csv module. Labels keep
+    their case; whitespace inside a label becomes ``_``. ``label_separator`` (e.g. ``";"``) splits
+    a label field into several labels (multi-label lines). Rows whose text has no tokens are
+    skipped and counted. ``validation_ratio`` sends a seeded share of rows to validation.
+    """
+    started = time.monotonic()
+    _check_punctuation(punctuation)
+    _check_errors(encoding_errors)
+    ratio = check_ratio(validation_ratio)
+    if len(delimiter) != 1:
+        raise problem("delimiter", f"must be one character, got {delimiter!r}", 'e.g. "," or "\\t"')
+    if label_separator is not None and (not label_separator or label_separator.isspace()):
+        raise problem("label_separator", f"must be a visible character, got {label_separator!r}", 'e.g. ";" or "|"')
+    source = check_input_file(Path(csv_path), "CSV file")
+    out_path = Path(out_dir).resolve()
+    channels = ["train", "validation"] if ratio > 0 else ["train"]
+    result = SupervisedResult(out_dir=out_path, paths={"train": out_path / "train" / TRAIN_FILE})
+    if ratio > 0:
+        result.paths["validation"] = out_path / "validation" / VALIDATION_FILE
+    counts: Counter[str] = Counter()
+    splitter = Splitter(ratio, seed)
+    previous_limit = csv.field_size_limit()
+    csv.field_size_limit(max(previous_limit, MAX_FIELD_CHARS))
+    try:
+        with Staging(out_path, channels, overwrite=overwrite) as stage:
+            handles: dict[str, IO[str]] = {}
+            for channel in channels:
+                (stage / channel).mkdir()
+                name = TRAIN_FILE if channel == "train" else VALIDATION_FILE
+                handles[channel] = open(stage / channel / name, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
+            try:
+                _write_supervised(
+                    source,
+                    handles,
+                    result,
+                    counts,
+                    splitter,
+                    label_column=label_column,
+                    text_columns=text_columns,
+                    header=header,
+                    delimiter=delimiter,
+                    label_separator=label_separator,
+                    lowercase=lowercase,
+                    punctuation=punctuation,
+                    errors=encoding_errors,
+                    progress=progress,
+                )
+            finally:
+                for handle in handles.values():
+                    handle.close()
+            result.bytes_written = sum(Path(handle.name).stat().st_size for handle in handles.values())
+            if result.train_lines == 0:
+                raise problem(
+                    source,
+                    "no training lines (no data rows, or none with text)",
+                    "give a CSV with a label and a text column per row",
+                )
+    finally:
+        csv.field_size_limit(previous_limit)
+    result.label_counts = dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+    if len(counts) < 2:
+        result.warnings.append(f"only {len(counts)} distinct label(s): a classifier needs at least 2")
+    if ratio > 0 and result.validation_lines == 0:
+        result.warnings.append("the validation split is empty: the data is too small for this validation_ratio")
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _write_supervised(
+    source: Path,
+    handles: dict[str, IO[str]],
+    result: SupervisedResult,
+    counts: Counter[str],
+    splitter: Splitter,
+    *,
+    label_column: int | str,
+    text_columns: Sequence[int | str] | None,
+    header: bool,
+    delimiter: str,
+    label_separator: str | None,
+    lowercase: bool,
+    punctuation: Punctuation,
+    errors: str,
+    progress: Progress | None,
+) -> None:
+    numbers = [0]
+    reader = csv.reader(_csv_lines(source, errors, numbers), delimiter=delimiter)
+    header_row: list[str] | None = None
+    label_index: int | None = None
+    text_indexes: list[int] | None = None
+    start = 1
+    while True:
+        start = numbers[0] + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            raise problem(
+                f"{source}:{numbers[0]}",
+                f"is not valid CSV: {exc}",
+                'quote fields that hold the delimiter, quotes ("") or line breaks',
+            ) from None
+        if not row or all(not cell.strip() for cell in row):
+            continue
+        if label_index is None:
+            if header and header_row is None:
+                header_row = row
+                continue
+            label_index = _resolve_column(label_column, header_row, "label_column", f"{source}:1")
+            if text_columns is not None:
+                if not text_columns:
+                    raise problem("text_columns", "is empty", "name at least one text column, or None for all others")
+                text_indexes = [_resolve_column(c, header_row, "text_columns", f"{source}:1") for c in text_columns]
+                if label_index in text_indexes:
+                    raise problem(
+                        "text_columns", f"includes the label column ({label_index})", "list only the text columns"
+                    )
+        where = f"{source}:{start}"
+        needed = max([label_index, *(text_indexes or [1 if label_index == 0 else 0])]) + 1
+        if len(row) < needed:
+            raise problem(
+                where,
+                f"{len(row)} column(s), the label and text need {needed}: {delimiter.join(row)[:80]!r}",
+                f"check the delimiter ({delimiter!r}) and the quoting: a text with {delimiter!r} in it must be quoted",
+            )
+        result.rows += 1
+        if progress is not None:
+            progress("rows", 1, None)
+        raw_label = row[label_index]
+        parts = raw_label.split(label_separator) if label_separator else [raw_label]
+        labels = [format_label(part) for part in parts]
+        labels = [label for label in labels if label]
+        if not labels:
+            raise problem(where, f"the label (column {label_index}) is empty", "give every row a label")
+        indexes = text_indexes if text_indexes is not None else [i for i in range(len(row)) if i != label_index]
+        text = " ".join(row[i] for i in indexes)
+        tokens = [
+            token[len(LABEL_PREFIX) :] if token.startswith(LABEL_PREFIX) else token
+            for token in tokenize(text, lowercase=lowercase, punctuation=punctuation)
+        ]
+        tokens = [token for token in tokens if token]
+        is_validation = splitter.is_validation()
+        if not tokens:
+            result.skipped_empty_text += 1
+            continue
+        counts.update(label[len(LABEL_PREFIX) :] for label in labels)
+        line = " ".join([*labels, *tokens]) + "\n"
+        if is_validation:
+            handles["validation"].write(line)
+            result.validation_lines += 1
+        else:
+            handles["train"].write(line)
+            result.train_lines += 1

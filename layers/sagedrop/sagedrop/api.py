@@ -1,0 +1,385 @@
+"""The prediction API's HTTP shapes: request parsing, public model views, error bodies, OpenAPI schemas.
+
+The predict function's router (functions/predict/app.py) is thin: it hands the raw API Gateway
+request to :func:`prediction_input`, the registry items to :func:`public_model`, and every domain
+error to :func:`error_response`. The JSON schemas below document the same shapes in the OpenAPI
+document (docs/openapi.json, generated from the router by scripts/openapi.py); they are plain dicts so
+that nothing here imports pydantic at run time.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from sagedrop.algorithms.base import PredictionInput
+from sagedrop.codecs import MB, BadInput, PayloadTooLarge, parse_json_body, size_text
+from sagedrop.errors import Problem, UserError
+
+LAMBDA_PAYLOAD_LIMIT = 6 * MB
+"""Lambda's synchronous invocation payload limit (request and response): 6 MB."""
+RESPONSE_HEADROOM = 4096
+"""Bytes kept for the proxy response's envelope (status, headers) around the JSON-escaped body."""
+JSON_TYPES = ("application/json", "text/json")
+JSON_FIELDS = ("instances", "configuration")
+
+# Registry summary fields GET /models shows. Everything else (S3 URIs of manifests, SageMaker model
+# and endpoint config names, the owning stack, rejection details, pending work) stays internal.
+PUBLIC_FIELDS = (
+    "model",
+    "status",
+    "algorithm",
+    "version",
+    "endpoint",
+    "serverless",
+    "labels",
+    "feature_dim",
+    "metrics",
+    "serving_job",
+    "latest_job",
+    "last_error",
+    "last_error_at",
+    "idle_minutes",
+    "keep_alive",
+    "deployed_at",
+    "hibernated_at",
+    "hibernated_reason",
+    "woken_at",
+    "created_at",
+    "updated_at",
+)
+
+
+# --------------------------------------------------------------------------------------------
+# Requests
+# --------------------------------------------------------------------------------------------
+
+
+def media_type(content_type: str | None) -> str:
+    """``text/csv; charset=utf-8`` -> ``text/csv``."""
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def request_bytes(body: str | None, is_base64: bool) -> bytes:
+    """The request body as bytes (API Gateway base64-encodes binary media types such as images)."""
+    if body is None:
+        return b""
+    if is_base64:
+        try:
+            return base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise BadInput(Problem("the body", f"API Gateway marked it base64 but it is not: {exc}")) from None
+    return body.encode()
+
+
+def prediction_input(
+    body: str | None,
+    *,
+    is_base64: bool,
+    content_type: str | None,
+    query: Mapping[str, str] | None = None,
+) -> PredictionInput:
+    """A prediction request from the API Gateway proxy event's parts.
+
+    JSON (``application/json``, or a body that starts with ``{`` sent without a JSON content type,
+    as ``curl -d`` does) must be ``{"instances": [...], "configuration": {...}}``; anything else is
+    a raw body for the algorithm (``text/csv``, an image, ...), whose options come from the query
+    string.
+    """
+    data = request_bytes(body, is_base64)
+    if len(data) > LAMBDA_PAYLOAD_LIMIT:
+        raise PayloadTooLarge(
+            f"the request body is {size_text(len(data))}, over Lambda's {size_text(LAMBDA_PAYLOAD_LIMIT)} "
+            "payload limit: split it into several requests"
+        )
+    if not data.strip():
+        raise BadInput(
+            Problem(
+                "the body",
+                "is empty",
+                'send {"instances": [...]} as application/json, rows as text/csv, or an image as image/jpeg',
+            )
+        )
+    kind = media_type(content_type)
+    query_options = dict(query or {})
+    looks_json = data.lstrip()[:1] == b"{" and kind in ("", "application/x-www-form-urlencoded", "text/plain")
+    if kind in JSON_TYPES or looks_json:
+        document = parse_json_body(data)
+        if not isinstance(document, dict):
+            raise BadInput(
+                Problem("$", f"expected an object, got {type(document).__name__}", 'send {"instances": [...]}')
+            )
+        problems = [
+            Problem(f"$.{key}", f"unknown field {key!r}", "the fields are instances and configuration")
+            for key in document
+            if key not in JSON_FIELDS
+        ]
+        if "instances" not in document:
+            problems.append(Problem("$.instances", "is missing", 'send {"instances": [...]}'))
+        configuration = document.get("configuration", {})
+        if not isinstance(configuration, dict):
+            problems.append(Problem("$.configuration", "expected an object of inference options"))
+        if problems:
+            raise BadInput(problems)
+        return PredictionInput(
+            instances=document["instances"],
+            options={**query_options, **configuration},
+            options_path="$.configuration",
+        )
+    return PredictionInput(body=data, content_type=kind, options=query_options, options_path="query string")
+
+
+# --------------------------------------------------------------------------------------------
+# Responses
+# --------------------------------------------------------------------------------------------
+
+
+def public_model(summary: Mapping[str, Any]) -> dict[str, Any]:
+    """A registry summary as GET /models shows it: the public fields that are set."""
+    view = {key: summary[key] for key in PUBLIC_FIELDS if summary.get(key) is not None}
+    if view.get("last_error"):
+        view["last_error"] = str(view["last_error"])
+    name = view.get("model")
+    if name:
+        view["links"] = {"self": f"/models/{name}", "predictions": f"/models/{name}/predictions"}
+    return view
+
+
+def json_body(data: Any) -> str:
+    """Compact JSON for a response, refused with 413 when Lambda could not return it."""
+    text = json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=str)
+    # The proxy response carries the body as a JSON string: quotes and backslashes are escaped.
+    size = len(text.encode()) + text.count('"') + text.count("\\") + RESPONSE_HEADROOM
+    if size > LAMBDA_PAYLOAD_LIMIT:
+        raise PayloadTooLarge(
+            f"the answer would be {size_text(size)}, over Lambda's {size_text(LAMBDA_PAYLOAD_LIMIT)} response "
+            "limit: send fewer instances per request"
+        )
+    return text
+
+
+def error_response(exc: BaseException) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """(status, body, headers) for a domain error: ``{"error": {"code", "message"}}``.
+
+    Errors carry their answer as ``http_status``, ``error_code`` and (429, 503) ``retry_after``;
+    other user errors are 400s. The body adds ``problems`` (path, message, hint) for a 400.
+    """
+    status = int(getattr(exc, "http_status", 400 if isinstance(exc, UserError) else 500))
+    code = str(getattr(exc, "error_code", "invalid_request" if isinstance(exc, UserError) else "internal_error"))
+    message = exc.describe() if isinstance(exc, UserError) else str(exc)
+    error: dict[str, Any] = {"code": code, "message": message}
+    if isinstance(exc, UserError):
+        error["problems"] = [{"path": p.path, "message": p.message, "hint": p.hint} for p in exc.problems]
+    headers = {}
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:
+        headers["Retry-After"] = str(int(retry_after))
+        error["retry_after_s"] = int(retry_after)
+    return status, {"error": error}, headers
+
+
+# --------------------------------------------------------------------------------------------
+# OpenAPI: schemas and responses (plain JSON Schema; documentation only)
+# --------------------------------------------------------------------------------------------
+
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string", "examples": ["model_not_found"]},
+                "message": {"type": "string"},
+                "problems": {
+                    "type": "array",
+                    "description": "400 only: every problem found, with where it is and how to fix it",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "path": {"type": "string", "examples": ["$.instances[3][2]"]},
+                            "message": {"type": "string"},
+                            "hint": {"type": "string"},
+                        },
+                    },
+                },
+                "retry_after_s": {"type": "integer", "description": "429 and 503: seconds to wait (as Retry-After)"},
+            },
+        }
+    },
+}
+
+MODEL_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["model"],
+    "properties": {
+        "model": {"type": "string"},
+        "status": {
+            "type": "string",
+            "enum": [
+                "training",
+                "rejected",
+                "failed",
+                "stopped",
+                "gate_failed",
+                "deploying",
+                "in_service",
+                "hibernated",
+                "waking",
+                "trained",
+            ],
+        },
+        "algorithm": {
+            "type": "string",
+            "enum": ["linear-learner", "xgboost", "blazingtext", "image-classification", "seq2seq"],
+        },
+        "version": {"type": "string"},
+        "endpoint": {"type": "string"},
+        "serverless": {"type": "boolean"},
+        "labels": {"type": "array", "items": {"type": "string"}},
+        "feature_dim": {"type": "integer"},
+        "metrics": {"type": "object", "additionalProperties": {"type": "number"}},
+        "serving_job": {"type": "string"},
+        "latest_job": {"type": "string"},
+        "last_error": {"type": "string"},
+        "last_error_at": {"type": "string", "format": "date-time"},
+        "idle_minutes": {"type": "integer"},
+        "keep_alive": {"type": "boolean"},
+        "deployed_at": {"type": "string", "format": "date-time"},
+        "hibernated_at": {"type": "string", "format": "date-time"},
+        "hibernated_reason": {"type": "string"},
+        "woken_at": {"type": "string", "format": "date-time"},
+        "created_at": {"type": "string", "format": "date-time"},
+        "updated_at": {"type": "string", "format": "date-time"},
+        "links": {"type": "object", "additionalProperties": {"type": "string"}},
+    },
+}
+
+PREDICTION_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": (
+        "One answer per instance, in request order. Classifiers: predicted_label (class index), label "
+        "(class name, when the manifest gave labels), score or probability; image classification and "
+        "BlazingText with k > 1: top (best classes first); regression: score; Word2Vec: word, vector; "
+        "Seq2Seq: target."
+    ),
+    "properties": {
+        "score": {"oneOf": [{"type": "number"}, {"type": "array", "items": {"type": "number"}}]},
+        "predicted_label": {"oneOf": [{"type": "integer"}, {"type": "string"}]},
+        "label": {"type": "string"},
+        "probability": {"type": "number"},
+        "probabilities": {"type": "array", "items": {"type": "number"}},
+        "top": {"type": "array", "items": {"type": "object"}},
+        "word": {"type": "string"},
+        "vector": {"type": "array", "items": {"type": "number"}},
+        "target": {"type": "string"},
+    },
+}
+
+PREDICTIONS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["model", "endpoint", "algorithm", "predictions"],
+    "properties": {
+        "model": {"type": "string"},
+        "endpoint": {"type": "string"},
+        "algorithm": {"type": "string"},
+        "predictions": {"type": "array", "items": PREDICTION_SCHEMA},
+    },
+}
+
+PREDICTION_REQUEST: dict[str, Any] = {
+    "required": True,
+    "description": (
+        'JSON {"instances": [...], "configuration": {...}}, or a raw body: text/csv rows (linear-learner, '
+        "xgboost), text/libsvm (xgboost), text/plain lines (blazingtext, seq2seq), one image "
+        "(image-classification: image/jpeg, image/png, application/x-image). At most 6 MB."
+    ),
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["instances"],
+                "properties": {
+                    "instances": {
+                        "type": "array",
+                        "minItems": 1,
+                        "description": (
+                            "rows of numbers (linear-learner, xgboost; null is a missing value for xgboost), "
+                            "words or sentences (blazingtext), sentences or {data} (seq2seq), base64 images "
+                            "(image-classification)"
+                        ),
+                        "items": {},
+                    },
+                    "configuration": {
+                        "type": "object",
+                        "description": "inference options: k (blazingtext supervised), top_k (image-classification)",
+                        "properties": {
+                            "k": {"type": "integer", "minimum": 1},
+                            "top_k": {"type": "integer", "minimum": 1},
+                        },
+                    },
+                },
+            },
+            "examples": {
+                "rows": {"value": {"instances": [[5.1, 3.5, 1.4, 0.2], [6.2, 2.9, 4.3, 1.3]]}},
+                "sentences": {"value": {"instances": ["the movie was great"], "configuration": {"k": 2}}},
+            },
+        },
+        "text/csv": {"schema": {"type": "string"}, "example": "5.1,3.5,1.4,0.2\n6.2,2.9,4.3,1.3\n"},
+        "text/libsvm": {"schema": {"type": "string"}, "example": "1:5.1 2:3.5 4:0.2\n"},
+        "text/plain": {"schema": {"type": "string"}, "example": "the movie was great\n"},
+        "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
+        "image/png": {"schema": {"type": "string", "format": "binary"}},
+        "application/x-image": {"schema": {"type": "string", "format": "binary"}},
+    },
+}
+
+
+def _json(schema: Mapping[str, Any]) -> dict[str, Any]:
+    return {"application/json": {"schema": dict(schema)}}
+
+
+def _error(description: str, *, retry: bool = False) -> dict[str, Any]:
+    response: dict[str, Any] = {"description": description, "content": _json(ERROR_SCHEMA)}
+    if retry:
+        response["headers"] = {
+            "Retry-After": {"description": "seconds to wait before retrying", "schema": {"type": "integer"}}
+        }
+    return response
+
+
+COMMON_ERRORS: dict[int, dict[str, Any]] = {
+    403: _error("missing or invalid API key (x-api-key header)"),
+    429: _error("throttled: the API key's rate or quota, or SageMaker's", retry=True),
+}
+
+PREDICT_RESPONSES: dict[int, dict[str, Any]] = {
+    200: {"description": "one prediction per instance, in order", "content": _json(PREDICTIONS_SCHEMA)},
+    400: _error("malformed request: every problem names the field, row or byte that is wrong"),
+    404: _error("no such model"),
+    409: _error("the model has no endpoint and none is on its way (failed, rejected, trained with deploy: false)"),
+    413: _error("a body over 6 MB, an instance over the endpoint's 6 MB (serverless 4 MB), or an answer over 6 MB"),
+    415: _error("a body type the model's algorithm does not take"),
+    **COMMON_ERRORS,
+    502: _error("the model answered an error (model_error) or something that is not its format"),
+    503: _error("the endpoint is not in service: waking up (after idle cleanup), deploying or training", retry=True),
+    504: _error("the endpoint did not answer in time (the API's limit is 29 s)"),
+}
+
+LIST_RESPONSES: dict[int, dict[str, Any]] = {
+    200: {
+        "description": "every model in the registry",
+        "content": _json({"type": "object", "properties": {"models": {"type": "array", "items": MODEL_SCHEMA}}}),
+    },
+    **COMMON_ERRORS,
+}
+
+GET_RESPONSES: dict[int, dict[str, Any]] = {
+    200: {"description": "the model's status", "content": _json(MODEL_SCHEMA)},
+    404: _error("no such model"),
+    **COMMON_ERRORS,
+}

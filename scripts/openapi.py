@@ -1,0 +1,106 @@
+"""Regenerate docs/openapi.json from the predict function's router (Powertools' OpenAPI support).
+
+    python scripts/openapi.py           # write docs/openapi.json
+    python scripts/openapi.py --check   # exit 1 when the committed document differs from the router
+
+The router is built without runtime validation (which would import pydantic at every cold start);
+generating the document needs pydantic, which is a development dependency only. The test
+tests/integration/test_predict_function.py::test_openapi_document_matches_the_router runs the check.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCUMENT = ROOT / "docs" / "openapi.json"
+APP = ROOT / "functions" / "predict" / "app.py"
+
+DESCRIPTION = (
+    "sagedrop's prediction API. Every route needs the stack's API key in the x-api-key header "
+    '(stack output ApiKeyId). Predictions accept JSON {"instances": [...]} or the algorithm\'s raw '
+    'body; errors are {"error": {"code", "message"}} with 400, 404, 409, 413, 415, 429, 502, 503 '
+    "(with Retry-After) or 504. Limits: 6 MB per request and answer (Lambda), 6 MB per endpoint call "
+    "(4 MB serverless; sagedrop splits rows into calls), 29 s per request (API Gateway)."
+)
+
+
+def load_router() -> Any:
+    """functions/predict/app.py's resolver (importing the module creates no AWS client)."""
+    layer = str(ROOT / "layers" / "sagedrop")
+    if layer not in sys.path:
+        sys.path.insert(0, layer)
+    spec = importlib.util.spec_from_file_location("sagedrop_predict_app_openapi", APP)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.app
+
+
+def _prune_unused_schemas(document: dict[str, Any]) -> None:
+    """Drop component schemas nothing refers to (Powertools adds its validation-error models always)."""
+    schemas = document.get("components", {}).get("schemas", {})
+    removed = True
+    while removed:  # until no schema is left that only removed ones referred to
+        removed = False
+        for name in list(schemas):
+            rest = {k: v for k, v in schemas.items() if k != name}
+            text = json.dumps({**document, "components": {**document["components"], "schemas": rest}})
+            if f"#/components/schemas/{name}" not in text:
+                del schemas[name]
+                removed = True
+    if "components" in document and not schemas:
+        document["components"].pop("schemas", None)
+
+
+def render() -> str:
+    from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, Server, ServerVariable
+
+    app = load_router()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a duplicate operationId or similar must not pass silently
+        text = app.get_openapi_json_schema(
+            title="sagedrop",
+            version="1",
+            description=DESCRIPTION,
+            servers=[
+                Server(
+                    url="https://{api_id}.execute-api.{region}.amazonaws.com/{stage}",
+                    description="the stack's ApiUrl output",
+                    variables={
+                        "api_id": ServerVariable(default="api-id", description="the REST API id"),
+                        "region": ServerVariable(default="us-east-1"),
+                        "stage": ServerVariable(default="v1", description="StageName parameter"),
+                    },
+                )
+            ],
+            security_schemes={"apiKey": APIKey(name="x-api-key", in_=APIKeyIn.header)},
+            security=[{"apiKey": []}],
+        )
+    document = json.loads(text)
+    _prune_unused_schemas(document)
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def main(argv: list[str]) -> int:
+    text = render()
+    if "--check" in argv:
+        current = DOCUMENT.read_text() if DOCUMENT.exists() else ""
+        if current != text:
+            print(f"{DOCUMENT.relative_to(ROOT)} is out of date: run python scripts/openapi.py", file=sys.stderr)
+            return 1
+        print(f"{DOCUMENT.relative_to(ROOT)} matches the router")
+        return 0
+    DOCUMENT.parent.mkdir(parents=True, exist_ok=True)
+    DOCUMENT.write_text(text)
+    print(f"wrote {DOCUMENT.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,254 @@
+"""Generic wire helpers: rows to CSV, body checks that name the row and byte, chunking, answers, images."""
+
+from __future__ import annotations
+
+import base64
+import math
+
+import pytest
+
+from sagedrop import codecs
+from sagedrop.codecs import BadInput, BadModelResponse, Chunk, PayloadTooLarge
+from tests.support.runtime_moto import tiny_jpeg, tiny_png
+
+
+def messages(exc: BadInput) -> list[str]:
+    return [str(p) for p in exc.problems]
+
+
+# ---------------------------------------------------------------------------------- numbers and rows
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(3, "3"), (-2, "-2"), (2.0, "2"), (0.1, "0.1"), (1e-7, "1e-07"), (1e20, "1e+20"), (123456.789, "123456.789")],
+)
+def test_number_text_is_the_shortest_round_trip(value, text):
+    assert codecs.number_text(value) == text
+    assert float(codecs.number_text(value)) == value
+
+
+@pytest.mark.parametrize("value", [True, None, "1", math.nan, math.inf, [1]])
+def test_number_text_refuses_what_is_not_a_finite_number(value):
+    assert codecs.number_text(value) is None
+
+
+def test_rows_to_csv_lists_and_feature_objects():
+    lines = codecs.rows_to_csv([[1, 2.5, -3], {"features": [0.0, 1e-3, 7]}], feature_dim=3)
+    assert lines == [b"1,2.5,-3", b"0,0.001,7"]
+
+
+def test_rows_to_csv_names_every_bad_row_and_value():
+    with pytest.raises(BadInput) as caught:
+        codecs.rows_to_csv([[1, 2, 3], [1, 2], "1,2,3", [1, None, "x"], [], [0, 1, 2, 3]], feature_dim=3)
+    assert messages(caught.value) == [
+        "$.instances[1]: has 2 values, the model takes 3 features (send exactly 3 features per row)",
+        "$.instances[2]: expected a list of numbers, got the string '1,2,3' (e.g. [1.5, 0, 3.2])",
+        "$.instances[3][1]: expected a finite number, got null",
+        "$.instances[3][2]: expected a finite number, got the string 'x'",
+        "$.instances[4]: is an empty row (send the feature values of one example)",
+        "$.instances[5]: has 4 values, the model takes 3 features (predictions take the features only: drop the "
+        "label column)",
+    ]
+    assert caught.value.http_status == 400
+
+
+def test_rows_to_csv_missing_values_become_empty_fields_when_allowed():
+    assert codecs.rows_to_csv([[1, None, 3]], allow_missing=True) == [b"1,,3"]
+
+
+def test_problems_are_capped_and_counted():
+    with pytest.raises(BadInput) as caught:
+        codecs.rows_to_csv([["x"]] * 25)
+    assert len(caught.value.problems) == codecs.MAX_PROBLEMS
+    assert caught.value.total == 25
+    assert caught.value.describe().endswith("; and 5 more problems")
+
+
+# ---------------------------------------------------------------------------------- raw bodies
+
+
+def test_csv_body_rows_skips_blank_lines_crlf_and_bom():
+    body = "\ufeff1,2,3\r\n\r\n4.5,-6,7e2\n\n".encode()
+    assert codecs.csv_body_rows(body, feature_dim=3) == [b"1,2,3", b"4.5,-6,7e2"]
+
+
+def test_csv_body_rows_names_line_byte_and_field():
+    body = b"1,2,3\n4,5\n7,eight,9\n1, 2 ,3\n"
+    with pytest.raises(BadInput) as caught:
+        codecs.csv_body_rows(body, feature_dim=3)
+    assert messages(caught.value) == [
+        "text/csv body line 2 (byte 6): has 2 values, the model takes 3 features (send exactly 3 features per row)",
+        "text/csv body line 3 (byte 10), field 2: 'eight' is not a number (fields are numbers separated by commas)",
+    ]
+
+
+def test_csv_body_rows_spots_a_header():
+    with pytest.raises(BadInput) as caught:
+        codecs.csv_body_rows(b"age,income\n31,5000\n")
+    assert messages(caught.value) == [
+        "text/csv body line 1 (byte 0): is not numeric: it looks like a header (send data rows only, no header)"
+    ]
+
+
+def test_csv_body_rows_missing_values_for_algorithms_that_take_them():
+    assert codecs.csv_body_rows(b"1,,3\nnan,2,\n", allow_missing=True) == [b"1,,3", b"nan,2,"]
+    with pytest.raises(BadInput):
+        codecs.csv_body_rows(b"1,,3\n")
+
+
+def test_csv_body_rows_byte_offsets_count_utf8_bytes():
+    with pytest.raises(BadInput) as caught:
+        codecs.csv_body_rows("1,2\n\u00e9\n".encode())
+    assert "line 2 (byte 4)" in messages(caught.value)[0]
+
+
+def test_invalid_utf8_names_the_byte():
+    with pytest.raises(BadInput) as caught:
+        codecs.csv_body_rows(b"1,2\n3,\xfe\n")
+    assert messages(caught.value) == ["text/csv body: byte 6 (0xfe) is not valid UTF-8 (send UTF-8 text)"]
+
+
+def test_a_body_without_rows():
+    with pytest.raises(BadInput) as caught:
+        codecs.csv_body_rows(b"\n\n")
+    assert "has no data rows" in messages(caught.value)[0]
+
+
+def test_libsvm_rows_with_optional_label():
+    assert codecs.libsvm_body_rows(b"1 3:0.5 10:2\n\n4:1e-3\n") == [b"1 3:0.5 10:2", b"4:1e-3"]
+    with pytest.raises(BadInput) as caught:
+        codecs.libsvm_body_rows(b"3:0.5 x:1\n")
+    assert messages(caught.value)[0].startswith("text/libsvm body line 1 (byte 0), token 2: 'x:1' is not index:value")
+
+
+def test_text_lines():
+    assert codecs.text_lines(b" one \n\ntwo words\n") == ["one", "two words"]
+    with pytest.raises(BadInput):
+        codecs.text_lines(b"  \n")
+
+
+def test_parse_json_body_names_line_column_and_byte():
+    with pytest.raises(BadInput) as caught:
+        codecs.parse_json_body(b'{"instances":\n [1, 2,]}')
+    assert messages(caught.value)[0].startswith(
+        "the body: is not valid JSON: Expecting value at line 2, column 8 (byte 21)"
+    )
+
+
+# ---------------------------------------------------------------------------------- chunking
+
+
+def test_chunks_respect_the_row_count():
+    assert codecs.chunk_sizes([1] * 7, max_bytes=1000, max_rows=3) == [Chunk(0, 3), Chunk(3, 6), Chunk(6, 7)]
+
+
+def test_chunks_respect_bytes_with_separators_and_overhead():
+    # sizes 4,4,4 with 1-byte separators and 10 bytes of overhead: 10+4+1+4 = 19 fits 20, a third does not.
+    assert codecs.chunk_sizes([4, 4, 4], max_bytes=20, max_rows=100, overhead=10) == [Chunk(0, 2), Chunk(2, 3)]
+    # exactly at the limit fits
+    assert codecs.chunk_sizes([5, 5], max_bytes=11, max_rows=100) == [Chunk(0, 2)]
+    assert codecs.chunk_sizes([5, 5], max_bytes=10, max_rows=100) == [Chunk(0, 1), Chunk(1, 2)]
+
+
+def test_an_item_that_cannot_fit_alone_is_413_named():
+    with pytest.raises(PayloadTooLarge) as caught:
+        codecs.chunk_sizes(
+            [10, 7_000_000], max_bytes=6 * codecs.MB, max_rows=100, name_of=lambda i: f"$.instances[{i}]"
+        )
+    assert str(caught.value) == (
+        "$.instances[1] is 7,000,000 bytes (7 MB) encoded, over the 6,291,456 bytes (6 MB) limit of one InvokeEndpoint "
+        "request: send less data per instance"
+    )
+    assert caught.value.http_status == 413
+
+
+def test_no_items_no_chunks():
+    assert codecs.chunk_sizes([], max_bytes=10, max_rows=1) == []
+
+
+def test_join_lines():
+    assert codecs.join_lines([b"a", b"b", b"c"], Chunk(1, 3)) == b"b\nc"
+
+
+# ---------------------------------------------------------------------------------- answers
+
+
+@pytest.mark.parametrize(
+    ("body", "values"),
+    [
+        (b"0.1,0.9", [0.1, 0.9]),
+        (b"0.1\n0.9\n", [0.1, 0.9]),
+        (b"2.0", [2.0]),
+        (b"[0.1, 0.2, 0.7],[0.3, 0.3, 0.4]", [[0.1, 0.2, 0.7], [0.3, 0.3, 0.4]]),
+        (b"[0.1, 0.9]\n[0.8, 0.2]\n", [[0.1, 0.9], [0.8, 0.2]]),
+        (b"", []),
+    ],
+)
+def test_parse_csv_values(body, values):
+    assert codecs.parse_csv_values(body, "the endpoint") == values
+
+
+@pytest.mark.parametrize("body", [b"0.1,abc", b"[0.1, x]", b"\xff\xfe"])
+def test_parse_csv_values_refuses_what_is_not_numbers(body):
+    with pytest.raises(BadModelResponse) as caught:
+        codecs.parse_csv_values(body, "the endpoint")
+    assert caught.value.http_status == 502
+
+
+def test_parse_json_response():
+    assert codecs.parse_json_response(b'{"a": 1}', "x") == {"a": 1}
+    with pytest.raises(BadModelResponse) as caught:
+        codecs.parse_json_response(b"<html>oops</html>", "the endpoint")
+    assert "the endpoint answered something that is not JSON" in str(caught.value)
+
+
+def test_as_int_and_top_indices():
+    assert [codecs.as_int(v) for v in (2, 2.0, 2.5, True, "2")] == [2, 2, None, None, None]
+    assert codecs.top_indices([0.1, 0.5, 0.5, 0.2], 3) == [1, 2, 3]
+
+
+# ---------------------------------------------------------------------------------- images
+
+
+def test_image_types_by_magic_bytes():
+    assert codecs.image_type(tiny_jpeg()) == "image/jpeg"
+    assert codecs.image_type(tiny_png()) == "image/png"
+    assert codecs.image_type(b"GIF89a") is None
+
+
+def test_decode_base64_in_every_common_spelling():
+    png = tiny_png()
+    standard = base64.b64encode(png).decode()
+    assert codecs.decode_base64(standard, "$.instances[0]") == png
+    assert codecs.decode_base64(base64.urlsafe_b64encode(png).decode().rstrip("="), "x") == png
+    assert codecs.decode_base64("data:image/png;base64," + standard, "x") == png
+    assert codecs.decode_base64(standard[:20] + "\n" + standard[20:], "x") == png
+
+
+def test_decode_base64_names_the_bad_character():
+    with pytest.raises(BadInput) as caught:
+        codecs.decode_base64("iVBOR*w0KGgo", "$.instances[2]")
+    assert messages(caught.value) == [
+        "$.instances[2]: character '*' at position 5 is not base64 (encode the image as base64)"
+    ]
+    with pytest.raises(BadInput):
+        codecs.decode_base64(42, "$.instances[0]")
+
+
+def test_check_image():
+    assert codecs.check_image(tiny_png(), "application/x-image", "body") == "image/png"
+    with pytest.raises(BadInput) as caught:
+        codecs.check_image(tiny_png(), "image/jpeg", "the image/jpeg body")
+    assert "is declared image/jpeg but the bytes are image/png" in messages(caught.value)[0]
+    with pytest.raises(BadInput) as caught:
+        codecs.check_image(b"BM\x00\x01", "image/png", "body")
+    assert "is not a JPEG or PNG image (it starts with bytes 42 4d 00 01)" in messages(caught.value)[0]
+    with pytest.raises(BadInput):
+        codecs.check_image(b"", "image/png", "body")
+
+
+def test_size_text():
+    assert codecs.size_text(6 * codecs.MB) == "6,291,456 bytes (6 MB)"
+    assert codecs.size_text(4_000_000) == "4,000,000 bytes (4 MB)"
+    assert codecs.size_text(1234) == "1,234 bytes"
