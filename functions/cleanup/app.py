@@ -55,7 +55,7 @@ def record_metrics(report: Report) -> None:
     metrics.add_metric(name="EstimatedHourlyCostAvoidedUSD", unit=MetricUnit.NoUnit, value=report.hourly_cost_avoided)
 
 
-@logger.inject_lambda_context(log_event=False)
+@logger.inject_lambda_context(log_event=False, clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -29,7 +29,8 @@ INTEGRATION_TIMEOUT_S = 29
 
 
 def _route_regex(path: str) -> re.Pattern[str]:
-    pattern = re.sub(r"\\\{(\w+)\\\+?\\\}", lambda m: f"(?P<{m.group(1)}>[^/]+)", re.escape(path))
+    escaped = re.escape(path)  # "{model}" becomes "\\{model\\}", "{proxy+}" becomes "\\{proxy\\+\\}"
+    pattern = re.sub(r"\\\{(\w+)(\\\+)?\\\}", lambda m: f"(?P<{m.group(1)}>{'.+' if m.group(2) else '[^/]+'})", escaped)
     return re.compile(f"^{pattern}/?$")
 
 
@@ -139,7 +140,7 @@ class LocalApi:
             content_type == t or (t.endswith("/*") and content_type.startswith(t[:-1])) for t in self.binary_types
         )
         headers = dict(request.headers.items())
-        multi_headers = {key: request.headers.getlist(key) for key in request.headers}
+        multi_headers = {key: request.headers.getlist(key) for key in headers}
         query = {key: values[-1] for key, values in request.args.lists()} or None
         multi_query = dict(request.args.lists()) or None
         now = time.time()

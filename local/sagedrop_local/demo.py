@@ -95,6 +95,7 @@ def manifests() -> dict[str, dict[str, Any]]:
                 "min_child_weight": 6,
                 "subsample": 0.7,
                 "num_round": 50,
+                "eval_metric": "merror",
             },
             "labels": LABELS,
             "deploy": {"gate": {"metric": "validation:merror", "max": 0.7}},

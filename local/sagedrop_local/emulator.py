@@ -230,7 +230,11 @@ class LocalAws:
         self._patch.set(sm_responses.SageMakerResponse, "update_endpoint", update_endpoint_response)
 
         def invoke_endpoint(response: Any) -> Any:
-            name = response._get_params().get("EndpointName")
+            from urllib.parse import unquote
+
+            # POST /endpoints/{EndpointName}/invocations (rest-json: the name is in the path)
+            parts = response.path.split("?", 1)[0].strip("/").split("/")
+            name = unquote(parts[1]) if len(parts) >= 3 and parts[0] == "endpoints" else None
             return local._invoke(
                 name,
                 response.raw_body if isinstance(response.raw_body, bytes) else str(response.raw_body).encode(),
@@ -491,7 +495,7 @@ class LocalAws:
             message = f"Endpoint {name} of account {self.account} not found."
             return (
                 400,
-                {"x-amzn-ErrorType": "ValidationError", "Content-Type": "application/json"},
+                {"status": "400", "x-amzn-ErrorType": "ValidationError", "Content-Type": "application/json"},
                 json.dumps({"message": message}),
             )
         variant = endpoint.production_variants[0]["VariantName"]
@@ -509,7 +513,7 @@ class LocalAws:
             )
             return (
                 424,
-                {"x-amzn-ErrorType": "ModelError", "Content-Type": "application/json"},
+                {"status": "424", "x-amzn-ErrorType": "ModelError", "Content-Type": "application/json"},
                 json.dumps({"message": message, "OriginalStatusCode": status, "OriginalMessage": detail}),
             )
         headers = {"Content-Type": answer_type, "x-Amzn-Invoked-Production-Variant": variant}
@@ -558,7 +562,7 @@ class LocalAws:
                     ],
                     "Value": 1.0,
                     "Unit": "None",
-                    "Timestamp": datetime.now(UTC),
+                    "Timestamp": datetime.now(UTC).replace(tzinfo=None),  # moto keeps naive UTC times
                 }
             ],
         )

@@ -124,6 +124,7 @@ class LambdaRunner:
             saved = dict(os.environ)
             os.environ.update(self.base_env)
             os.environ.update(spec.environment)
+            os.environ.update(self.env_overrides.get(spec.logical_id, {}))
             try:
                 loader_spec.loader.exec_module(module)
             finally:

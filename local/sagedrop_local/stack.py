@@ -50,6 +50,7 @@ class LocalStack:
         endpoint_delay: float = 1.0,
         schedules: bool = False,
         workdir: Path | None = None,
+        quiet_functions: bool = True,
     ) -> None:
         self.log = log
         self.wiring = Wiring.load(stack, region, overrides, template)
@@ -58,6 +59,7 @@ class LocalStack:
         self.endpoint_delay = endpoint_delay
         self.run_schedules = schedules
         self.workdir = workdir
+        self.quiet_functions = quiet_functions
         self.api_key = "sd-" + secrets.token_urlsafe(24)
         self.api_key_id = self.wiring.physical.get("PredictionApi", "local") + "-key"
         self._server: Any = None
@@ -96,6 +98,14 @@ class LocalStack:
         os.environ.update(base_env)
 
         self.runner = LambdaRunner(self.wiring, base_env, log=self.log, on_dead_letter=self._dead_letter)
+        if self.quiet_functions:
+            # The functions' structured JSON logs and EMF metrics are for CloudWatch; locally the stack
+            # prints one readable line per event instead (warnings and errors still show).
+            for function in self.wiring.functions:
+                self.runner.env_overrides[function] = {
+                    "POWERTOOLS_LOG_LEVEL": "WARNING",
+                    "POWERTOOLS_METRICS_DISABLED": "true",
+                }
         self.aws = LocalAws(
             account=self.wiring.account,
             region=self.wiring.region,

@@ -1,6 +1,6 @@
 """sagedrop.recordio: byte-exact SageMaker SDK output, round trips, corruption, CSV, MXNet records.
 
-The reference cases in shared/testdata/recordio are outputs of the SDK's own writer. The
+The reference cases in tests/data/recordio are outputs of the SDK's own writer. The
 hypothesis tests compare the vectorized writers with ``_oracle_*`` below: a deliberately naive,
 independent per-row encoder written from record.proto and the protobuf wire format, which
 converts float32 through a Python float exactly as the SDK does (so the NaN rule is checked by
@@ -33,10 +33,10 @@ from sagedrop.recordio import (
     Tensor,
 )
 
-TESTDATA = Path(__file__).resolve().parents[3] / "shared" / "testdata" / "recordio"
+TESTDATA = Path(__file__).resolve().parents[1] / "data" / "recordio"
 CASES_FILE = TESTDATA / "cases.json"
 CASES: dict[str, dict] = json.loads(CASES_FILE.read_text()) if CASES_FILE.is_file() else {}
-MISSING = f"reference data not found: {CASES_FILE} (expected next to the repo, in shared/testdata/recordio)"
+MISSING = f"reference data not found: {CASES_FILE} (tests/data/recordio holds the SDK writer's reference output)"
 CASE_PARAMS = list(CASES) or [pytest.param("missing", marks=pytest.mark.skip(reason=MISSING))]
 
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
