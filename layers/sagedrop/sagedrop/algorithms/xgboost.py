@@ -30,6 +30,7 @@ from sagedrop.algorithms.base import (
     PredictionInput,
     ServingContext,
     Text,
+    is_gpu_instance,
     row_requests,
 )
 from sagedrop.errors import Problem
@@ -447,6 +448,18 @@ class XGBoost(Algorithm):
         elif objective == "reg:squaredlogerror" and label <= -1:
             return "must be greater than -1 for reg:squaredlogerror"
         return None
+
+    def check_training_instance(self, instance_type: str, values: Mapping[str, Any], path: str) -> list[Problem]:
+        """tree_method gpu_hist trains on a GPU: on a CPU instance the job would fail after start-up."""
+        if values.get("tree_method") == "gpu_hist" and not is_gpu_instance(instance_type):
+            return [
+                Problem(
+                    path,
+                    f"tree_method gpu_hist needs a GPU instance, {instance_type} has none",
+                    "use a GPU instance such as ml.g5.xlarge, or tree_method hist on CPU",
+                )
+            ]
+        return []
 
     def reported_metrics(self, values: Mapping[str, Any]) -> tuple[str, ...] | None:
         names = values.get("eval_metric") or ()
