@@ -369,6 +369,142 @@ def prepare_recordio(
     console.print(f"[green]wrote[/] {destination}: {stats}")
 
 
+class _Bars:
+    """The prepare tools' ``progress(phase, advance, total)`` callback as rich progress bars."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.tasks: dict[str, Any] = {}
+
+    def __call__(self, phase: str, advance: int, total: int | None) -> None:
+        if phase not in self.tasks:
+            self.tasks[phase] = self.progress.add_task(phase, total=total)
+        self.progress.update(self.tasks[phase], advance=advance, total=total)
+
+
+def _run_prepare(title: str, work: Any) -> Any:
+    from sagedrop.errors import UserError
+
+    with Progress(
+        TextColumn(f"{title}: {{task.description}}"),
+        BarColumn(),
+        TextColumn("{task.completed}"),
+        TimeRemainingColumn(),
+        console=console,
+    ) as progress:
+        try:
+            return work(_Bars(progress))
+        except UserError as exc:
+            raise fail(exc.describe()) from None
+
+
+def _suggest(fields: dict[str, Any], out_dir: Path) -> None:
+    console.print(f"[green]done[/]. Put a training.json next to the channels in {out_dir}, e.g.:")
+    out.print_json(json.dumps(fields))
+
+
+@prepare_app.command("images")
+def prepare_images(
+    root: Annotated[Path, typer.Argument(help="Folder with one sub-folder of images per class.")],
+    destination: Annotated[Path, typer.Argument(help="Model folder to write the channels into.")],
+    resize: Annotated[int | None, typer.Option(help="Shorter side in pixels (im2rec --resize).")] = None,
+    quality: Annotated[int, typer.Option(min=1, max=100, help="JPEG quality.")] = 95,
+    validation_ratio: Annotated[float, typer.Option(help="Share of each class for validation.")] = 0.2,
+    raw: Annotated[bool, typer.Option("--raw", help="Image files + .lst channels instead of .rec files.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs.")] = False,
+) -> None:
+    """Images by class folder -> im2rec-compatible .lst/.rec channels for image-classification."""
+    from sagedrop_cli.prepare.images import prepare_images as run
+
+    result = _run_prepare(
+        "images",
+        lambda bars: run(
+            root,
+            destination,
+            layout="raw" if raw else "recordio",
+            resize=resize,
+            quality=quality,
+            validation_ratio=validation_ratio,
+            overwrite=overwrite,
+            progress=bars,
+        ),
+    )
+    console.print(result.summary())
+    _suggest({"algorithm": "image-classification", **result.manifest_fields()}, destination)
+
+
+@prepare_app.command("seq2seq")
+def prepare_seq2seq(
+    source: Annotated[Path, typer.Argument(help="Source sentences, one per line.")],
+    target: Annotated[Path, typer.Argument(help="Target sentences, line by line aligned with the source.")],
+    destination: Annotated[Path, typer.Argument(help="Model folder to write train/, validation/, vocab/.")],
+    validation_source: Annotated[Path | None, typer.Option(help="Validation source sentences.")] = None,
+    validation_target: Annotated[Path | None, typer.Option(help="Validation target sentences.")] = None,
+    validation_ratio: Annotated[float | None, typer.Option(help="Or: share of the pairs for validation.")] = None,
+    max_words: Annotated[int, typer.Option(help="Vocabulary size per side (besides the 4 specials).")] = 50000,
+    min_count: Annotated[int, typer.Option(help="Drop tokens seen fewer times.")] = 1,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs.")] = False,
+) -> None:
+    """Parallel corpus -> vocab.src.json, vocab.trg.json and RecordIO-protobuf records (create_vocab_proto.py)."""
+    from sagedrop_cli.prepare.seq2seq import prepare_seq2seq as run
+
+    result = _run_prepare(
+        "seq2seq",
+        lambda bars: run(
+            source,
+            target,
+            destination,
+            validation_source=validation_source,
+            validation_target=validation_target,
+            validation_ratio=validation_ratio,
+            max_words_source=max_words,
+            max_words_target=max_words,
+            min_count_source=min_count,
+            min_count_target=min_count,
+            overwrite=overwrite,
+            progress=bars,
+        ),
+    )
+    console.print(result.summary())
+    _suggest({"algorithm": "seq2seq", "training": {"instance_type": "ml.g5.xlarge"}}, destination)
+
+
+@prepare_app.command("text")
+def prepare_text(
+    inputs: Annotated[list[Path], typer.Argument(help="Raw text file(s); with --supervised one CSV.")],
+    destination: Annotated[Path, typer.Option("--out", help="Model folder to write train/ (and validation/).")],
+    supervised: Annotated[bool, typer.Option("--supervised", help="CSV of label,text -> __label__ lines.")] = False,
+    header: Annotated[bool, typer.Option("--header", help="The CSV's first row names the columns.")] = False,
+    validation_ratio: Annotated[float | None, typer.Option(help="Supervised: share for validation.")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs.")] = False,
+) -> None:
+    """Text for BlazingText: tokenized, lowercased sentences (word2vec) or __label__ lines (supervised)."""
+    from sagedrop_cli.prepare import text
+
+    if supervised:
+        if len(inputs) != 1:
+            raise fail("--supervised takes exactly one CSV file", 2)
+        result = _run_prepare(
+            "text",
+            lambda bars: text.prepare_supervised(
+                inputs[0],
+                destination,
+                header=header,
+                validation_ratio=validation_ratio,
+                overwrite=overwrite,
+                progress=bars,
+            ),
+        )
+        mode = "supervised"
+    else:
+        result = _run_prepare(
+            "text", lambda bars: text.prepare_word2vec(inputs, destination, overwrite=overwrite, progress=bars)
+        )
+        mode = "batch_skipgram"
+    console.print(result.summary())
+    _suggest({"algorithm": "blazingtext", "hyperparameters": {"mode": mode}}, destination)
+
+
 # ------------------------------------------------------------------ local stack
 
 

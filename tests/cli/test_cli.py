@@ -1,0 +1,123 @@
+"""The `sagedrop` command against the local stack (submit, status, predict, stop/start) and with bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from sagedrop_cli.main import app
+from sagedrop_cli.target import write_local_state
+from sagedrop_local.stack import LocalStack
+
+pytestmark = [pytest.mark.localstack, pytest.mark.enable_socket, pytest.mark.allow_hosts(["127.0.0.1"])]
+runner = CliRunner(env={"COLUMNS": "240"})
+
+
+@pytest.fixture(scope="module")
+def local() -> Any:
+    stack = LocalStack(stack="sagedrop-cli", api_port=0, endpoint_delay=0.2, log=lambda line: None)
+    stack.start()
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture
+def workdir(local, tmp_path, monkeypatch) -> Path:
+    """A working directory in which `--local` finds the running local stack."""
+    monkeypatch.chdir(tmp_path)
+    write_local_state(
+        tmp_path / ".sagedrop" / "local.json",
+        stack=local.wiring.stack, region=local.wiring.region, bucket=local.data_bucket, table=local.registry_table,
+        api_url=local.api_url, api_key=local.api_key, api_key_id=local.api_key_id, endpoint_url=local.endpoint_url,
+    )
+    return tmp_path
+
+
+def model_folder(root: Path, name: str, header: bool = False) -> tuple[Path, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(11)
+    labels = rng.integers(0, 2, 240)
+    features = labels[:, None] * 4.0 + rng.normal(0, 0.5, (240, 3))
+    folder = root / name
+    for channel, rows in (("train", slice(0, 160)), ("validation", slice(160, 200))):
+        (folder / channel).mkdir(parents=True)
+        lines = [",".join([str(int(labels[i]))] + [f"{v:.4f}" for v in features[i]]) for i in range(240)[rows]]
+        text = ("label,a,b,c\n" if header else "") + "\n".join(lines) + "\n"
+        (folder / channel / f"{channel}.csv").write_text(text)
+    manifest = {"algorithm": "xgboost", "labels": ["no", "yes"],
+                "hyperparameters": {"objective": "binary:logistic", "num_round": 10}}
+    (folder / "training.json").write_text(json.dumps(manifest))
+    return folder, features[200:], labels[200:]
+
+
+def test_submit_status_predict(local, workdir):
+    folder, test_x, test_y = model_folder(workdir, "churn")
+    result = runner.invoke(app, ["submit", str(folder), "--local"])
+    assert result.exit_code == 0, result.output
+    assert "submitted" in result.output
+    keys = [o["Key"] for o in local.client("s3").list_objects_v2(Bucket=local.data_bucket)["Contents"]]
+    assert "churn/training.json" in keys and "churn/train/train.csv" in keys
+
+    item = local.wait_for_status("churn", ("in_service", "failed", "rejected", "gate_failed"), timeout=60)
+    assert item["status"] == "in_service", item
+
+    result = runner.invoke(app, ["status", "--local"])
+    assert result.exit_code == 0 and "churn" in result.output and "in_service" in result.output
+    result = runner.invoke(app, ["status", "churn", "--local"])
+    assert result.exit_code == 0 and "serving_job" in result.output
+
+    rows = workdir / "rows.csv"
+    rows.write_text("\n".join(",".join(f"{v:.4f}" for v in row) for row in test_x) + "\n")
+    out = workdir / "predictions.jsonl"
+    result = runner.invoke(app, ["predict", "churn", "--csv", str(rows), "--out", str(out), "--batch-rows", "7",
+                                 "--local"])
+    assert result.exit_code == 0, result.output
+    predictions = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(predictions) == len(test_x)
+    scores = np.array([p["score"] for p in predictions])
+    assert np.mean((scores > 0.5) == test_y) > 0.9
+
+
+def test_a_header_row_is_caught_before_anything_is_uploaded(local, workdir):
+    folder, _, _ = model_folder(workdir, "headers", header=True)
+    result = runner.invoke(app, ["submit", str(folder), "--local"])
+    assert result.exit_code == 1
+    assert "looks like a header row" in result.output
+    assert "Nothing was uploaded" in result.output
+    listed = local.client("s3").list_objects_v2(Bucket=local.data_bucket, Prefix="headers/")
+    assert listed.get("KeyCount", 0) == 0
+
+
+def test_check_names_every_manifest_problem(workdir):
+    folder, _, _ = model_folder(workdir, "bad")
+    (folder / "training.json").write_text(json.dumps({"algorithm": "xgboost", "hyperparameters": {"etaa": 1}}))
+    result = runner.invoke(app, ["check", str(folder)])
+    assert result.exit_code == 1
+    assert "did you mean 'eta'" in result.output
+    assert "num_round" in result.output
+
+
+def test_predict_needs_exactly_one_input(workdir):
+    result = runner.invoke(app, ["predict", "churn", "--local"])
+    assert result.exit_code == 2
+    assert "exactly one of --csv" in result.output
+
+
+def test_unknown_model_is_a_clear_error(local, workdir):
+    rows = workdir / "rows.csv"
+    rows.write_text("1,2,3\n")
+    result = runner.invoke(app, ["predict", "no-such-model", "--csv", str(rows), "--local"])
+    assert result.exit_code == 1
+    assert "no-such-model" in result.output
+
+
+def test_without_a_target_the_cli_says_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SAGEDROP_STACK", raising=False)
+    result = runner.invoke(app, ["status"])
+    assert result.exit_code == 1
+    assert "--stack" in result.output and "sagedrop local up" in result.output
