@@ -32,8 +32,14 @@ def workdir(local, tmp_path, monkeypatch) -> Path:
     monkeypatch.chdir(tmp_path)
     write_local_state(
         tmp_path / ".sagedrop" / "local.json",
-        stack=local.wiring.stack, region=local.wiring.region, bucket=local.data_bucket, table=local.registry_table,
-        api_url=local.api_url, api_key=local.api_key, api_key_id=local.api_key_id, endpoint_url=local.endpoint_url,
+        stack=local.wiring.stack,
+        region=local.wiring.region,
+        bucket=local.data_bucket,
+        table=local.registry_table,
+        api_url=local.api_url,
+        api_key=local.api_key,
+        api_key_id=local.api_key_id,
+        endpoint_url=local.endpoint_url,
     )
     return tmp_path
 
@@ -48,8 +54,11 @@ def model_folder(root: Path, name: str, header: bool = False) -> tuple[Path, np.
         lines = [",".join([str(int(labels[i]))] + [f"{v:.4f}" for v in features[i]]) for i in range(240)[rows]]
         text = ("label,a,b,c\n" if header else "") + "\n".join(lines) + "\n"
         (folder / channel / f"{channel}.csv").write_text(text)
-    manifest = {"algorithm": "xgboost", "labels": ["no", "yes"],
-                "hyperparameters": {"objective": "binary:logistic", "num_round": 10}}
+    manifest = {
+        "algorithm": "xgboost",
+        "labels": ["no", "yes"],
+        "hyperparameters": {"objective": "binary:logistic", "num_round": 10},
+    }
     (folder / "training.json").write_text(json.dumps(manifest))
     return folder, features[200:], labels[200:]
 
@@ -73,8 +82,9 @@ def test_submit_status_predict(local, workdir):
     rows = workdir / "rows.csv"
     rows.write_text("\n".join(",".join(f"{v:.4f}" for v in row) for row in test_x) + "\n")
     out = workdir / "predictions.jsonl"
-    result = runner.invoke(app, ["predict", "churn", "--csv", str(rows), "--out", str(out), "--batch-rows", "7",
-                                 "--local"])
+    result = runner.invoke(
+        app, ["predict", "churn", "--csv", str(rows), "--out", str(out), "--batch-rows", "7", "--local"]
+    )
     assert result.exit_code == 0, result.output
     predictions = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(predictions) == len(test_x)
