@@ -44,6 +44,7 @@ from typing import Any
 
 import numpy as np
 
+from sagedrop.algorithms.linear_learner import LOSSES_BY_PREDICTOR, PREDICTOR_TYPES
 from sagedrop_local.algorithms.common import (
     RECORDIO_PROTOBUF,
     DataError,
@@ -72,20 +73,7 @@ from sagedrop_local.algorithms.common import (
 
 MODEL_FILE = "model_algo-1"
 FORMAT = "sagedrop-local linear-learner 1"
-PREDICTOR_TYPES = ("binary_classifier", "multiclass_classifier", "regressor")
-LOSSES = {
-    "binary_classifier": ("auto", "logistic", "hinge_loss"),
-    "multiclass_classifier": ("auto", "softmax_loss"),
-    "regressor": (
-        "auto",
-        "squared_loss",
-        "absolute_loss",
-        "eps_insensitive_squared_loss",
-        "eps_insensitive_absolute_loss",
-        "quantile_loss",
-        "huber_loss",
-    ),
-}
+LOSSES = LOSSES_BY_PREDICTOR  # the documented losses per predictor_type (facts in the layer's module)
 AUTO_LOSS = {"binary_classifier": "logistic", "multiclass_classifier": "softmax_loss", "regressor": "squared_loss"}
 CRITERIA = ("accuracy", "f_beta", "precision_at_target_recall", "recall_at_target_precision", "loss_function")
 AUTO_LEARNING_RATES = {"adam": (0.1, 0.03, 0.01), "rmsprop": (0.03, 0.01, 0.003), "sgd": (0.3, 0.1, 0.03)}

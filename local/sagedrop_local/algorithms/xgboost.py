@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from sagedrop.algorithms.xgboost import MAXIMIZE_METRICS, MINIMIZE_METRICS
 from sagedrop_local.algorithms.common import (
     RECORDIO_PROTOBUF,
     AlgorithmError,
@@ -194,42 +195,8 @@ _RETIRED = (
     "deterministic_histogram",
 )
 
-# constants/xgb_constants.py: XGB_MAXIMIZE_METRICS + XGB_MINIMIZE_METRICS
-EVAL_METRICS = (
-    "accuracy",
-    "auc",
-    "aucpr",
-    "balanced_accuracy",
-    "f1",
-    "f1_binary",
-    "f1_macro",
-    "map",
-    "ndcg",
-    "precision",
-    "r2",
-    "recall",
-    "precision_macro",
-    "precision_micro",
-    "recall_macro",
-    "recall_micro",
-    "aft-nloglik",
-    "cox-nloglik",
-    "error",
-    "gamma-deviance",
-    "gamma-nloglik",
-    "interval-regression-accuracy",
-    "logloss",
-    "mae",
-    "mape",
-    "merror",
-    "mlogloss",
-    "mphe",
-    "mse",
-    "poisson-nloglik",
-    "rmse",
-    "rmsle",
-    "tweedie-nloglik",
-)
+# constants/xgb_constants.py: XGB_MAXIMIZE_METRICS + XGB_MINIMIZE_METRICS (the facts live in the layer's module)
+EVAL_METRICS = MAXIMIZE_METRICS + MINIMIZE_METRICS
 # constants/xgb_constants.py CUSTOMER_ERRORS: xgboost failures the container reports as the user's error.
 CUSTOMER_ERRORS = (
     "label must be in [0,1] for logistic regression",
