@@ -462,12 +462,8 @@ def test_a_missing_environment_variable_is_a_clear_deployment_error(world, lambd
 # ------------------------------------------------------------------ the cycle with the predict function
 
 
-def test_cycle_with_predict_hibernate_side(world, stack, lambda_context):
-    """The hibernate half of "hibernate, a prediction wakes it, the endpoint exists again".
-
-    The wake half (POST /models/churn/predictions answers 503 + Retry-After, the endpoint is created
-    again from the kept config, status waking -> in_service) is added with the predict function.
-    """
+def test_cycle_with_predict_hibernate_then_a_prediction_wakes_it(world, stack, lambda_context):
+    """Hibernate, a prediction wakes it (503 + Retry-After), the endpoint exists again from the kept config."""
     churn = world.deploy("churn", age=timedelta(hours=6))
     world.invocations("churn", count=12, minutes_ago=150)  # used, but not within the window
 
@@ -483,3 +479,14 @@ def test_cycle_with_predict_hibernate_side(world, stack, lambda_context):
     assert [v["VariantName"] for v in config["ProductionVariants"]] == [item["variant"]]
     assert item["sagemaker_model"] in world.models()
     assert item["endpoint"] == churn.endpoint
+
+    event = load_event("predict", "post-predictions-csv.json")
+    response = load_function("predict").handler(event, lambda_context)
+    assert response["statusCode"] == 503
+    headers = {k.lower(): v for k, v in (response.get("headers") or {}).items()}
+    multi = {k.lower(): v for k, v in (response.get("multiValueHeaders") or {}).items()}
+    assert "retry-after" in headers or "retry-after" in multi
+    assert churn.endpoint in world.endpoints()
+    woken = world.sagemaker.describe_endpoint(EndpointName=churn.endpoint)
+    assert woken["EndpointConfigName"] == item["endpoint_config"]
+    assert stack.registry_item("churn")["status"] == "waking"
