@@ -37,17 +37,25 @@ def local() -> Any:
 
 
 def put(stack: LocalStack, key: str, body: str | bytes) -> None:
-    stack.client("s3").put_object(Bucket=stack.data_bucket, Key=key, Body=body.encode() if isinstance(body, str) else body)
+    stack.client("s3").put_object(
+        Bucket=stack.data_bucket, Key=key, Body=body.encode() if isinstance(body, str) else body
+    )
 
 
-def http(stack: LocalStack, method: str, path: str, body: bytes | None = None, content_type: str | None = None,
-         key: str | None = None) -> tuple[int, Any]:
+def http(
+    stack: LocalStack,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    content_type: str | None = None,
+    key: str | None = None,
+) -> tuple[int, Any]:
     headers = {"x-api-key": stack.api_key if key is None else key}
     if content_type:
         headers["Content-Type"] = content_type
     request = urllib.request.Request(stack.api_url + path, data=body, method=method, headers=headers)
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - the local API
+        with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read() or b"{}")
@@ -80,8 +88,13 @@ def test_xgboost_from_drop_to_prediction_to_hibernation(local):
     vx, vy = blobs(90, seed=2)
     manifest = {
         "algorithm": "xgboost",
-        "hyperparameters": {"objective": "multi:softmax", "num_class": 3, "num_round": 20, "max_depth": 3,
-                            "eval_metric": "merror"},
+        "hyperparameters": {
+            "objective": "multi:softmax",
+            "num_class": 3,
+            "num_round": 20,
+            "max_depth": 3,
+            "eval_metric": "merror",
+        },
         "labels": ["red", "green", "blue"],
         "deploy": {"gate": {"metric": "validation:merror", "max": 0.2}},
     }
@@ -125,8 +138,12 @@ def test_linear_learner_binary_classifier(local):
     vx, vy = blobs(80, seed=5, classes=2)
     manifest = {
         "algorithm": "linear-learner",
-        "hyperparameters": {"feature_dim": 4, "predictor_type": "binary_classifier", "mini_batch_size": 50,
-                            "epochs": 10},
+        "hyperparameters": {
+            "feature_dim": 4,
+            "predictor_type": "binary_classifier",
+            "mini_batch_size": 50,
+            "epochs": 10,
+        },
         "deploy": {"gate": {"metric": "validation:binary_classification_accuracy", "min": 0.9}},
     }
     drop(local, "binary", manifest, csv_text(x, y), csv_text(vx, vy))
@@ -148,14 +165,20 @@ def test_blazingtext_word_vectors(local):
     for _ in range(400):
         group = animals if rng.random() < 0.5 else places
         sentences.append(" ".join(rng.choice(group, 6)) + " the and of")
-    manifest = {"algorithm": "blazingtext",
-                "hyperparameters": {"mode": "skipgram", "epochs": 5, "min_count": 2, "vector_dim": 16,
-                                    "evaluation": False}}
+    manifest = {
+        "algorithm": "blazingtext",
+        "hyperparameters": {"mode": "skipgram", "epochs": 5, "min_count": 2, "vector_dim": 16, "evaluation": False},
+    }
     drop(local, "words", manifest, "\n".join(sentences) + "\n")
     item = local.wait_for_status("words", SETTLED, timeout=60)
     assert item["status"] == "in_service", item
-    status, answer = http(local, "POST", "/models/words/predictions",
-                          json.dumps({"instances": ["cat", "paris"]}).encode(), "application/json")
+    status, answer = http(
+        local,
+        "POST",
+        "/models/words/predictions",
+        json.dumps({"instances": ["cat", "paris"]}).encode(),
+        "application/json",
+    )
     assert status == 200, answer
     vectors = answer["predictions"]
     assert [v["word"] for v in vectors] == ["cat", "paris"]
@@ -164,8 +187,10 @@ def test_blazingtext_word_vectors(local):
 
 def test_a_bad_hyperparameter_fails_the_job_with_the_algorithms_own_error(local):
     x, y = blobs(100, seed=8, classes=2)
-    manifest = {"algorithm": "xgboost",
-                "hyperparameters": {"objective": "binary:logistic", "num_round": 5, "updater": "shotgun"}}
+    manifest = {
+        "algorithm": "xgboost",
+        "hyperparameters": {"objective": "binary:logistic", "num_round": 5, "updater": "shotgun"},
+    }
     drop(local, "shotgun", manifest, csv_text(x, y))
     item = local.wait_for_status("shotgun", SETTLED, timeout=60)
     assert item["status"] == "failed"
@@ -178,8 +203,7 @@ def test_a_bad_hyperparameter_fails_the_job_with_the_algorithms_own_error(local)
 def test_an_algorithm_not_yet_local_fails_honestly(local):
     put(local, "ic/train/train.rec", b"\x0a\x23\xd7\xce" + b"\x00" * 12)
     put(local, "ic/validation/val.rec", b"\x0a\x23\xd7\xce" + b"\x00" * 12)
-    manifest = {"algorithm": "image-classification",
-                "hyperparameters": {"num_classes": 2, "num_training_samples": 10}}
+    manifest = {"algorithm": "image-classification", "hyperparameters": {"num_classes": 2, "num_training_samples": 10}}
     put(local, "ic/training.json", json.dumps(manifest))
     item = local.wait_for_status("ic", SETTLED, timeout=30)
     assert item["status"] == "failed"
