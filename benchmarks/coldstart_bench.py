@@ -60,14 +60,16 @@ def main() -> int:
     baseline = measure(BASELINE, args.runs)
     base = statistics.median(baseline)
     print(f"{'what':40s} {'median ms':>10s} {'min ms':>8s} {'vs baseline':>12s}")
-    print(f"{'import boto3 + sagemaker-runtime client':40s} {base * 1000:10.1f} {min(baseline) * 1000:8.1f} {'1.00x':>12s}")
+    label = "import boto3 + sagemaker-runtime client"
+    print(f"{label:40s} {base * 1000:10.1f} {min(baseline) * 1000:8.1f} {'1.00x':>12s}")
     for name in ("train", "deploy", "predict", "cleanup"):
         path = ROOT / "functions" / name / "app.py"
         times = measure(HANDLER.format(path=str(path)), args.runs)
         median = statistics.median(times)
         label = f"functions/{name}/app.py import"
         print(f"{label:40s} {median * 1000:10.1f} {min(times) * 1000:8.1f} {median / base:11.2f}x")
-    print(f"({args.runs} fresh processes each; Python {sys.version.split()[0]}; handler imports exclude client creation,")
+    version = sys.version.split()[0]
+    print(f"({args.runs} fresh processes each; Python {version}; handler imports exclude client creation,")
     print(" which happens on first use; .pyc files are warm, as the layer ships them precompiled)")
     return 0
 
