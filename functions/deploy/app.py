@@ -1,45 +1,66 @@
-"""Deploy: a training job of this stack ended, or one of its endpoints changed state.
+"""Deploy: a training job of this stack ended, one of its endpoints changed state, or a trained model was dropped.
 
-Thin handler: parse the EventBridge event, hand its detail to the domain's Deployer by detail
-type, count the outcome. A user's problem (failed job, failed gate, a deploy SageMaker refuses)
-is recorded and notified by the domain and never raised; throttling and AWS 5xx errors propagate
-so that Lambda retries and the on-failure destination finally keeps the event.
+Thin handler: an EventBridge event's detail goes to the domain's Deployer by detail type; an S3
+event (a ``deploy.json`` dropped beside a ``model.tar.gz``) goes to the PretrainedLauncher record by
+record. The outcome is counted. A user's problem (failed job, failed gate, a bad deploy.json or
+archive, a deploy SageMaker refuses) is recorded and notified by the domain and never raised;
+throttling and AWS 5xx errors propagate so that Lambda retries and the on-failure destination
+finally keeps the event.
 """
 
 from __future__ import annotations
 
+import time
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
+from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, S3Event
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from sagedrop import naming
 from sagedrop.aws import Clients
 from sagedrop.config import Settings
 from sagedrop.deploy import ENDPOINT_STATE_CHANGE, TRAINING_JOB_STATE_CHANGE, DeployContext, Deployer, Outcome
 from sagedrop.notify import Notifier
 from sagedrop.observability import MetricUnit, logger, metrics, tracer
+from sagedrop.pretrained import DropObject, PretrainedContext, PretrainedLauncher
 from sagedrop.registry import Registry
 
 clients = Clients()
+RESERVED_S = 60.0
+"""Of the Lambda's remaining time, what the archive scan leaves for the copy and the rollout."""
+MIN_SCAN_S = 20.0
+
+
+@cache
+def settings() -> Settings:
+    return Settings.from_env()
 
 
 @cache
 def deployer() -> Deployer:
-    settings = Settings.from_env()
+    config = settings()
     return Deployer(
-        DeployContext(settings.stack, clients.region, settings.role_arn, settings.defaults),
+        DeployContext(config.stack, clients.region, config.role_arn, config.defaults),
         sagemaker=clients.sagemaker,
-        registry_=Registry(settings.registry_table, clients.dynamodb),
-        notifier=Notifier(settings.topic_arn, clients.sns),
+        registry_=Registry(config.registry_table, clients.dynamodb),
+        notifier=Notifier(config.topic_arn, clients.sns),
     )
 
 
-@logger.inject_lambda_context(log_event=False, clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
-@event_source(data_class=EventBridgeEvent)
-def handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
+@cache
+def launcher() -> PretrainedLauncher:
+    config = settings()
+    return PretrainedLauncher(
+        PretrainedContext(config.stack, clients.region, config.artifact_bucket, config.defaults),
+        s3=clients.s3,
+        deployer=deployer(),
+        registry_=Registry(config.registry_table, clients.dynamodb),
+        notifier=Notifier(config.topic_arn, clients.sns),
+    )
+
+
+def _state_change(event: EventBridgeEvent) -> dict[str, Any]:
     logger.append_keys(detail_type=event.detail_type, event_id=event.get("id"))
     if event.source != "aws.sagemaker":
         outcome = Outcome("ignored", message=f"events from {event.source!r} are not for this function")
@@ -52,3 +73,33 @@ def handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
     logger.info("deploy outcome", extra={"outcome": outcome.to_dict()})
     metrics.add_metric(name=f"Deploy_{outcome.status}", unit=MetricUnit.Count, value=1)
     return outcome.to_dict()
+
+
+def _drops(event: S3Event, context: LambdaContext) -> dict[str, Any]:
+    remaining_s = context.get_remaining_time_in_millis() / 1000
+    scan_until = time.monotonic() + max(MIN_SCAN_S, remaining_s - RESERVED_S)
+    results = []
+    for record in event.records:
+        s3_object = record.s3.get_object
+        drop = DropObject(
+            bucket=record.s3.bucket.name,
+            key=naming.decode_key(s3_object.key),
+            version=s3_object.version_id,
+            etag=s3_object.etag or None,
+            time=naming.parse_event_time(record.event_time),
+        )
+        logger.append_keys(manifest=drop.uri)
+        outcome = launcher().handle(drop, scan_until=scan_until)
+        logger.info("pretrained outcome", extra={"outcome": outcome.to_dict()})
+        metrics.add_metric(name=f"Pretrained_{outcome.status}", unit=MetricUnit.Count, value=1)
+        results.append({"manifest": drop.uri, **outcome.to_dict()})
+    return {"results": results}
+
+
+@logger.inject_lambda_context(log_event=False, clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if "Records" in event:  # S3 ObjectCreated for deploy.json (the template's PretrainedDropped)
+        return _drops(S3Event(event), context)
+    return _state_change(EventBridgeEvent(event))

@@ -5,14 +5,13 @@ call (``sagedrop.predict.PredictionService``) and every domain error is mapped t
 ``{"error": {"code", "message"}}`` in one exception handler (status, and ``Retry-After`` for 429/503,
 come from the error itself).
 
-Routes: ``POST /models/{model}/predictions``, ``GET /models``, ``GET /models/{model}``. The template
-also sends ``POST /models/{model}/stop`` and ``/start`` here: they slot in as two more routes calling
-``sagedrop.cleanup.hibernate`` and ``PredictionService.start`` (the wake path); until then they
-answer 404 like any unknown route.
+Routes: ``POST /models/{model}/predictions``, ``GET /models``, ``GET /models/{model}``, and
+``POST /models/{model}/stop`` / ``/start`` (``PredictionService.stop``: ``sagedrop.cleanup.hibernate``;
+``PredictionService.start``: the wake path of ``sagedrop.wake``).
 
 Cold start: only Powertools' router and logger, botocore's Config and the domain package are
 imported here; boto3 and the clients are created on first use (``PredictClients``), and the
-SageMaker control-plane client only when a hibernated model must be woken.
+SageMaker control-plane and Application Auto Scaling clients only when a model is woken or stopped.
 """
 
 from __future__ import annotations
@@ -43,8 +42,16 @@ DEADLINE_MARGIN_S = 1.0
 def service() -> PredictionService:
     settings = PredictSettings.from_env()
     registry_ = Registry(settings.registry_table, clients.dynamodb)
-    waker = Waker(stack=settings.stack, registry_=registry_, sagemaker=LazyClient(lambda: clients.sagemaker))
-    return PredictionService(settings, registry_=registry_, runtime=clients.runtime, waker=waker)
+    sagemaker = LazyClient(lambda: clients.sagemaker)
+    waker = Waker(stack=settings.stack, registry_=registry_, sagemaker=sagemaker)
+    return PredictionService(
+        settings,
+        registry_=registry_,
+        runtime=clients.runtime,
+        waker=waker,
+        sagemaker=sagemaker,
+        autoscaling=LazyClient(lambda: clients.autoscaling),
+    )
 
 
 def _json(status: int, data: Any, headers: dict[str, str] | None = None) -> Response:
@@ -115,6 +122,44 @@ def list_models():
 def get_model(model: str):
     metrics.add_metric(name="ModelQueries", unit=MetricUnit.Count, value=1)
     return _json(200, api.public_model(service().model(model)))
+
+
+@app.post(
+    "/models/<model>/stop",
+    summary="Stop a model (hibernate it now)",
+    description=(
+        "Deletes the model's endpoint now, as idle cleanup does, and keeps its endpoint config and model: the "
+        "status becomes hibernated and nothing bills. POST /models/{model}/start or the next prediction wakes "
+        "it. Idempotent: an already stopped model answers 200 saying so."
+    ),
+    responses=api.STOP_RESPONSES,
+    tags=["models"],
+    operation_id="stopModel",
+)
+def stop_model(model: str):
+    outcome = service().stop(model)
+    metrics.add_metric(name="ModelStops", unit=MetricUnit.Count, value=1)
+    logger.info("stop", extra={"model": model, "status": outcome.http_status, "answer": outcome.body["message"]})
+    return _json(outcome.http_status, outcome.body)
+
+
+@app.post(
+    "/models/<model>/start",
+    summary="Start a stopped model",
+    description=(
+        "Re-creates a hibernated model's endpoint from its kept endpoint config and answers 202; the registry "
+        "follows (waking, then in_service after a few minutes). Idempotent: a running model answers 200, one "
+        "already waking 202."
+    ),
+    responses=api.START_RESPONSES,
+    tags=["models"],
+    operation_id="startModel",
+)
+def start_model(model: str):
+    outcome = service().start(model)
+    metrics.add_metric(name="ModelStarts", unit=MetricUnit.Count, value=1)
+    logger.info("start", extra={"model": model, "status": outcome.http_status, "answer": outcome.body["message"]})
+    return _json(outcome.http_status, outcome.body)
 
 
 # ---- errors: one place ---------------------------------------------------------------------------

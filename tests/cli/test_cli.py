@@ -92,6 +92,35 @@ def test_submit_status_predict(local, workdir):
     assert np.mean((scores > 0.5) == test_y) > 0.9
 
 
+def test_stop_and_start(local, workdir):
+    folder, _, _ = model_folder(workdir, "sleepy")
+    assert runner.invoke(app, ["submit", str(folder), "--local"]).exit_code == 0
+    assert local.wait_for_status("sleepy", ("in_service", "failed", "rejected"), timeout=60)["status"] == "in_service"
+
+    result = runner.invoke(app, ["stop", "sleepy", "--local"])
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.output)
+    assert (answer["model"], answer["status"], answer["endpoint"]) == ("sleepy", "hibernated", "sleepy")
+    assert "endpoint sleepy was deleted, its endpoint config and model are kept" in answer["message"]
+    endpoints = [e["EndpointName"] for e in local.client("sagemaker").list_endpoints()["Endpoints"]]
+    assert "sleepy" not in endpoints
+    assert local.registry_item("sleepy")["status"] == "hibernated"
+
+    result = runner.invoke(app, ["stop", "sleepy", "--local"])
+    assert result.exit_code == 0 and "is already stopped" in json.loads(result.output)["message"]
+
+    result = runner.invoke(app, ["start", "sleepy", "--local"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["status"] == "waking"
+    assert local.wait_for_status("sleepy", ("in_service",), timeout=30)["status"] == "in_service"
+    result = runner.invoke(app, ["start", "sleepy", "--local"])
+    assert result.exit_code == 0 and "already running" in json.loads(result.output)["message"]
+
+    result = runner.invoke(app, ["stop", "no-such-model", "--local"])
+    assert result.exit_code == 1
+    assert "model_not_found" in result.output and "no-such-model" in result.output
+
+
 def test_a_header_row_is_caught_before_anything_is_uploaded(local, workdir):
     folder, _, _ = model_folder(workdir, "headers", header=True)
     result = runner.invoke(app, ["submit", str(folder), "--local"])

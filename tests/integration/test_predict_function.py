@@ -563,9 +563,9 @@ def test_an_endpoint_that_vanished_is_503(stack, predict, endpoints, lambda_cont
 
 def test_unknown_route_answers_in_the_error_shape(stack, predict, lambda_context):
     event = load_event("predict", "get-model.json")
-    event.update({"resource": "/models/{model}/stop", "path": "/models/big-mart/stop", "httpMethod": "POST"})
+    event.update({"resource": "/models/{model}/wake", "path": "/models/big-mart/wake", "httpMethod": "POST"})
     status, _, body = call(predict, event, lambda_context)
-    assert (status, body) == (404, {"error": {"code": "not_found", "message": "no route POST /models/big-mart/stop"}})
+    assert (status, body) == (404, {"error": {"code": "not_found", "message": "no route POST /models/big-mart/wake"}})
 
 
 # ------------------------------------------------------------------ wake
@@ -819,7 +819,13 @@ def test_openapi_document_matches_the_router():
     text = render()
     assert DOCUMENT.read_text() == text, "docs/openapi.json is out of date: run python scripts/openapi.py"
     document = json.loads(text)
-    assert sorted(document["paths"]) == ["/models", "/models/{model}", "/models/{model}/predictions"]
+    assert sorted(document["paths"]) == [
+        "/models",
+        "/models/{model}",
+        "/models/{model}/predictions",
+        "/models/{model}/start",
+        "/models/{model}/stop",
+    ]
     predict_op = document["paths"]["/models/{model}/predictions"]["post"]
     assert sorted(predict_op["responses"]) == [
         "200",

@@ -383,3 +383,48 @@ GET_RESPONSES: dict[int, dict[str, Any]] = {
     404: _error("no such model"),
     **COMMON_ERRORS,
 }
+
+ACTION_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["model", "status", "message"],
+    "properties": {
+        "model": {"type": "string"},
+        "status": {"type": "string", "description": "the registry status after the call", "examples": ["hibernated"]},
+        "endpoint": {"type": "string"},
+        "hibernated_at": {"type": "string", "format": "date-time"},
+        "woken_at": {"type": "string", "format": "date-time"},
+        "message": {"type": "string", "description": "what was done, or why nothing had to be done"},
+    },
+}
+
+STOP_RESPONSES: dict[int, dict[str, Any]] = {
+    200: {
+        "description": "stopped now, or already stopped (the message says which): the endpoint is deleted, its "
+        "config and model are kept, the status is hibernated",
+        "content": _json(ACTION_SCHEMA),
+    },
+    404: _error("no such model"),
+    409: _error(
+        "nothing to stop (not_deployed: the model has no endpoint), or not now (busy: a deploy or wake is in "
+        "progress, or the endpoint is being created or updated)"
+    ),
+    **COMMON_ERRORS,
+}
+
+START_RESPONSES: dict[int, dict[str, Any]] = {
+    200: {"description": "the model is already running", "content": _json(ACTION_SCHEMA)},
+    202: {
+        "description": "the endpoint is being created (now, or by an earlier request); the registry says waking, "
+        "then in_service",
+        "content": _json(ACTION_SCHEMA),
+    },
+    404: _error("no such model"),
+    409: _error(
+        "nothing to start (not_deployed: the model was never deployed), or not now (busy: its endpoint failed "
+        "or is being deleted)"
+    ),
+    **COMMON_ERRORS,
+    502: _error(
+        "the endpoint cannot be created again (wake_failed: its kept endpoint config is gone, or SageMaker refused)"
+    ),
+}

@@ -21,6 +21,11 @@
   waiting because the endpoint was Creating or Updating is applied now; a failed update or a
   Failed endpoint is recorded and announced, and the newest good model is put back.
 
+* A model brought trained (``model.tar.gz`` + ``deploy.json``, checked and recorded by
+  :mod:`sagedrop.pretrained` as a ``JOB#<release>`` record with ``source: pretrained``):
+  :meth:`Deployer.on_pretrained` hosts it like a completed job that passed its gate; there is no
+  training job to describe, the record carries the model data URL.
+
 Newest wins: job names sort by the time of the drop that started them (``naming.job_name``).
 The summary's ``pending_job`` holds the newest passed job that should end up in service; it only
 ever moves forward (conditional writes), and a job older than ``pending_job`` or ``serving_job``
@@ -68,6 +73,10 @@ JOB_DEPLOYED = "deployed"  # it went in service
 JOB_SUPERSEDED = "superseded"  # passed, but a newer job was already pending or serving
 JOB_DEPLOY_FAILED = "deploy_failed"
 JOB_DONE = (JOB_FAILED, JOB_STOPPED, JOB_TRAINED, JOB_GATE_FAILED, JOB_DEPLOYED, JOB_SUPERSEDED, JOB_DEPLOY_FAILED)
+
+SOURCE_PRETRAINED = "pretrained"
+"""``source`` of a job record written for a model brought trained (deploy.json, :mod:`sagedrop.pretrained`):
+no training job exists; the record carries the model data URL."""
 
 # DescribeEndpoint EndpointStatus values
 BUSY = ("Creating", "Updating", "SystemUpdating", "RollingBack")
@@ -369,6 +378,34 @@ class Deployer:
             self._registry.update(model, {"gate": result.to_dict()}, record=registry.JOB_PREFIX + job)
             log.info("gate passed", extra={"job": job, "gate": result.describe()})
 
+        return self._host(model, job, record, description, job_tags)
+
+    # ================================================================== a model brought trained
+
+    def on_pretrained(self, model: str, job: str) -> Outcome:
+        """Host the model of a deploy.json drop, recorded as ``JOB#<job>`` (``source: pretrained``, status
+        ``completed``), exactly like a training job that passed its gate; a duplicate once it is done."""
+        record = self._registry.get_job(model, job)
+        if record is None:
+            error = DeployError(
+                Problem(f"registry {model}/{registry.JOB_PREFIX}{job}", "sagedrop has no record of this drop"),
+                source=job,
+            )
+            return self._deploy_failed(model, job, error.describe(), {"job": job})
+        job_status = record.get("status")
+        if job_status in JOB_DONE:
+            return Outcome("duplicate", model, job, message=f"{job} is already {job_status}")
+        return self._host(model, job, record)
+
+    def _host(
+        self,
+        model: str,
+        job: str,
+        record: Mapping[str, Any],
+        description: Mapping[str, Any] | None = None,
+        job_tags: Mapping[str, str] | None = None,
+    ) -> Outcome:
+        """Model and endpoint config for ``job``, then the claim and the rollout (newest wins)."""
         try:
             release = self._release(model, job, description, record, job_tags)
             self._ensure_hosting(release)
@@ -590,17 +627,19 @@ class Deployer:
         except algorithms.UnknownAlgorithm as exc:
             raise DeployError(Problem(where, exc.message), source=job) from None
         version = str(record.get("version") or algorithm.default_version)
-        if description is None:
+        pretrained = record.get("source") == SOURCE_PRETRAINED  # no training job: the record has it all
+        if description is None and not pretrained:
             description = self._describe_job(job)
             if description is None:
                 raise DeployError(Problem(job, "the training job no longer exists"), source=job)
-        model_data = (description.get("ModelArtifacts") or {}).get("S3ModelArtifacts") or record.get("model_data")
+        artifacts = ((description or {}).get("ModelArtifacts") or {}).get("S3ModelArtifacts")
+        model_data = artifacts or record.get("model_data")
         if not model_data:
             raise DeployError(
                 Problem(job, "the job has no model artifacts (ModelArtifacts.S3ModelArtifacts)"), source=job
             )
         if job_tags is None:
-            job_tags = self._tags(description["TrainingJobArn"]) or {}
+            job_tags = (self._tags(description["TrainingJobArn"]) or {}) if description else {}
         problems: list[Problem] = []
         if settings.serverless is not None and not algorithm.supports_serverless:
             problems.append(
@@ -968,10 +1007,16 @@ class Deployer:
             self._remove_if(model, "deploying_job", "=", job)
             self._restore_status(model)
             self._job_outcome(model, job, registry.FAILED, self._error_fields(job, message))
+            pretrained = (self._registry.get_job(model, job) or {}).get("source") == SOURCE_PRETRAINED
+            what, again = (
+                (f"the model brought trained as {job}", "model.tar.gz and deploy.json")
+                if pretrained
+                else (f"training job {job}", "training.json")
+            )
             self._notifier.publish(
                 f"{model}: deploy failed",
-                f"sagedrop could not put training job {job} of model {model} in service.\n\n{message}\n\n"
-                "A model already in service keeps serving. Fix the cause and upload training.json again.",
+                f"sagedrop could not put {what} of model {model} in service.\n\n{message}\n\n"
+                f"A model already in service keeps serving. Fix the cause and upload {again} again.",
                 event="deploy_failed",
                 model=model,
                 details=dict(details),
@@ -1012,11 +1057,18 @@ class Deployer:
             "serverless" if settings.serverless is not None else f"{settings.instance_count} x {settings.instance_type}"
         )
         metrics = record.get("metrics") or {}
-        lines = [
-            f"Model {model} now serves training job {job} on endpoint {endpoint} ({hosting}).",
-            "",
-            f"Metrics: {_metrics_text(metrics)}",
-        ]
+        if record.get("source") == SOURCE_PRETRAINED:
+            lines = [
+                f"Model {model} now serves the model brought trained as {job} on endpoint {endpoint} ({hosting}).",
+                "",
+                f"Model archive: {record.get('archive') or record.get('model_data')} (from {record.get('manifest')})",
+            ]
+        else:
+            lines = [
+                f"Model {model} now serves training job {job} on endpoint {endpoint} ({hosting}).",
+                "",
+                f"Metrics: {_metrics_text(metrics)}",
+            ]
         gate = record.get("gate") or {}
         if gate.get("metric"):
             lines.append(f"Gate: {gate['metric']} = {gate.get('value')} passed")

@@ -473,6 +473,39 @@ def parse_bytes(body: bytes, **kwargs: Any) -> Manifest:
 
 
 # ------------------------------------------------------------------------------------------------
+# Sections on their own (deploy.json reuses training.json's deploy section and labels)
+# ------------------------------------------------------------------------------------------------
+
+
+def deploy_section(
+    raw: Any, algorithm: Algorithm, defaults: Defaults | None = None
+) -> tuple[DeploySettings | None, list[Problem]]:
+    """The ``deploy`` section validated as in training.json: the settings and every problem found."""
+    check = _Checker()
+    settings = _deploy(raw, algorithm, defaults or Defaults(), check)
+    return settings, check.problems
+
+
+def labels_section(data: Mapping[str, Any]) -> tuple[tuple[str, ...] | None, list[Problem]]:
+    """``labels`` validated as in training.json: the class names and every problem found."""
+    check = _Checker()
+    labels = _labels(data, check)
+    return labels, check.problems
+
+
+def unknown_fields(data: Mapping[str, Any], allowed: tuple[str, ...], path: str = "$") -> list[Problem]:
+    """A problem for each key of ``data`` not in ``allowed`` (with a close match as the hint)."""
+    check = _Checker()
+    check.unknown_keys(data, allowed, path)
+    return check.problems
+
+
+def json_type(value: Any) -> str:
+    """How a JSON value is named in error messages ("a string", "a list", ...)."""
+    return _json_type(value)
+
+
+# ------------------------------------------------------------------------------------------------
 # Sections
 # ------------------------------------------------------------------------------------------------
 

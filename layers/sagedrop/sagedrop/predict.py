@@ -14,6 +14,11 @@
 4. **Invoke** every chunk on a bounded thread pool, all within one deadline below API Gateway's
    29 s; answers are reassembled in the original order and decoded (``Algorithm.decode_response``).
 
+``PredictionService.stop`` and ``start`` are ``POST /models/{model}/stop`` and ``/start``: stop hibernates
+the model now (``sagedrop.cleanup.hibernate``, the same state idle cleanup leaves), start wakes it
+(``sagedrop.wake``) and answers 202 while the endpoint is created; both are idempotent and say so
+(200 when the model already is in the asked state, 409 when nothing can be done).
+
 Every failure is a domain exception carrying its HTTP answer (``http_status``, ``error_code`` and
 for 429/503 ``retry_after``); the handler maps them in one place.
 
@@ -237,6 +242,13 @@ class PredictTimeout(PredictError):
     error_code = "timeout"
 
 
+class ModelBusy(PredictError):
+    """Stop/start cannot act now: a deploy or wake is in flight, or the endpoint is changing (HTTP 409)."""
+
+    http_status = 409
+    error_code = "busy"
+
+
 class EndpointMissing(PredictError):
     """InvokeEndpoint says the endpoint does not exist (the registry is behind, e.g. just hibernated)."""
 
@@ -392,6 +404,18 @@ def _typed_hyperparameters(algorithm_name: Any, job: Mapping[str, Any] | None) -
 
 
 @dataclass(frozen=True)
+class ModelAction:
+    """What ``POST /models/{model}/stop`` or ``/start`` did: the HTTP status and the answer's body."""
+
+    http_status: int
+    body: dict[str, Any]
+
+
+STOP_REASON = "stopped by request (POST /models/{model}/stop)"
+ENDPOINT_CHANGING = ("Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting")
+
+
+@dataclass(frozen=True)
 class Prediction:
     """A prediction request's answer (``body``) and what it took (for logs and metrics)."""
 
@@ -409,12 +433,17 @@ class PredictionService:
         registry_: registry.Registry,
         runtime: Any,
         waker: Waker,
+        sagemaker: Any = None,
+        autoscaling: Any = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
         self._registry = registry_
         self._runtime = runtime
         self._waker = waker
+        self._sagemaker = sagemaker
+        """The SageMaker control-plane and Application Auto Scaling clients: only ``stop`` uses them."""
+        self._autoscaling = autoscaling
         self._clock = clock
         self.directory = ModelDirectory(registry_, settings.cache_s, clock)
 
@@ -464,15 +493,154 @@ class PredictionService:
         body = {"model": name, "endpoint": endpoint, "algorithm": algorithm.name, "predictions": predictions}
         return Prediction(body, len(requests))
 
-    # ---- POST /models/{model}/start (the wake path; the route comes with the stop/start API) ----
+    # ---- POST /models/{model}/stop and /start ------------------------------------------------
 
-    def start(self, name: str, *, reason: str = "start requested") -> WakeResult:
-        """Wake a hibernated model now (idempotent: another wake in progress is reported as such)."""
+    def stop(self, name: str) -> ModelAction:
+        """Hibernate a model now, as idle cleanup does (:func:`sagedrop.cleanup.hibernate`): the endpoint is
+        deleted, its config and model are kept. Idempotent: an already stopped model answers 200 saying so;
+        a model without an endpoint answers 409 (not_deployed), one whose endpoint is changing 409 (busy)."""
         self._check_name(name)
         served = self.directory.get(name, fresh=True)
         if served is None:
             raise self._not_found(name)
-        return self._waker.wake(served.summary, served.job, reason=reason)
+        self.directory.invalidate(name)
+        summary, status = served.summary, served.status
+        endpoint = served.endpoint
+        if status == registry.HIBERNATED:
+            since = summary.get("hibernated_at")
+            return self._answer(
+                200,
+                summary,
+                f"model {name} is already stopped"
+                + (f" (since {since})" if since else "")
+                + f"; POST /models/{name}/start or a prediction wakes it",
+            )
+        if not endpoint or not summary.get("serving_job"):
+            raise NotDeployed(f"model {name} has no endpoint to stop (status {status}): nothing was deployed yet")
+        if status in (registry.DEPLOYING, registry.WAKING):
+            what = "a new model is being deployed to it" if status == registry.DEPLOYING else "it is waking up"
+            raise ModelBusy(
+                f"model {name} cannot be stopped now: {what} (endpoint {endpoint}); retry when GET /models/{name} "
+                "says in_service"
+            )
+        state, _ = self._waker.endpoint_status(str(endpoint))
+        if state in ENDPOINT_CHANGING and state != "Deleting":
+            raise ModelBusy(
+                f"model {name} cannot be stopped now: endpoint {endpoint} is {state}; retry when it is InService"
+            )
+        from sagedrop import cleanup  # deferred: only stop needs it
+
+        if self._sagemaker is None or self._autoscaling is None:
+            raise PredictError("stop needs the SageMaker and Application Auto Scaling clients")
+        try:
+            done = cleanup.hibernate(
+                str(endpoint),
+                model=name,
+                variants=[str(summary.get("variant") or naming.VARIANT_NAME)],
+                reason=STOP_REASON.format(model=name),
+                sagemaker=self._sagemaker,
+                autoscaling=self._autoscaling,
+                registry_=self._registry,
+            )
+        except cleanup.HibernateRefused as exc:
+            raise ModelBusy(f"model {name} cannot be stopped now: {exc}; retry in a minute") from exc
+        after = self._registry.get(name, consistent=True) or summary
+        gone = "was already gone" if done.already_deleted else "was deleted"
+        return self._answer(
+            200,
+            after,
+            f"model {name} is stopped: endpoint {endpoint} {gone}, its endpoint config and model are kept; "
+            f"POST /models/{name}/start or a prediction wakes it",
+        )
+
+    def start(self, name: str, *, reason: str = "start requested") -> ModelAction:
+        """Wake a stopped (hibernated) model now (:mod:`sagedrop.wake`): 202 while the endpoint is created,
+        and the registry follows (waking, then in_service). Idempotent: a model already in service answers
+        200, one already waking 202; a model that was never deployed 409 (not_deployed)."""
+        self._check_name(name)
+        served = self.directory.get(name, fresh=True)
+        if served is None:
+            raise self._not_found(name)
+        self.directory.invalidate(name)
+        summary, status, endpoint = served.summary, served.status, served.endpoint
+        if status == registry.HIBERNATED:
+            return self._woken(name, self._waker.wake(summary, served.job, reason=reason))
+        if status == registry.WAKING:
+            state, failure = self._waker.endpoint_status(str(endpoint or ""))
+            if state == "InService":
+                self._waker.mark_in_service(name, str(endpoint))
+                return self._answer(200, {**summary, "status": registry.IN_SERVICE}, f"model {name} is running")
+            if state == "Failed":
+                raise EndpointError(
+                    f"model {name} could not wake: endpoint {endpoint} failed ({failure})", code="wake_failed"
+                )
+            if state == "Missing" and self._waker.claim_expired(summary):
+                return self._woken(name, self._waker.take_over(summary, served.job))
+            return self._answer(
+                202, summary, f"model {name} is already waking up (since {summary.get('woken_at')}): {self._soon(name)}"
+            )
+        if not endpoint or not summary.get("serving_job"):
+            if status == registry.DEPLOYING:
+                job = summary.get("pending_job") or summary.get("deploying_job") or summary.get("latest_job")
+                return self._answer(
+                    202, summary, f"model {name} is being deployed for the first time ({job}): {self._soon(name)}"
+                )
+            hint = {
+                registry.TRAINING: "it is still training; it is deployed when its training job ends",
+                registry.TRAINED: "it was trained with deploy: false; set deploy in training.json and upload it again",
+            }.get(str(status), "upload training.json (or model.tar.gz and deploy.json) to deploy it")
+            raise NotDeployed(
+                f"model {name} was never deployed, so there is nothing to start (status {status}): {hint}"
+            )
+        state, failure = self._waker.endpoint_status(str(endpoint))
+        if state == "Missing":
+            # The registry says an endpoint serves, but it is gone (deleted by hand?): wake it from its config.
+            self._registry.update(
+                name,
+                {"status": registry.HIBERNATED, "hibernated_reason": "the endpoint was gone when start was requested"},
+                condition="#s = :seen AND #ep = :ep",
+                names={"#s": "status", "#ep": "endpoint"},
+                values={":seen": status, ":ep": endpoint},
+            )
+            fresh = self.directory.get(name, fresh=True)
+            self.directory.invalidate(name)
+            if fresh is not None and fresh.status == registry.HIBERNATED:
+                return self._woken(name, self._waker.wake(fresh.summary, fresh.job, reason=reason))
+            raise ModelBusy(f"model {name} changed while starting it (status {fresh and fresh.status}); retry")
+        if state == "Failed":
+            raise ModelBusy(
+                f"model {name} cannot be started: endpoint {endpoint} failed ({failure}); POST /models/{name}/stop "
+                f"then /start re-creates it from the kept config, or upload a new model"
+            )
+        if state == "Deleting":
+            raise ModelBusy(
+                f"model {name} cannot be started now: endpoint {endpoint} is being deleted; retry in a minute"
+            )
+        if state == "Creating":
+            return self._answer(
+                202, summary, f"model {name}'s endpoint {endpoint} is being created: {self._soon(name)}"
+            )
+        return self._answer(200, summary, f"model {name} is already running (endpoint {endpoint} is {state})")
+
+    def _woken(self, name: str, result: WakeResult) -> ModelAction:
+        verb = "is waking up now" if result.created else "is already waking up"
+        summary = self._registry.get(name, consistent=True) or {"model": name, "status": result.current_status}
+        return self._answer(
+            202, summary, f"model {name} {verb}: endpoint {result.endpoint} is being created; {self._soon(name)}"
+        )
+
+    @staticmethod
+    def _soon(name: str) -> str:
+        return f"an endpoint takes a few minutes to start; GET /models/{name} says in_service when it serves"
+
+    @staticmethod
+    def _answer(status: int, summary: Mapping[str, Any], message: str) -> ModelAction:
+        body = {"model": summary.get("model"), "status": summary.get("status"), "endpoint": summary.get("endpoint")}
+        for key in ("hibernated_at", "woken_at"):
+            if summary.get(key):
+                body[key] = summary[key]
+        body["message"] = message
+        return ModelAction(status, body)
 
     # ---- steps ----------------------------------------------------------------------------
 
