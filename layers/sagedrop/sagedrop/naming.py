@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import unquote_plus
 
@@ -21,6 +22,26 @@ MAX_MODEL_NAME = MAX_NAME - len("-yyyymmdd-HHMMSS-abcdef")  # 40
 _VALID = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9])*")
 _INVALID_RUN = re.compile(r"[^a-zA-Z0-9]+")
 MANIFEST_FILE = "training.json"
+
+
+@dataclass(frozen=True)
+class DroppedObject:
+    """The S3 object an event names (a training.json or a deploy.json): where, which version, when."""
+
+    bucket: str
+    key: str
+    version: str | None
+    etag: str | None
+    time: datetime
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+    @property
+    def digest(self) -> str:
+        """6 hex digits of bucket, key and version (or ETag): stable across redeliveries."""
+        return event_hash(self.bucket, self.key, self.version or self.etag)
 
 
 def decode_key(raw_key: str) -> str:

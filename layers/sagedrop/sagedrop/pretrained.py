@@ -38,7 +38,6 @@ import time
 import zlib
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, BinaryIO
 
 from sagedrop import algorithms, naming, registry
@@ -513,19 +512,7 @@ class PretrainedContext:
     defaults: Defaults = field(default_factory=Defaults)
 
 
-@dataclass(frozen=True)
-class DropObject:
-    """The deploy.json object an S3 event names."""
-
-    bucket: str
-    key: str
-    version: str | None
-    etag: str | None
-    time: datetime
-
-    @property
-    def uri(self) -> str:
-        return f"s3://{self.bucket}/{self.key}"
+DropObject = naming.DroppedObject
 
 
 @dataclass(frozen=True)
@@ -545,7 +532,7 @@ class CheckedArchive:
 def release_name(model: str, obj: DropObject) -> str:
     """``<model>-<yyyymmdd-HHMMSS>-<6 hex>`` of the drop: the training job name format, so drops and
     training jobs of a model sort by the time of their drop and a redelivered event maps to the same name."""
-    return naming.job_name(model, obj.time, naming.event_hash(obj.bucket, obj.key, obj.version or obj.etag))
+    return naming.job_name(model, obj.time, obj.digest)
 
 
 def model_data_key(model: str, release: str) -> str:

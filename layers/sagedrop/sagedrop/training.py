@@ -12,7 +12,6 @@ import logging
 import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from typing import Any
 
 from sagedrop import naming, registry, tags
@@ -37,17 +36,7 @@ class StackContext:
     defaults: Defaults = field(default_factory=Defaults)
 
 
-@dataclass(frozen=True)
-class ManifestObject:
-    bucket: str
-    key: str
-    version: str | None
-    etag: str | None
-    time: datetime
-
-    @property
-    def uri(self) -> str:
-        return f"s3://{self.bucket}/{self.key}"
+ManifestObject = naming.DroppedObject
 
 
 @dataclass(frozen=True)
@@ -205,8 +194,7 @@ class TrainingLauncher:
         return None
 
     def _start(self, manifest: Manifest, channels: Mapping[str, ResolvedChannel], obj: ManifestObject) -> Outcome:
-        digest = naming.event_hash(obj.bucket, obj.key, obj.version or obj.etag)
-        job = naming.job_name(manifest.name, obj.time, digest)
+        job = naming.job_name(manifest.name, obj.time, obj.digest)
         if self._job_exists(job):
             log.info("training job already exists: redelivered event", extra={"job": job})
             return Outcome("duplicate", manifest.name, job, "the job for this manifest version already exists")
