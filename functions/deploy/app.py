@@ -23,7 +23,7 @@ from sagedrop.config import Settings
 from sagedrop.deploy import ENDPOINT_STATE_CHANGE, TRAINING_JOB_STATE_CHANGE, DeployContext, Deployer, Outcome
 from sagedrop.notify import Notifier
 from sagedrop.observability import MetricUnit, logger, metrics, tracer
-from sagedrop.pretrained import DropObject, PretrainedContext, PretrainedLauncher
+from sagedrop.pretrained import PretrainedContext, PretrainedLauncher
 from sagedrop.registry import Registry
 
 clients = Clients()
@@ -79,15 +79,7 @@ def _drops(event: S3Event, context: LambdaContext) -> dict[str, Any]:
     remaining_s = context.get_remaining_time_in_millis() / 1000
     scan_until = time.monotonic() + max(MIN_SCAN_S, remaining_s - RESERVED_S)
     results = []
-    for record in event.records:
-        s3_object = record.s3.get_object
-        drop = DropObject(
-            bucket=record.s3.bucket.name,
-            key=naming.decode_key(s3_object.key),
-            version=s3_object.version_id,
-            etag=s3_object.etag or None,
-            time=naming.parse_event_time(record.event_time),
-        )
+    for drop in naming.dropped_objects(event):
         logger.append_keys(manifest=drop.uri)
         outcome = launcher().handle(drop, scan_until=scan_until)
         logger.info("pretrained outcome", extra={"outcome": outcome.to_dict()})

@@ -20,7 +20,7 @@ from sagedrop.datacheck import S3Store
 from sagedrop.notify import Notifier
 from sagedrop.observability import MetricUnit, logger, metrics, tracer
 from sagedrop.registry import Registry
-from sagedrop.training import ManifestObject, StackContext, TrainingLauncher
+from sagedrop.training import StackContext, TrainingLauncher
 
 clients = Clients()
 
@@ -44,15 +44,7 @@ def launcher() -> TrainingLauncher:
 @event_source(data_class=S3Event)
 def handler(event: S3Event, context: LambdaContext) -> dict[str, Any]:
     results = []
-    for record in event.records:
-        s3_object = record.s3.get_object
-        manifest = ManifestObject(
-            bucket=record.s3.bucket.name,
-            key=naming.decode_key(s3_object.key),
-            version=s3_object.version_id,
-            etag=s3_object.etag or None,
-            time=naming.parse_event_time(record.event_time),
-        )
+    for manifest in naming.dropped_objects(event):
         logger.append_keys(manifest=manifest.uri)
         outcome = launcher().handle(manifest)
         metrics.add_metric(name=f"Manifest_{outcome.status}", unit=MetricUnit.Count, value=1)

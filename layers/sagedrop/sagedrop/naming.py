@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import unquote_plus
 
 from sagedrop.errors import Problem
@@ -42,6 +44,19 @@ class DroppedObject:
     def digest(self) -> str:
         """6 hex digits of bucket, key and version (or ETag): stable across redeliveries."""
         return event_hash(self.bucket, self.key, self.version or self.etag)
+
+
+def dropped_objects(event: Any) -> Iterator[DroppedObject]:
+    """The objects of an S3 notification event (Powertools ``S3Event``), keys URL-decoded."""
+    for record in event.records:
+        s3_object = record.s3.get_object
+        yield DroppedObject(
+            bucket=record.s3.bucket.name,
+            key=decode_key(s3_object.key),
+            version=s3_object.version_id,
+            etag=s3_object.etag or None,
+            time=parse_event_time(record.event_time),
+        )
 
 
 def decode_key(raw_key: str) -> str:
