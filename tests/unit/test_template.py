@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.support.template import load_template, resource
@@ -152,3 +154,49 @@ def test_every_api_method_requires_the_key_after_the_transform(transformed):
     assert len(methods) == 5
     for path, verb, spec in methods:
         assert {"api_key": []} in spec["security"], (path, verb)
+
+
+def _references(node, found):
+    """Logical ids a template value depends on: Ref, GetAtt and ${...} in Sub."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Ref" and isinstance(value, str):
+                found.add(value)
+            elif key == "Fn::GetAtt":
+                found.add(value[0] if isinstance(value, list) else value.split(".")[0])
+            elif key == "Fn::Sub":
+                text = value if isinstance(value, str) else value[0]
+                found.update(name.split(".")[0] for name in re.findall(r"\$\{([^}!]+)\}", text))
+                if not isinstance(value, str):
+                    _references(value[1], found)
+            else:
+                _references(value, found)
+    elif isinstance(node, list):
+        for item in node:
+            _references(item, found)
+    return found
+
+
+def test_the_transformed_template_has_no_dependency_cycle(transformed):
+    """CloudFormation refuses a cycle (e.g. bucket notification -> function -> role -> bucket)."""
+    resources = transformed["Resources"]
+    graph = {}
+    for name, body in resources.items():
+        depends = body.get("DependsOn", [])
+        edges = _references(body.get("Properties", {}), set())
+        edges |= {depends} if isinstance(depends, str) else set(depends)
+        graph[name] = {edge for edge in edges if edge in resources and edge != name}
+    state: dict[str, int] = {}
+
+    def visit(node, path):
+        state[node] = 1
+        for edge in graph[node]:
+            if state.get(edge) == 1:
+                raise AssertionError("dependency cycle: " + " -> ".join([*path, node, edge]))
+            if edge not in state:
+                visit(edge, [*path, node])
+        state[node] = 2
+
+    for name in graph:
+        if name not in state:
+            visit(name, [])
