@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import struct
+import time
 
 import pytest
 from botocore.exceptions import ClientError
@@ -295,11 +296,15 @@ def test_rejection_keeps_a_serving_model_serving(stack, lambda_context):
 
 
 def test_a_redelivered_event_starts_one_job(stack, lambda_context):
+    """S3 may deliver an event more than once, later; the job name comes from the event, never the clock."""
     stack.put("churn/train/train.csv", csv_rows(10, 3, 2))
     event = stack.drop_manifest("churn", {"algorithm": "xgboost", "hyperparameters": {"num_round": 5}})
+    event["Records"][0]["eventTime"] = "2024-03-05T06:07:08.123Z"
     first = run(stack, event, lambda_context)
+    time.sleep(1.1)  # the redelivery arrives at another wall-clock second
     again = run(stack, event, lambda_context)
     assert first[0]["status"] == "started"
+    assert first[0]["job"].startswith("churn-20240305-060708-")
     assert again[0]["status"] == "duplicate"
     assert again[0]["job"] == first[0]["job"]
     assert stack.training_jobs() == [first[0]["job"]]
