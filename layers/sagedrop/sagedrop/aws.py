@@ -112,3 +112,28 @@ def error_code(exc: BaseException) -> str:
 def error_message(exc: BaseException) -> str:
     response = getattr(exc, "response", None) or {}
     return str(response.get("Error", {}).get("Message", "")) or str(exc)
+
+
+def read_head(s3: Any, bucket: str, key: str, version: str | None, limit: int) -> tuple[bytes, int] | None:
+    """The first ``limit`` + 1 bytes of an object and its total size; None when the object (version) is gone.
+
+    One ranged GetObject, so a huge upload costs no memory. A zero-byte object answers a ranged GET with
+    416 ``InvalidRange`` (RFC 9110 section 14.1.1: a range of a zero-length representation is
+    unsatisfiable; S3 error codes: https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html,
+    "InvalidRange ... 416"), which is an empty file, not an error to retry.
+    """
+    kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key, "Range": f"bytes=0-{limit}"}
+    if version:
+        kwargs["VersionId"] = version
+    try:
+        response = s3.get_object(**kwargs)
+    except Exception as exc:
+        code = error_code(exc)
+        if code in ("NoSuchKey", "NoSuchVersion", "404"):
+            return None
+        if code == "InvalidRange":
+            return b"", 0
+        raise
+    body = response["Body"].read()
+    total = response.get("ContentRange", "").rpartition("/")[2]
+    return body, int(total) if total.isdigit() else len(body)

@@ -198,13 +198,15 @@ class Manifest:
 # ------------------------------------------------------------------------------------------------
 
 
-def load_json(body: bytes, source: str = "training.json") -> dict[str, Any]:
-    """Bytes -> JSON object, with size, encoding and syntax errors said precisely."""
-    if len(body) > MAX_MANIFEST_BYTES:
+def load_json(body: bytes, source: str = "training.json", size: int | None = None) -> dict[str, Any]:
+    """Bytes -> JSON object, with size, encoding and syntax errors said precisely.
+
+    ``size`` is the whole object's size when ``body`` is only its first bytes (a ranged read).
+    """
+    size = max(len(body), size or 0)
+    if size > MAX_MANIFEST_BYTES:
         raise ManifestError(
-            Problem(
-                "$", f"the manifest is {len(body):,} bytes", f"keep it under {MAX_MANIFEST_BYTES:,} bytes (64 KiB)"
-            ),
+            Problem("$", f"the manifest is {size:,} bytes", f"keep it under {MAX_MANIFEST_BYTES:,} bytes (64 KiB)"),
             source=source,
         )
     try:

@@ -42,7 +42,7 @@ from typing import Any, BinaryIO
 
 from sagedrop import algorithms, naming, registry
 from sagedrop.algorithms.base import Algorithm
-from sagedrop.aws import error_code
+from sagedrop.aws import error_code, read_head
 from sagedrop.deploy import JOB_COMPLETED, SOURCE_PRETRAINED, Deployer, Outcome
 from sagedrop.errors import ManifestError, Problem, UserError
 from sagedrop.manifest import (
@@ -569,10 +569,10 @@ class PretrainedLauncher:
         default_name = naming.model_name_from_key(obj.key)
         model = default_name or "-"
         try:
-            body = self._read(obj)
-            if body is None:
+            found = self._read(obj)
+            if found is None:
                 return Outcome("ignored", model, message=f"{obj.uri} no longer exists")
-            data = load_json(body, source=obj.uri)
+            data = load_json(found[0], source=obj.uri, size=found[1])
             if isinstance(data.get("name"), str) and data["name"]:
                 model = data["name"]
             spec = parse_deploy_json(data, default_name=default_name, defaults=self.ctx.defaults, source=obj.uri)
@@ -607,22 +607,11 @@ class PretrainedLauncher:
 
     # ---- steps ----------------------------------------------------------------------------
 
-    def _read(self, obj: DropObject) -> bytes | None:
-        kwargs: dict[str, Any] = {"Bucket": obj.bucket, "Key": obj.key, "Range": f"bytes=0-{MAX_MANIFEST_BYTES}"}
-        if obj.version:
-            kwargs["VersionId"] = obj.version
-        try:
-            response = self._s3.get_object(**kwargs)
-        except Exception as exc:
-            if error_code(exc) in ("NoSuchKey", "NoSuchVersion", "404"):
-                log.warning("deploy.json vanished before it was read", extra={"uri": obj.uri})
-                return None
-            raise
-        body = response["Body"].read()
-        total = response.get("ContentRange", "").rpartition("/")[2]
-        if total.isdigit() and int(total) > MAX_MANIFEST_BYTES:
-            return body + b" " * (int(total) - len(body))  # load_json reports the real size
-        return body
+    def _read(self, obj: DropObject) -> tuple[bytes, int] | None:
+        found = read_head(self._s3, obj.bucket, obj.key, obj.version, MAX_MANIFEST_BYTES)
+        if found is None:
+            log.warning("deploy.json vanished before it was read", extra={"uri": obj.uri})
+        return found
 
     def _check_archive(
         self, bucket: str, key: str, spec: PretrainedManifest, scan_until: float | None

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sagedrop import naming, registry, tags
-from sagedrop.aws import error_code, error_message
+from sagedrop.aws import error_code, error_message, read_head
 from sagedrop.convert import LabelBins
 from sagedrop.datacheck import ObjectStore, ResolvedChannel, check_channels_data, resolve_channels
 from sagedrop.errors import DataError, ManifestError, Problem, UserError
@@ -152,10 +152,10 @@ class TrainingLauncher:
         default_name = naming.model_name_from_key(obj.key)
         model = default_name or "-"
         try:
-            body = self._read_manifest(obj)
-            if body is None:
+            found = self._read_manifest(obj)
+            if found is None:
                 return Outcome("ignored", model, message=f"{obj.uri} no longer exists")
-            data = load_json(body, source=obj.uri)
+            data = load_json(found[0], source=obj.uri, size=found[1])
             if isinstance(data.get("name"), str) and data["name"]:
                 model = data["name"]
             manifest = parse(data, default_name=default_name, defaults=self.ctx.defaults, source=obj.uri)
@@ -169,22 +169,11 @@ class TrainingLauncher:
             return self._reject(model, obj, exc)
         return self._start(manifest, channels, obj)
 
-    def _read_manifest(self, obj: ManifestObject) -> bytes | None:
-        kwargs: dict[str, Any] = {"Bucket": obj.bucket, "Key": obj.key, "Range": f"bytes=0-{MAX_MANIFEST_BYTES}"}
-        if obj.version:
-            kwargs["VersionId"] = obj.version
-        try:
-            response = self._s3.get_object(**kwargs)
-        except Exception as exc:
-            if error_code(exc) in ("NoSuchKey", "NoSuchVersion", "404"):
-                log.warning("manifest vanished before it was read", extra={"uri": obj.uri, "version": obj.version})
-                return None
-            raise
-        body = response["Body"].read()
-        total = response.get("ContentRange", "").rpartition("/")[2]
-        if total.isdigit() and int(total) > MAX_MANIFEST_BYTES:
-            return body + b" " * (int(total) - len(body))  # load_json reports the real size
-        return body
+    def _read_manifest(self, obj: ManifestObject) -> tuple[bytes, int] | None:
+        found = read_head(self._s3, obj.bucket, obj.key, obj.version, MAX_MANIFEST_BYTES)
+        if found is None:
+            log.warning("manifest vanished before it was read", extra={"uri": obj.uri, "version": obj.version})
+        return found
 
     def _image_problem(self, manifest: Manifest) -> Problem | None:
         try:
