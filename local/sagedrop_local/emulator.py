@@ -243,6 +243,9 @@ class LocalAws:
             )
 
         self._patch.set(rt_responses.SageMakerRuntimeResponse, "invoke_endpoint", invoke_endpoint)
+        # moto decodes every request body as UTF-8 unless told not to: a RecordIO-protobuf or image body
+        # (bytes such as 0xd7) then fails inside moto with an HTTP 500 page before invoke_endpoint runs.
+        self._patch.set(rt_responses.SageMakerRuntimeResponse, "use_raw_body", True)
 
     def uninstall(self) -> None:
         self._patch.undo()
@@ -485,7 +488,12 @@ class LocalAws:
         target = Path(tempfile.mkdtemp(prefix=f"{config_name}-", dir=self.workdir))
         with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as archive:
             archive.extractall(target, filter="data")
-        return local_algorithms.load(algorithm, target)
+        image = container["Image"].rsplit("/", 1)[-1]
+        serving = local_algorithms.Serving(
+            image_tag=image.split(":", 1)[1] if ":" in image else None,
+            environment=dict(container.get("Environment") or {}),
+        )
+        return local_algorithms.load(algorithm, target, serving)
 
     def _invoke(self, name: str | None, body: bytes, content_type: str, accept: str | None) -> Any:
         endpoint = self.sagemaker.endpoints.get(name or "")
@@ -500,11 +508,16 @@ class LocalAws:
             )
         variant = endpoint.production_variants[0]["VariantName"]
         self._count_invocation(name or "", variant)
+        from sagedrop_local.algorithms import InvokeError
+
         try:
             answer, answer_type = loaded[1].invoke(body, content_type, accept)
         except Exception as exc:
-            detail = str(getattr(exc, "message", None) or exc)
-            status = int(getattr(exc, "status_code", 400))
+            if isinstance(exc, InvokeError):  # the container's own answer: 400, 406, 415, ...
+                detail, status = exc.message, exc.status_code
+            else:  # an unhandled error inside a container's server is its HTTP 500, still a ModelError
+                detail, status = f"Internal Server Error: {type(exc).__name__}: {exc}", 500
+                self.log(f"sagemaker endpoint {name}: the model server failed: {detail}")
             kind = "client" if status < 500 else "server"
             message = (
                 f'Received {kind} error ({status}) from primary with message "{detail}". See '
