@@ -23,6 +23,7 @@ Foxes and dogs: friends or foes? Nobody knows.
 Some brown dog barks at that fox, and it runs away.
 """
 
+
 def as_strings(hyperparameters: dict[str, object]) -> dict[str, str]:
     """SageMaker passes hyperparameters as strings; the train function writes booleans as true/false."""
     return {k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in hyperparameters.items()}
