@@ -53,7 +53,7 @@ def archive(tmp: Path, algorithm: str, hyperparameters: dict[str, str]) -> bytes
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory) -> Any:
     tmp = tmp_path_factory.mktemp("wire")
-    local = LocalStack(api_port=None, endpoint_delay=0.1, log=lambda _: None).start()
+    local = LocalStack(stack="sagedrop-wire", api_port=None, endpoint_delay=0.1, log=lambda _: None).start()
     try:
         s3, sagemaker = local.client("s3"), local.client("sagemaker")
         models = {

@@ -664,11 +664,7 @@ def portable_model(booster: Any) -> bytes:
         learner["learner_model_param"]["base_score"] = score.strip("[]").split(",")[0].strip()
     attributes = learner.setdefault("attributes", {})
     if "best_iteration" in attributes:
-        parallel = int(
-            json.loads(booster.save_config())["learner"]["gradient_booster"].get(
-                "gbtree_model_param", {"num_parallel_tree": "1"}
-            )["num_parallel_tree"]
-        )
+        parallel = xgboost_serving.booster_config(booster)[2]
         attributes["best_ntree_limit"] = str((int(attributes["best_iteration"]) + 1) * parallel)
     return json.dumps(document, separators=(",", ":")).encode("utf-8")
 

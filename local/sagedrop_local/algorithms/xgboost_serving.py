@@ -128,7 +128,7 @@ class _Model:
     num_class: str
 
 
-def _config(booster: Any) -> tuple[str, str, int]:
+def booster_config(booster: Any) -> tuple[str, str, int]:
     """Objective, num_class and num_parallel_tree from the booster's configuration (save_config)."""
     learner = json.loads(booster.save_config())["learner"]
     objective = learner["objective"]["name"]
@@ -152,7 +152,7 @@ def load_model_dir(model_dir: Path, environment: Mapping[str, str]) -> _Model:
         booster.set_param("nthread", 1)
         boosters.append(booster)
         formats.append(model_format)
-    objective, num_class, _ = _config(boosters[0])
+    objective, num_class, _ = booster_config(boosters[0])
     return _Model(boosters, formats, objective, num_class)
 
 
@@ -277,7 +277,7 @@ def _predict_one(booster: Any, dtest: Any) -> np.ndarray:
     n // num_parallel_tree boosting rounds.
     """
     limit = int(booster.attr("best_ntree_limit") or 0)
-    rounds = limit // _config(booster)[2] if limit else 0
+    rounds = limit // booster_config(booster)[2] if limit else 0
     return booster.predict(dtest, iteration_range=(0, rounds), validate_features=False)
 
 
