@@ -13,9 +13,10 @@ stack runs (and restoring them afterwards):
 * Endpoints move Creating -> InService (or Failed) after loading model.tar.gz; UpdateEndpoint
   (missing in moto) moves Updating -> InService with a blue/green swap; each change emits
   "SageMaker Endpoint State Change". CreateEndpoint refuses an existing name, as AWS does.
-* InvokeEndpoint answers with the local algorithm in its real wire format, raises ModelError on
-  a model error, and counts each call in CloudWatch ``AWS/SageMaker`` ``Invocations`` with the
-  EndpointName and VariantName dimensions.
+* InvokeEndpoint passes the raw body (RecordIO, images) to the local algorithm, which answers in
+  its container's wire format for the Model's image tag and environment; the container's error
+  statuses (and 500 for a failure inside the model server) become ModelError; each call counts in
+  CloudWatch ``AWS/SageMaker`` ``Invocations`` with the EndpointName and VariantName dimensions.
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ One interface for every algorithm, looked up by the name manifests use:
   the strings SageMaker passes, writes into ``model_dir`` what the real container puts in
   ``model.tar.gz`` and returns the final metrics under SageMaker's metric names. Every failure
   is an :class:`AlgorithmError` whose text is the job's FailureReason.
-* ``load(algorithm, model_dir)`` gives a :class:`Predictor` for an extracted ``model.tar.gz``;
+* ``load(algorithm, model_dir, serving)`` gives a :class:`Predictor` for an extracted ``model.tar.gz``
+  (``serving``: the Model's image tag and container environment, for the modules that use them);
   ``invoke(body, content_type, accept)`` answers in the algorithm's real wire format or raises
   :class:`InvokeError` (the container's HTTP status and message, for InvokeEndpoint's ModelError).
 * ``supported(algorithm)``: image-classification and seq2seq are not available locally yet;
