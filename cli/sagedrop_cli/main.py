@@ -495,14 +495,12 @@ def prepare_text(
                 progress=bars,
             ),
         )
-        mode = "supervised"
     else:
         result = _run_prepare(
             "text", lambda bars: text.prepare_word2vec(inputs, destination, overwrite=overwrite, progress=bars)
         )
-        mode = "batch_skipgram"
     console.print(result.summary())
-    _suggest({"algorithm": "blazingtext", "hyperparameters": {"mode": mode}}, destination)
+    _suggest(result.manifest_fields(), destination)
 
 
 # ------------------------------------------------------------------ local stack

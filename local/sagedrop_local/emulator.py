@@ -13,9 +13,10 @@ stack runs (and restoring them afterwards):
 * Endpoints move Creating -> InService (or Failed) after loading model.tar.gz; UpdateEndpoint
   (missing in moto) moves Updating -> InService with a blue/green swap; each change emits
   "SageMaker Endpoint State Change". CreateEndpoint refuses an existing name, as AWS does.
-* InvokeEndpoint answers with the local algorithm in its real wire format, raises ModelError on
-  a model error, and counts each call in CloudWatch ``AWS/SageMaker`` ``Invocations`` with the
-  EndpointName and VariantName dimensions.
+* InvokeEndpoint passes the raw body (RecordIO, images) to the local algorithm, which answers in
+  its container's wire format for the Model's image tag and environment; the container's error
+  statuses (and 500 for a failure inside the model server) become ModelError; each call counts in
+  CloudWatch ``AWS/SageMaker`` ``Invocations`` with the EndpointName and VariantName dimensions.
 """
 
 from __future__ import annotations
@@ -243,6 +244,9 @@ class LocalAws:
             )
 
         self._patch.set(rt_responses.SageMakerRuntimeResponse, "invoke_endpoint", invoke_endpoint)
+        # moto decodes every request body as UTF-8 unless told not to: a RecordIO-protobuf or image body
+        # (bytes such as 0xd7) then fails inside moto with an HTTP 500 page before invoke_endpoint runs.
+        self._patch.set(rt_responses.SageMakerRuntimeResponse, "use_raw_body", True)
 
     def uninstall(self) -> None:
         self._patch.undo()
@@ -485,7 +489,12 @@ class LocalAws:
         target = Path(tempfile.mkdtemp(prefix=f"{config_name}-", dir=self.workdir))
         with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as archive:
             archive.extractall(target, filter="data")
-        return local_algorithms.load(algorithm, target)
+        image = container["Image"].rsplit("/", 1)[-1]
+        serving = local_algorithms.Serving(
+            image_tag=image.split(":", 1)[1] if ":" in image else None,
+            environment=dict(container.get("Environment") or {}),
+        )
+        return local_algorithms.load(algorithm, target, serving)
 
     def _invoke(self, name: str | None, body: bytes, content_type: str, accept: str | None) -> Any:
         endpoint = self.sagemaker.endpoints.get(name or "")
@@ -500,11 +509,16 @@ class LocalAws:
             )
         variant = endpoint.production_variants[0]["VariantName"]
         self._count_invocation(name or "", variant)
+        from sagedrop_local.algorithms import InvokeError
+
         try:
             answer, answer_type = loaded[1].invoke(body, content_type, accept)
         except Exception as exc:
-            detail = str(getattr(exc, "message", None) or exc)
-            status = int(getattr(exc, "status_code", 400))
+            if isinstance(exc, InvokeError):  # the container's own answer: 400, 406, 415, ...
+                detail, status = exc.message, exc.status_code
+            else:  # an unhandled error inside a container's server is its HTTP 500, still a ModelError
+                detail, status = f"Internal Server Error: {type(exc).__name__}: {exc}", 500
+                self.log(f"sagemaker endpoint {name}: the model server failed: {detail}")
             kind = "client" if status < 500 else "server"
             message = (
                 f'Received {kind} error ({status}) from primary with message "{detail}". See '

@@ -19,7 +19,8 @@ AWS example notebooks lowercase the text and tokenize it with nltk's ``word_toke
   text is one token; segment it beforehand if word vectors of single words are wanted.
 
 Model folder for ``sagedrop submit``: ``out_dir/train/train.txt`` (+ ``out_dir/validation/validation.txt``
-in supervised mode with a validation split).
+in supervised mode with a validation split); each result's ``manifest_fields()`` is a training.json
+that trains on what was written (``min_count`` lowered for a small corpus).
 """
 
 from __future__ import annotations
@@ -55,6 +56,15 @@ TRAIN_FILE, VALIDATION_FILE = "train.txt", "validation.txt"
 SENTENCE_END = frozenset(".!?…。！？")
 MAX_FIELD_CHARS = 16 << 20
 """Largest CSV field accepted (the csv module's own default limit is 131,072 characters)."""
+
+DEFAULT_MIN_COUNT = 5
+"""BlazingText's ``min_count`` default, in every mode (docs: blazingtext_hyperparameters.html)."""
+MIN_VOCABULARY = 100
+"""Words the suggested ``min_count`` keeps at least (all of them when the text has fewer)."""
+SMALL_VOCABULARY = 1000
+"""Below this many kept words, the suggested Word2Vec manifest turns off ``evaluation``: WS-353 scores
+word pairs of common English words (blazingtext_hyperparameters.html, ``evaluation``), and a small
+vocabulary holds too few of them to compute a correlation."""
 
 Punctuation = Literal["separate", "remove"]
 Progress = Callable[[str, int, int | None], None]
@@ -185,6 +195,29 @@ def _check_errors(errors: str) -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# The suggested training.json
+# --------------------------------------------------------------------------------------------
+
+
+def suggested_min_count(counts: Counter[str]) -> int:
+    """The documented ``min_count`` (5) when it keeps enough words, else the largest lower one that does.
+
+    "Enough" is ``MIN_VOCABULARY`` words, or every distinct word when the text has fewer: the local
+    and the real BlazingText fail a job whose vocabulary is empty, which a small prepared corpus
+    with the default would be.
+    """
+    wanted = min(MIN_VOCABULARY, len(counts))
+    for min_count in range(DEFAULT_MIN_COUNT, 1, -1):
+        if sum(1 for count in counts.values() if count >= min_count) >= wanted:
+            return min_count
+    return 1
+
+
+def _kept(counts: Counter[str], min_count: int) -> int:
+    return sum(1 for count in counts.values() if count >= min_count)
+
+
+# --------------------------------------------------------------------------------------------
 # Word2Vec
 # --------------------------------------------------------------------------------------------
 
@@ -199,6 +232,21 @@ class Word2VecResult:
     skipped_blank: int = 0
     bytes_written: int = 0
     seconds: float = 0.0
+    word_counts: Counter[str] = field(default_factory=Counter)
+
+    def manifest_fields(self) -> dict[str, object]:
+        """A training.json that trains on this text: BlazingText Word2Vec with a vocabulary that is not empty.
+
+        ``min_count`` only when the default 5 would keep too few words; ``evaluation`` off when the
+        vocabulary is too small for the WS-353 word-similarity score (``SMALL_VOCABULARY``).
+        """
+        hyperparameters: dict[str, object] = {"mode": "batch_skipgram"}
+        min_count = suggested_min_count(self.word_counts)
+        if min_count != DEFAULT_MIN_COUNT:
+            hyperparameters["min_count"] = min_count
+        if _kept(self.word_counts, min_count) < SMALL_VOCABULARY:
+            hyperparameters["evaluation"] = False
+        return {"algorithm": "blazingtext", "hyperparameters": hyperparameters}
 
     def summary(self) -> str:
         return (
@@ -276,6 +324,7 @@ def prepare_word2vec(
                             continue
                         line = " ".join(group) + "\n"
                         out.write(line)
+                        result.word_counts.update(group)
                         result.sentences += 1
                         result.tokens += len(group)
                         wrote = True
@@ -310,9 +359,19 @@ class SupervisedResult:
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
 
+    word_counts: Counter[str] = field(default_factory=Counter)  # words of the training lines (labels aside)
+
     @property
     def labels(self) -> list[str]:
         return list(self.label_counts)
+
+    def manifest_fields(self) -> dict[str, object]:
+        """A training.json that trains on these lines: supervised mode, ``min_count`` as for Word2Vec."""
+        hyperparameters: dict[str, object] = {"mode": "supervised"}
+        min_count = suggested_min_count(self.word_counts)
+        if min_count != DEFAULT_MIN_COUNT:
+            hyperparameters["min_count"] = min_count
+        return {"algorithm": "blazingtext", "hyperparameters": hyperparameters}
 
     def summary(self) -> str:
         lines = [
@@ -531,4 +590,5 @@ def _write_supervised(
             result.validation_lines += 1
         else:
             handles["train"].write(line)
+            result.word_counts.update(tokens)
             result.train_lines += 1

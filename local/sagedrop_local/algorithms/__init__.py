@@ -7,7 +7,8 @@ One interface for every algorithm, looked up by the name manifests use:
   the strings SageMaker passes, writes into ``model_dir`` what the real container puts in
   ``model.tar.gz`` and returns the final metrics under SageMaker's metric names. Every failure
   is an :class:`AlgorithmError` whose text is the job's FailureReason.
-* ``load(algorithm, model_dir)`` gives a :class:`Predictor` for an extracted ``model.tar.gz``;
+* ``load(algorithm, model_dir, serving)`` gives a :class:`Predictor` for an extracted ``model.tar.gz``
+  (``serving``: the Model's image tag and container environment, for the modules that use them);
   ``invoke(body, content_type, accept)`` answers in the algorithm's real wire format or raises
   :class:`InvokeError` (the container's HTTP status and message, for InvokeEndpoint's ModelError).
 * ``supported(algorithm)``: image-classification and seq2seq are not available locally yet;
@@ -19,12 +20,13 @@ Local only: the Lambda layer (``sagedrop``) never imports this package.
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import ModuleType
 from typing import Protocol
 
-from sagedrop_local.algorithms.common import AlgorithmError, InvokeError, TrainResult
+from sagedrop_local.algorithms.common import AlgorithmError, InvokeError, Serving, TrainResult
 
 __all__ = [
     "ALGORITHMS",
@@ -33,6 +35,7 @@ __all__ = [
     "AlgorithmError",
     "InvokeError",
     "Predictor",
+    "Serving",
     "TrainResult",
     "load",
     "supported",
@@ -105,8 +108,14 @@ def train(
         raise AlgorithmError(f"AlgorithmError: {type(exc).__name__}: {exc}") from exc
 
 
-def load(algorithm: str, model_dir: Path) -> Predictor:
-    """A predictor for the files of an extracted model.tar.gz (RuntimeError if they are not this algorithm's)."""
+def load(algorithm: str, model_dir: Path, serving: Serving | None = None) -> Predictor:
+    """A predictor for the files of an extracted model.tar.gz (RuntimeError if they are not this algorithm's).
+
+    ``serving`` (image tag, container environment) goes to the modules whose ``load`` takes it.
+    """
     if not supported(algorithm):
         raise RuntimeError(unsupported_message(algorithm))
-    return importlib.import_module(ALGORITHMS[algorithm]).load(Path(model_dir))
+    module = importlib.import_module(ALGORITHMS[algorithm])
+    if serving is not None and "serving" in inspect.signature(module.load).parameters:
+        return module.load(Path(model_dir), serving=serving)
+    return module.load(Path(model_dir))

@@ -16,7 +16,8 @@ blazingtext-tuning.html) and fastText (which BlazingText's supervised mode exten
   between the human scores and the cosine similarities of the pairs whose two words are in the
   vocabulary, reported as ``train:mean_rho`` and written to ``eval.json`` with the number of
   pairs not found. Only the combined 353-pair file ships, so mean_rho is that one correlation;
-  when fewer than two pairs are in the vocabulary the metric is not reported (logged);
+  when fewer than two pairs are in the vocabulary (a small corpus) the evaluation cannot be
+  computed: the job still completes with its vectors, reports no metric and logs why;
 * ``supervised`` mode is fastText's classifier: a dictionary of words seen at least
   ``min_count`` times plus the end-of-line token ``</s>``, word n-grams up to ``word_ngrams``
   hashed (fastText's FNV-1a and n-gram hash) into ``buckets``, a sentence represented by the
@@ -273,8 +274,21 @@ def _evaluate(vectors: Any, model_dir: Path, log: Log) -> list[tuple[str, float]
     if not pairs_file.is_file():
         log("evaluation=True: gensim's copy of WS-353 is missing, so train:mean_rho is not reported")
         return []
-    total = sum(1 for line in pairs_file.read_text().splitlines() if line and not line.startswith("#"))
-    _pearson, spearman, oov_percent = vectors.evaluate_word_pairs(str(pairs_file), case_insensitive=True)
+    pairs = [line.split("\t") for line in pairs_file.read_text().splitlines() if line and not line.startswith("#")]
+    total = len(pairs)
+    vocabulary = {word.lower() for word in vectors.key_to_index}
+    found = sum(1 for pair in pairs if len(pair) >= 2 and {pair[0].lower(), pair[1].lower()} <= vocabulary)
+    if found < 2:  # gensim raises "No valid similarity judgements" (0) / scipy "x and y must have length ..." (1)
+        log(
+            f"WS-353: {found} of {total} word pairs have both words in the vocabulary; a rank correlation needs "
+            "at least 2, so train:mean_rho is not reported (a larger corpus, or a lower min_count, gives more)"
+        )
+        return []
+    try:
+        _pearson, spearman, oov_percent = vectors.evaluate_word_pairs(str(pairs_file), case_insensitive=True)
+    except ValueError as exc:  # any other reason the score cannot be computed: no metric, the vectors stay
+        log(f"WS-353: the evaluation could not be computed ({exc}): train:mean_rho is not reported")
+        return []
     rho = float(spearman.statistic)
     not_found = round(total * oov_percent / 100.0)
     report = {"WS-353": {"spearmans_rho": rho, "pairs": total, "pairs_not_found": not_found}, "mean_rho": rho}

@@ -51,6 +51,19 @@ def client_error(message: str) -> AlgorithmError:
     return AlgorithmError(f"ClientError: {message}")
 
 
+@dataclass(frozen=True)
+class Serving:
+    """What a container knows at serving time besides the files of model.tar.gz.
+
+    ``image_tag`` is the tag of the Model's container image (``1.7-1``): a container's wire format
+    can differ between versions. ``environment`` is the container's ``Environment`` map from
+    CreateModel (e.g. ``SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT``).
+    """
+
+    image_tag: str | None = None
+    environment: Mapping[str, str] = field(default_factory=dict)
+
+
 @dataclass
 class TrainResult:
     """What a finished training job reports: its final metrics, named as SageMaker names them."""

@@ -17,19 +17,17 @@ What follows the container (github.com/aws/sagemaker-xgboost-container):
   container's log lines (``[n]#011train-rmse:...``) and SageMaker's metric regexes give them.
   eval_metric names the container computes itself (accuracy, f1, mse, r2, ...:
   ``metrics/custom_metrics.py``) are computed here too;
-* the artifact: ``xgboost-model``, a pickle of the Booster (``pkl.dump(bst, ...)`` in train.py),
-  loaded as ``serve_utils.get_loaded_booster`` does (pickle first, then ``Booster.load_model``;
-  several files make an ensemble whose predictions are averaged);
-* inference: text/csv, text/libsvm and application/x-recordio-protobuf requests; the answer is
-  ``",".join(map(str, preds.tolist()))`` as text/csv (so a multi:softprob row prints as a Python
-  list: ``[0.1, 0.7, 0.2],[...]``), or ``{"predictions": [{"score": ...}, ...]}`` when Accept
-  is application/json (serve.py / ``serve_utils.encode_predictions_as_json``); a model trained
-  with early stopping predicts with its best iteration (the container's ``best_ntree_limit``).
+* the artifact: ``xgboost-model``. The 1.3-1 to 1.7-1 containers write it with
+  ``bst.save_model(model_location)`` (algorithm_mode/train.py, branch 1.7-1 at f7a93a2), the
+  1.0-1 and 1.2-x ones pickle the Booster. Here it is XGBoost JSON adjusted so that xgboost 1.7
+  loads it and predicts the same numbers (``portable_model``); ``base_score`` is 1.x's constant
+  0.5 unless given;
+* inference: ``xgboost_serving`` (the container's model server and wire formats).
 """
 
 from __future__ import annotations
 
-import pickle
+import json
 import re
 import warnings
 from collections.abc import Callable, Mapping
@@ -40,27 +38,26 @@ from typing import Any
 import numpy as np
 
 from sagedrop.algorithms.xgboost import MAXIMIZE_METRICS, MINIMIZE_METRICS
+from sagedrop_local.algorithms import xgboost_serving
 from sagedrop_local.algorithms.common import (
     RECORDIO_PROTOBUF,
     AlgorithmError,
     DataError,
-    InvokeError,
     Log,
+    Serving,
     TrainResult,
     base_content_type,
     binary_scores,
     channel_files,
     client_error,
-    dumps,
     macro_scores,
-    parse_csv_rows,
     read_csv_files,
     read_recordio_files,
     relative_name,
-    rows_to_matrix,
 )
 
-MODEL_FILE = "xgboost-model"
+MODEL_FILE = xgboost_serving.MODEL_FILE
+XGBoostPredictor = xgboost_serving.XGBoostPredictor
 
 # --------------------------------------------------------------------------------------------
 # Hyperparameters: the container's table (hyperparameter_validation.py), closed/open intervals
@@ -582,6 +579,11 @@ def train(
     # One thread unless nthread is given: the container uses every core, but on small local data
     # OpenMP threads only spin against the rest of the local stack (seconds instead of milliseconds).
     params.setdefault("nthread", 1)
+    # The 1.x containers run xgboost 1.x (1.7-1: xgboost 1.7.4, docker/1.7-1/base/Dockerfile.cpu), whose
+    # base_score is the constant 0.5 unless given; xgboost 2+ estimates it from the labels instead
+    # (https://xgboost.readthedocs.io/en/stable/tutorials/intercept.html): the constant keeps the
+    # container's training and a model file that xgboost 1.x reads (portable_model).
+    params.setdefault("base_score", 0.5)
     custom_metric = None
     if custom:
 
@@ -619,8 +621,7 @@ def train(
         raise AlgorithmError(f"AlgorithmError: XGB train call failed with exception:\n {message}") from None
 
     model_dir.mkdir(parents=True, exist_ok=True)
-    with open(model_dir / MODEL_FILE, "wb") as out:
-        pickle.dump(booster, out)
+    (model_dir / MODEL_FILE).write_bytes(portable_model(booster))
     final = [
         (f"{data}:{metric}", float(values[-1])) for data, found in results.items() for metric, values in found.items()
     ]
@@ -631,137 +632,43 @@ def train(
 
 
 # --------------------------------------------------------------------------------------------
-# Inference
+# The artifact: a model file the 1.x containers load
 # --------------------------------------------------------------------------------------------
 
-SUPPORTED_ACCEPTS = ("application/json", "application/jsonlines", "application/x-recordio-protobuf", "text/csv")
 
+def portable_model(booster: Any) -> bytes:
+    """The booster as XGBoost JSON that xgboost 1.7 (the 1.7-1 container) loads and predicts identically.
 
-class XGBoostPredictor:
-    """The container's /invocations for the booster(s) found in the model directory."""
-
-    def __init__(self, boosters: list[Any]) -> None:
-        self.boosters = boosters
-        self.features = boosters[0].num_features()
-
-    def invoke(self, body: bytes, content_type: str, accept: str | None) -> tuple[bytes, str]:
-        if not body:
-            return b"", "text/csv"  # the container answers 204 No Content to an empty body
-        kind = _request_kind(content_type)
-        features = _request_features(body, kind)
-        columns = features.shape[1]
-        if kind == "libsvm":
-            if columns > self.features + 1:
-                raise InvokeError(
-                    400,
-                    f"Feature size of libsvm inference data {columns} is larger than feature size of trained "
-                    f"model {self.features}.",
-                )
-        elif columns not in (self.features, self.features - 1):
-            raise InvokeError(
-                400,
-                f"Feature size of {_KIND_NAMES[kind]} inference data {columns} is not consistent with feature size "
-                f"of trained model {self.features}.",
+    * JSON, not a pickle: XGBoost guarantees that models saved with ``save_model`` load in later
+      versions, while a pickle is a memory snapshot that is neither portable nor stable
+      (https://xgboost.readthedocs.io/en/release_3.2.0/tutorials/saving_model.html). The container
+      tries ``pickle.load`` first and then ``Booster.load_model`` (serve_utils.get_loaded_booster);
+      a JSON file without a ``.json`` extension is recognised by its leading ``{``.
+    * ``base_score``: xgboost 3.1+ writes it as a vector string (``"[5E-1]"``), which xgboost 1.7
+      does not parse as the intercept: the model loads but predicts differently (measured with
+      ``benchmarks/xgboost_portability.py``). All elements are equal here (``train`` gives 1.x's
+      constant ``base_score``), so the scalar is written.
+    * ``best_ntree_limit``: xgboost 1.7 restores this attribute on load and the container predicts
+      with ``ntree_limit=best_ntree_limit`` (serve_utils.predict); xgboost 3 only records
+      ``best_iteration``, so the attribute is added after early stopping.
+    """
+    document = json.loads(bytes(booster.save_raw("json")))
+    learner = document["learner"]
+    score = str(learner["learner_model_param"]["base_score"])
+    if score.startswith("["):
+        values = {float(item) for item in score.strip("[]").split(",") if item.strip()}
+        if len(values) != 1:
+            raise AlgorithmError(
+                f"AlgorithmError: the model has several intercepts {sorted(values)}, which XGBoost 1.x cannot hold"
             )
-        preds = self._predict(features)
-        return _encode(preds, accept)
-
-    def _predict(self, features: Any) -> np.ndarray:
-        import xgboost as xgb
-
-        dtest = xgb.DMatrix(features, missing=np.nan)
-        outputs = []
-        for booster in self.boosters:
-            best = booster.attributes().get("best_iteration")
-            iteration_range = (0, int(best) + 1) if best is not None else (0, 0)
-            try:
-                outputs.append(booster.predict(dtest, iteration_range=iteration_range, validate_features=False))
-            except Exception as exc:
-                raise InvokeError(400, f"Unable to evaluate payload provided: {_xgboost_message(exc)}") from None
-        return outputs[0] if len(outputs) == 1 else np.mean(outputs, axis=0)
+        learner["learner_model_param"]["base_score"] = score.strip("[]").split(",")[0].strip()
+    attributes = learner.setdefault("attributes", {})
+    if "best_iteration" in attributes:
+        parallel = xgboost_serving.booster_config(booster)[2]
+        attributes["best_ntree_limit"] = str((int(attributes["best_iteration"]) + 1) * parallel)
+    return json.dumps(document, separators=(",", ":")).encode("utf-8")
 
 
-_KIND_NAMES = {"csv": "text/csv", "libsvm": "text/libsvm", "recordio": RECORDIO_PROTOBUF}
-
-
-def _request_kind(content_type: str | None) -> str:
-    base = base_content_type(content_type) or "text/csv"
-    if base in _CSV:
-        return "csv"
-    if base in _LIBSVM:
-        return "libsvm"
-    if base in _RECORDIO:
-        return "recordio"
-    raise InvokeError(415, f"{content_type} is not an accepted ContentType: {_ACCEPTED_TYPES}.")
-
-
-def _request_features(body: bytes, kind: str) -> Any:
-    try:
-        if kind == "csv":
-            text = body.decode("utf-8").strip()
-            return rows_to_matrix(parse_csv_rows(text, "request"), "request")
-        if kind == "libsvm":
-            return parse_libsvm(body.decode("utf-8").strip(), "request", with_label=False)[0]
-        from scipy.sparse import csr_matrix
-
-        from sagedrop.recordio import read_sparse
-
-        rows = read_sparse(body)
-        return csr_matrix((rows.data, rows.indices, rows.indptr), shape=rows.shape)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise InvokeError(
-            415,
-            f"Loading {_KIND_NAMES[kind]} data failed with Exception, please ensure data is in "
-            f"{_KIND_NAMES[kind].split('/')[-1]} format: {type(exc)} {exc}",
-        ) from None
-
-
-def _encode(preds: np.ndarray, accept: str | None) -> tuple[bytes, str]:
-    wanted = base_content_type(accept)
-    if wanted in (None, "*/*"):
-        wanted = "text/csv"  # SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT defaults to text/csv
-    values = preds.tolist()
-    if wanted == "text/csv":
-        return ",".join(map(str, values)).encode("utf-8"), "text/csv"
-    if wanted == "application/json":
-        return dumps({"predictions": [{"score": value} for value in values]}), "application/json"
-    if wanted == "application/jsonlines":
-        lines = "\n".join(dumps({"score": value}).decode() for value in values)
-        return lines.encode("utf-8"), "application/jsonlines"
-    if wanted == RECORDIO_PROTOBUF:
-        from sagedrop.recordio import encode_record, frame
-
-        records = [
-            frame(encode_record({}, {"score": np.asarray(value if isinstance(value, list) else [value], np.float32)}))
-            for value in values
-        ]
-        return b"".join(records), RECORDIO_PROTOBUF
-    raise InvokeError(
-        406, f"Accept type {accept} is not supported. Please use supported accept types: {list(SUPPORTED_ACCEPTS)}."
-    )
-
-
-def load(model_dir: Path) -> XGBoostPredictor:
-    """serve_utils.get_loaded_booster: every file of the model directory, pickle first, then load_model."""
-    import xgboost as xgb
-
-    boosters = []
-    for path in sorted(p for p in model_dir.iterdir() if p.is_file()):
-        try:
-            with open(path, "rb") as handle:
-                booster = pickle.load(handle)  # noqa: S301 - the job's own artifact, as the container does
-            if not isinstance(booster, xgb.Booster):
-                raise TypeError(f"{type(booster).__name__} is not an xgboost Booster")
-        except Exception as exc_pkl:
-            try:
-                booster = xgb.Booster()
-                booster.load_model(str(path))
-            except Exception as exc_xgb:
-                raise RuntimeError(
-                    f"Model at {path.name} cannot be loaded:\n{exc_pkl}\n{_xgboost_message(exc_xgb)}"
-                ) from None
-        booster.set_param("nthread", 1)
-        boosters.append(booster)
-    if not boosters:
-        raise RuntimeError(f"no model file in {model_dir}: model.tar.gz must hold {MODEL_FILE}")
-    return XGBoostPredictor(boosters)
+def load(model_dir: Path, serving: Serving | None = None) -> XGBoostPredictor:
+    """The container's model server for an extracted model.tar.gz (see ``xgboost_serving``)."""
+    return xgboost_serving.load(model_dir, serving)
