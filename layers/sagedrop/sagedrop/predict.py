@@ -52,17 +52,47 @@ from sagedrop.algorithms.base import (
     PredictionInput,
     ServingContext,
 )
-from sagedrop.aws import Clients, error_code, error_message
+from sagedrop.aws import Clients
 from sagedrop.codecs import BadModelResponse
-from sagedrop.errors import SagedropError
+from sagedrop.predict_errors import (  # re-exported: the API's errors are sagedrop.predict's too
+    READ_TIMEOUT_S,
+    EndpointError,
+    EndpointMissing,
+    ModelBusy,
+    ModelFailed,
+    ModelNotFound,
+    ModelRefusedInput,
+    NotDeployed,
+    NotInService,
+    PredictError,
+    PredictTimeout,
+    Throttled,
+    Unavailable,
+    invoke_error,
+)
 from sagedrop.wake import RETRY_AFTER_S, Waker, WakeResult
+
+__all__ = [
+    "EndpointError",
+    "EndpointMissing",
+    "ModelBusy",
+    "ModelFailed",
+    "ModelNotFound",
+    "ModelRefusedInput",
+    "NotDeployed",
+    "NotInService",
+    "PredictError",
+    "PredictTimeout",
+    "PredictionService",
+    "Throttled",
+    "Unavailable",
+    "invoke_error",
+]
 
 log = logging.getLogger("sagedrop.predict")
 
 RUNTIME = "sagemaker-runtime"
 CONNECT_TIMEOUT_S = 2
-READ_TIMEOUT_S = 24
-"""Below API Gateway's 29 s integration timeout, so a slow model is answered 504 by us, not by it."""
 DEFAULT_MAX_ROWS = 500
 """Rows per InvokeEndpoint call. The SageMaker examples batch 100 (linear learner) to 500 (XGBoost)
 rows per call; 500 keeps the per-call overhead (signing, TLS, the container's request parsing) small
@@ -72,9 +102,6 @@ DEFAULT_TIMEOUT_S = 25.0
 DEFAULT_CACHE_S = 15.0
 DEFAULT_MAX_ATTEMPTS = 3
 TRAINING_RETRY_AFTER_S = 300
-MODEL_NOT_READY_RETRY_AFTER_S = 10
-THROTTLED_RETRY_AFTER_S = 1
-UNAVAILABLE_RETRY_AFTER_S = 5
 
 
 # --------------------------------------------------------------------------------------------
@@ -174,134 +201,6 @@ class LazyClient:
 
 
 # --------------------------------------------------------------------------------------------
-# Errors (each carries its HTTP answer)
-# --------------------------------------------------------------------------------------------
-
-
-class PredictError(SagedropError):
-    http_status = 500
-    error_code = "internal_error"
-    retry_after: int | None = None
-
-    def __init__(self, message: str, *, retry_after: int | None = None, code: str | None = None) -> None:
-        super().__init__(message)
-        if retry_after is not None:
-            self.retry_after = retry_after
-        if code is not None:
-            self.error_code = code
-
-
-class ModelNotFound(PredictError):
-    http_status = 404
-    error_code = "model_not_found"
-
-
-class NotDeployed(PredictError):
-    """The model has no endpoint and nothing is on its way (failed, rejected, trained with deploy: false)."""
-
-    http_status = 409
-    error_code = "not_deployed"
-
-
-class NotInService(PredictError):
-    """The endpoint is not there yet (waking, deploying, training): retry later."""
-
-    http_status = 503
-    error_code = "not_in_service"
-    retry_after = RETRY_AFTER_S
-
-
-class ModelFailed(PredictError):
-    """The model's container answered an error (InvokeEndpoint ModelError)."""
-
-    http_status = 502
-    error_code = "model_error"
-
-
-class EndpointError(PredictError):
-    """SageMaker refused or failed the call for a reason that is not the caller's input."""
-
-    http_status = 502
-    error_code = "endpoint_error"
-
-
-class Throttled(PredictError):
-    http_status = 429
-    error_code = "throttled"
-    retry_after = THROTTLED_RETRY_AFTER_S
-
-
-class Unavailable(PredictError):
-    http_status = 503
-    error_code = "unavailable"
-    retry_after = UNAVAILABLE_RETRY_AFTER_S
-
-
-class PredictTimeout(PredictError):
-    http_status = 504
-    error_code = "timeout"
-
-
-class ModelBusy(PredictError):
-    """Stop/start cannot act now: a deploy or wake is in flight, or the endpoint is changing (HTTP 409)."""
-
-    http_status = 409
-    error_code = "busy"
-
-
-class EndpointMissing(PredictError):
-    """InvokeEndpoint says the endpoint does not exist (the registry is behind, e.g. just hibernated)."""
-
-    http_status = 503
-    error_code = "not_in_service"
-    retry_after = RETRY_AFTER_S
-
-
-_THROTTLING = ("ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded")
-
-
-def invoke_error(exc: BaseException, endpoint: str) -> BaseException:
-    """The domain error for an exception of InvokeEndpoint (the exception itself when unknown)."""
-    code = error_code(exc)
-    message = error_message(exc)
-    if code == "ModelError":
-        response = getattr(exc, "response", {}) or {}
-        status = response.get("OriginalStatusCode")
-        original = response.get("OriginalMessage") or message
-        log_stream = response.get("LogStreamArn")
-        log.warning("model error", extra={"endpoint": endpoint, "status": status, "log_stream": log_stream})
-        where = f" (status {status})" if status else ""
-        return ModelFailed(f"the model behind endpoint {endpoint} answered an error{where}: {original}")
-    if code in _THROTTLING:
-        return Throttled(f"SageMaker throttled the calls to endpoint {endpoint}: slow down and retry ({message})")
-    if code == "ModelNotReadyException":
-        return NotInService(
-            f"endpoint {endpoint} is not ready yet (a serverless endpoint is starting): {message}",
-            retry_after=MODEL_NOT_READY_RETRY_AFTER_S,
-            code="model_not_ready",
-        )
-    if code in ("ValidationError", "ValidationException"):
-        lowered = message.lower()
-        if "not found" in lowered or "could not find" in lowered:
-            return EndpointMissing(f"endpoint {endpoint} does not exist ({message})")
-        return EndpointError(f"SageMaker refused the call to endpoint {endpoint}: {message}")
-    if code in ("ServiceUnavailable", "InternalFailure", "InternalDependencyException", "ServiceUnavailableException"):
-        return Unavailable(f"SageMaker could not serve endpoint {endpoint} ({code}): {message}")
-    if code == "AccessDeniedException":
-        return EndpointError(
-            f"the predict function may not invoke endpoint {endpoint} (is it tagged with this stack?): {message}"
-        )
-    name = type(exc).__name__
-    if name in ("ReadTimeoutError",):
-        return PredictTimeout(
-            f"endpoint {endpoint} did not answer within {READ_TIMEOUT_S} s: send fewer instances per request"
-        )
-    if name in ("ConnectTimeoutError", "EndpointConnectionError", "ConnectionClosedError"):
-        return Unavailable(f"could not reach SageMaker for endpoint {endpoint}: {exc}")
-    return exc
-
-
-# --------------------------------------------------------------------------------------------
 # The registry, cached
 # --------------------------------------------------------------------------------------------
 
@@ -398,6 +297,40 @@ def _typed_hyperparameters(algorithm_name: Any, job: Mapping[str, Any] | None) -
     return typed if not problems else dict(wire)
 
 
+def feature_count(served: ServedModel) -> int | None:
+    """How many features a row must have: the serving job's declared ``feature_dim`` (the summary's, set by
+    deploy), else the count the train function saw in the data (``feature_count`` of the job record, from
+    the CSV's columns after the label), or the one deploy.json states for a model brought trained."""
+    for value in (served.summary.get("feature_dim"), (served.job or {}).get("feature_count")):
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    return None
+
+
+NO_ENDPOINT_HINTS = {
+    registry.TRAINING: "it is still training; it is deployed when its training job ends",
+    registry.TRAINED: "it was trained with deploy: false; set deploy in training.json and upload it again",
+    registry.REJECTED: "its training.json (or deploy.json) was rejected; fix it and upload it again",
+    registry.GATE_FAILED: "its model did not pass the deploy gate; change the data or the gate and upload "
+    "training.json again",
+    registry.STOPPED: "its training job was stopped before it finished; upload training.json again",
+    registry.FAILED: "fix the cause and upload training.json (or model.tar.gz and deploy.json) again",
+}
+
+
+def no_endpoint_hint(status: Any) -> str:
+    """What to do about a model with no endpoint, by registry status."""
+    return NO_ENDPOINT_HINTS.get(str(status), "upload training.json (or model.tar.gz and deploy.json) to deploy it")
+
+
+def _reason(summary: Mapping[str, Any], limit: int = 600) -> str:
+    """``: <last_error>`` on one line (every problem of a rejection, not only its first line), or ''."""
+    text = " ".join(line.strip() for line in str(summary.get("last_error") or "").splitlines() if line.strip())
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return f": {text}" if text else ""
+
+
 # --------------------------------------------------------------------------------------------
 # The service
 # --------------------------------------------------------------------------------------------
@@ -468,6 +401,7 @@ class PredictionService:
         served = self.directory.get(name)
         if served is None:
             raise self._not_found(name)
+        self._require_serving(served)  # a model that serves nothing answers 409/503 before anything else
         algorithm = self._algorithm(served)
         ctx = self._context(served, algorithm, payload)
         requests = algorithm.encode_request(payload, ctx)
@@ -585,12 +519,9 @@ class PredictionService:
                 return self._answer(
                     202, summary, f"model {name} is being deployed for the first time ({job}): {self._soon(name)}"
                 )
-            hint = {
-                registry.TRAINING: "it is still training; it is deployed when its training job ends",
-                registry.TRAINED: "it was trained with deploy: false; set deploy in training.json and upload it again",
-            }.get(str(status), "upload training.json (or model.tar.gz and deploy.json) to deploy it")
             raise NotDeployed(
-                f"model {name} was never deployed, so there is nothing to start (status {status}): {hint}"
+                f"model {name} was never deployed, so there is nothing to start (status {status})"
+                f"{_reason(summary)}; {no_endpoint_hint(status)}"
             )
         state, failure = self._waker.endpoint_status(str(endpoint))
         if state == "Missing":
@@ -669,19 +600,38 @@ class PredictionService:
     def _context(self, served: ServedModel, algorithm: Algorithm, payload: PredictionInput) -> ServingContext:
         summary = served.summary
         labels = summary.get("labels")
-        feature_dim = summary.get("feature_dim")
         options = algorithm.resolve_options(payload.options, payload.options_path, served.hyperparameters)
         return ServingContext(
             labels=tuple(str(label) for label in labels) if isinstance(labels, list) and labels else None,
-            feature_dim=feature_dim if isinstance(feature_dim, int) and not isinstance(feature_dim, bool) else None,
+            feature_dim=feature_count(served),
             hyperparameters=served.hyperparameters,
             max_body_bytes=SERVERLESS_ENDPOINT_MAX_BYTES if summary.get("serverless") else INSTANCE_ENDPOINT_MAX_BYTES,
             max_rows=self.settings.max_rows,
             options=options,
         )
 
+    def _require_serving(self, served: ServedModel) -> None:
+        """Raise the 409/503 of a model with no endpoint to call or wake (see :meth:`_endpoint`); no side effects."""
+        status = served.status
+        if status in (registry.HIBERNATED, registry.WAKING):
+            return
+        if served.endpoint and served.summary.get("serving_job") and status != registry.FAILED:
+            return
+        self._endpoint(served)
+
     def _endpoint(self, served: ServedModel) -> str:
-        """The endpoint to call, or the 503/409 that says why there is none (waking it if hibernated)."""
+        """The endpoint to call, or the 503/409 that says why there is none (waking it if hibernated).
+
+        The registry states (``sagedrop.registry``) and what a prediction gets:
+
+        * ``hibernated``: woken, 503 ``waking``; ``waking``: 503 until the endpoint is InService.
+        * an endpoint and a serving job: called, whatever else the status says (``in_service``,
+          ``deploying`` a newer job, ``training`` a newer job, ``rejected`` a newer drop), except
+          ``failed``: the endpoint itself failed, 409 with the reason and how to re-create it.
+        * no endpoint: ``deploying`` and ``training`` 503 with ``Retry-After``; ``rejected``,
+          ``failed``, ``gate_failed``, ``stopped``, ``trained`` (or none) 409 ``not_deployed`` with the
+          recorded reason (``last_error``) and what to do.
+        """
         status = served.status
         if status == registry.HIBERNATED:
             served = self.directory.get(served.name, fresh=True) or served
@@ -690,7 +640,7 @@ class PredictionService:
                 self.directory.invalidate(served.name)
                 verb = "is waking up now" if result.created else "is already waking up"
                 raise NotInService(
-                    f"model {served.name} was hibernated after its idle time and {verb}: an endpoint takes a few "
+                    f"model {served.name} {self._why_asleep(served)} and {verb}: an endpoint takes a few "
                     f"minutes to start, retry in {RETRY_AFTER_S} s",
                     code="waking",
                 )
@@ -698,7 +648,7 @@ class PredictionService:
         if status == registry.WAKING:
             return self._waking(served)
         endpoint = served.endpoint
-        if endpoint and served.summary.get("serving_job"):
+        if endpoint and served.summary.get("serving_job") and status != registry.FAILED:
             return str(endpoint)
         self.directory.invalidate(served.name)
         if status in (registry.DEPLOYING, registry.TRAINING):
@@ -712,16 +662,23 @@ class PredictionService:
                 f"model {served.name} has no endpoint yet: it is {what} (job {job})",
                 retry_after=RETRY_AFTER_S if status == registry.DEPLOYING else TRAINING_RETRY_AFTER_S,
             )
-        reason = served.summary.get("last_error")
-        hint = {
-            registry.TRAINED: "it was trained with deploy: false; set deploy in training.json and upload it again",
-            registry.REJECTED: "its training.json was rejected; fix it and upload it again",
-        }.get(str(status), "fix the cause and upload training.json again")
+        if endpoint and served.summary.get("serving_job"):  # failed: the endpoint exists but failed
+            raise NotDeployed(
+                f"model {served.name}'s endpoint {endpoint} failed{_reason(served.summary)}; POST "
+                f"/models/{served.name}/stop then /start re-creates it from the kept config, or upload a new model"
+            )
         raise NotDeployed(
-            f"model {served.name} has no endpoint (status {status})"
-            + (f": {str(reason).splitlines()[0]}" if reason else "")
-            + f"; {hint}"
+            f"model {served.name} has no endpoint (status {status}){_reason(served.summary)}; "
+            + no_endpoint_hint(status)
         )
+
+    @staticmethod
+    def _why_asleep(served: ServedModel) -> str:
+        """Why a hibernated model has no endpoint: stopped by request, or idle (cleanup's reason)."""
+        reason = str(served.summary.get("hibernated_reason") or "")
+        if reason == STOP_REASON.format(model=served.name):
+            return f"was stopped by request (POST /models/{served.name}/stop)"
+        return "was hibernated after its idle time" + (f" ({reason})" if reason else "")
 
     def _waking(self, served: ServedModel) -> str:
         endpoint = str(served.endpoint or "")
