@@ -109,7 +109,7 @@ EXPECTED: dict[tuple[str, str], tuple[int, str | None, str]] = {
     ("deploying", "start"): (202, None, "is being deployed for the first time"),
     ("deploying", "get"): (200, None, '"status": "deploying"'),
     ("in_service", "predict"): (200, None, '"predictions": [{"score": 0.75'),
-    ("in_service", "stop"): (200, None, "is stopped: endpoint m-in_service was deleted"),
+    ("in_service", "stop"): (200, None, "is stopped: endpoint m-in-service was deleted"),
     ("in_service", "start"): (200, None, "is already running"),
     ("in_service", "get"): (200, None, '"status": "in_service"'),
     ("hibernated", "predict"): (503, "waking", "was hibernated after its idle time (idle for 120 minutes)"),
@@ -156,7 +156,7 @@ def test_the_table_covers_every_state_and_route():
 
 @pytest.mark.parametrize(("state", "route"), list(EXPECTED))
 def test_state_x_route(state: str, route: str, stack: Any, predict: Any, monkeypatch, lambda_context) -> None:
-    name = f"m-{state}"
+    name = "m-" + state.replace("_", "-")
     STATES[state](stack, name)
     endpoints = Endpoints().install(monkeypatch)
     endpoints.answer(name, lambda c: Answer("0.75", "text/csv"))
