@@ -44,7 +44,9 @@ def xgboost_seen_with(stack: Any, name: str, features: int) -> None:
 # ------------------------------------------------------------------ the feature count from the data
 
 
-def test_a_row_of_another_width_is_400_naming_both_numbers_before_the_endpoint(stack, predict, endpoints, lambda_context):
+def test_a_row_of_another_width_is_400_naming_both_numbers_before_the_endpoint(
+    stack, predict, endpoints, lambda_context
+):
     """Before: the container answered 400 "Feature size of csv inference data 5 is not consistent with
     feature size of trained model 4." and the API 502. Now the width is checked against the count the
     train function saw, for JSON rows, CSV and libsvm, and nothing is sent."""
@@ -112,7 +114,11 @@ RAGGED_415 = (
             (400, "rejected_by_model", "status 400: Unable to evaluate payload provided: Check failed: num_feature"),
         ),
         (406, "Accept type application/x-foo is not supported", (502, "model_error", "(status 406)")),
-        (500, "Unable to load model: <class 'OSError'> gone", (502, "model_error", "(status 500): Unable to load model")),
+        (
+            500,
+            "Unable to load model: <class 'OSError'> gone",
+            (502, "model_error", "(status 500): Unable to load model"),
+        ),
     ],
 )
 def test_a_model_error_is_400_when_the_request_caused_it(

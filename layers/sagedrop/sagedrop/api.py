@@ -361,7 +361,9 @@ PREDICTION_REQUEST: dict[str, Any] = {
     "description": (
         'JSON {"instances": [...], "configuration": {...}}, or a raw body: text/csv rows (linear-learner, '
         "xgboost), text/libsvm (xgboost), text/plain lines (blazingtext, seq2seq), one image "
-        "(image-classification: image/jpeg, image/png, application/x-image). At most 6 MB."
+        "(image-classification: image/jpeg, image/png, application/x-image). Lambda's 6 MB event holds at most "
+        "6,266,880 bytes of a text body after JSON escaping (quotes and line breaks count twice) and 4,700,160 "
+        "bytes of an image (base64-encoded by API Gateway); larger requests never reach the function."
     ),
     "content": {
         "application/json": {
@@ -395,7 +397,7 @@ PREDICTION_REQUEST: dict[str, Any] = {
             },
         },
         "text/csv": {"schema": {"type": "string"}, "example": "5.1,3.5,1.4,0.2\n6.2,2.9,4.3,1.3\n"},
-        "text/libsvm": {"schema": {"type": "string"}, "example": "1:5.1 2:3.5 4:0.2\n"},
+        "text/libsvm": {"schema": {"type": "string"}, "example": "0:5.1 1:3.5 3:0.2\n"},
         "text/plain": {"schema": {"type": "string"}, "example": "the movie was great\n"},
         "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
         "image/png": {"schema": {"type": "string", "format": "binary"}},
@@ -418,19 +420,36 @@ def _error(description: str, *, retry: bool = False) -> dict[str, Any]:
 
 
 COMMON_ERRORS: dict[int, dict[str, Any]] = {
-    403: _error("missing or invalid API key (x-api-key header)"),
+    403: _error(
+        "missing or invalid API key (x-api-key header), or no such route: API Gateway answers a route or method "
+        "the API does not have with its MISSING_AUTHENTICATION_TOKEN response, 403, before any key check"
+    ),
     429: _error("throttled: the API key's rate or quota, or SageMaker's", retry=True),
 }
 
 PREDICT_RESPONSES: dict[int, dict[str, Any]] = {
     200: {"description": "one prediction per instance, in order", "content": _json(PREDICTIONS_SCHEMA)},
-    400: _error("malformed request: every problem names the field, row or byte that is wrong"),
+    400: _error(
+        "malformed request (invalid_request): every problem names the field, row or byte that is wrong, e.g. a "
+        "row whose width is not the model's feature count; or the model's container refused the request "
+        "(rejected_by_model), with its message"
+    ),
     404: _error("no such model"),
-    409: _error("the model has no endpoint and none is on its way (failed, rejected, trained with deploy: false)"),
-    413: _error("a body over 6 MB, an instance over the endpoint's 6 MB (serverless 4 MB), or an answer over 6 MB"),
+    409: _error(
+        "not_deployed: the model has no endpoint and none is on its way (rejected, failed, gate_failed, stopped, "
+        "trained with deploy: false), or its endpoint failed; the message gives the recorded reason"
+    ),
+    413: _error(
+        "a text body over 6,266,880 bytes after JSON escaping or an image over 4,700,160 bytes (on AWS, API "
+        "Gateway answers these itself), an instance over the endpoint's 6 MB (serverless 4 MB), or an answer "
+        "over 6 MB"
+    ),
     415: _error("a body type the model's algorithm does not take"),
     **COMMON_ERRORS,
-    502: _error("the model answered an error (model_error) or something that is not its format"),
+    502: _error(
+        "the model failed on a valid request (model_error), or answered something that is not its format "
+        "(bad_model_response)"
+    ),
     503: _error("the endpoint is not in service: waking up (after idle cleanup), deploying or training", retry=True),
     504: _error("the endpoint did not answer in time (the API's limit is 29 s)"),
 }

@@ -34,13 +34,10 @@ it, the answer is 504 and the chunks still queued are cancelled.
 from __future__ import annotations
 
 import logging
-import os
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sagedrop import algorithms, naming, registry
@@ -52,10 +49,8 @@ from sagedrop.algorithms.base import (
     PredictionInput,
     ServingContext,
 )
-from sagedrop.aws import Clients
 from sagedrop.codecs import BadModelResponse
 from sagedrop.predict_errors import (  # re-exported: the API's errors are sagedrop.predict's too
-    READ_TIMEOUT_S,
     EndpointError,
     EndpointMissing,
     ModelBusy,
@@ -70,266 +65,43 @@ from sagedrop.predict_errors import (  # re-exported: the API's errors are saged
     Unavailable,
     invoke_error,
 )
+from sagedrop.predict_settings import (  # re-exported: the handler imports them from here
+    LazyClient,
+    PredictClients,
+    PredictSettings,
+    SettingsError,
+    runtime_config,
+)
+from sagedrop.served import ModelDirectory, ServedModel, feature_count, no_endpoint_hint, reason_text
 from sagedrop.wake import RETRY_AFTER_S, Waker, WakeResult
 
 __all__ = [
     "EndpointError",
     "EndpointMissing",
+    "LazyClient",
     "ModelBusy",
+    "ModelDirectory",
     "ModelFailed",
     "ModelNotFound",
     "ModelRefusedInput",
     "NotDeployed",
     "NotInService",
+    "PredictClients",
     "PredictError",
+    "PredictSettings",
     "PredictTimeout",
     "PredictionService",
+    "ServedModel",
+    "SettingsError",
     "Throttled",
     "Unavailable",
     "invoke_error",
+    "runtime_config",
 ]
 
 log = logging.getLogger("sagedrop.predict")
 
-RUNTIME = "sagemaker-runtime"
-CONNECT_TIMEOUT_S = 2
-DEFAULT_MAX_ROWS = 500
-"""Rows per InvokeEndpoint call. The SageMaker examples batch 100 (linear learner) to 500 (XGBoost)
-rows per call; 500 keeps the per-call overhead (signing, TLS, the container's request parsing) small
-against the model's work: 10,000 rows are 20 calls, three rounds of the default 8 workers."""
-DEFAULT_CONCURRENCY = 8
-DEFAULT_TIMEOUT_S = 25.0
-DEFAULT_CACHE_S = 15.0
-DEFAULT_MAX_ATTEMPTS = 3
 TRAINING_RETRY_AFTER_S = 300
-
-
-# --------------------------------------------------------------------------------------------
-# Settings and clients
-# --------------------------------------------------------------------------------------------
-
-
-class SettingsError(RuntimeError):
-    """The function's environment is wrong: a deployment problem, not a caller's."""
-
-
-def _env_number(name: str, default: float, minimum: float, kind: type = int) -> Any:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return kind(default)
-    try:
-        value = kind(raw)
-    except ValueError:
-        raise SettingsError(
-            f"environment variable {name} must be a{'n integer' if kind is int else ' number'}"
-        ) from None
-    if value < minimum:
-        raise SettingsError(f"environment variable {name} must be at least {minimum}, got {raw}")
-    return value
-
-
-@dataclass(frozen=True)
-class PredictSettings:
-    """The predict function's settings (template.yaml environment; the PREDICT_* ones are optional)."""
-
-    stack: str
-    registry_table: str
-    max_rows: int = DEFAULT_MAX_ROWS
-    concurrency: int = DEFAULT_CONCURRENCY
-    timeout_s: float = DEFAULT_TIMEOUT_S
-    cache_s: float = DEFAULT_CACHE_S
-    max_attempts: int = DEFAULT_MAX_ATTEMPTS
-
-    @classmethod
-    def from_env(cls) -> PredictSettings:
-        stack, table = os.environ.get("SAGEDROP_STACK", ""), os.environ.get("REGISTRY_TABLE", "")
-        if not stack or not table:
-            raise SettingsError("SAGEDROP_STACK and REGISTRY_TABLE must be set; deploy the function with template.yaml")
-        return cls(
-            stack=stack,
-            registry_table=table,
-            max_rows=_env_number("PREDICT_MAX_ROWS", DEFAULT_MAX_ROWS, 1),
-            concurrency=_env_number("PREDICT_CONCURRENCY", DEFAULT_CONCURRENCY, 1),
-            timeout_s=_env_number("PREDICT_TIMEOUT_S", DEFAULT_TIMEOUT_S, 0.1, float),
-            cache_s=_env_number("PREDICT_CACHE_SECONDS", DEFAULT_CACHE_S, 0, float),
-            max_attempts=_env_number("PREDICT_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS, 1),
-        )
-
-
-def runtime_config(settings: PredictSettings) -> Any:
-    """botocore config of the sagemaker-runtime client (see the module docstring)."""
-    from botocore.config import Config
-
-    return Config(
-        retries={"mode": "standard", "max_attempts": settings.max_attempts},
-        connect_timeout=CONNECT_TIMEOUT_S,
-        read_timeout=READ_TIMEOUT_S,
-        max_pool_connections=max(10, settings.concurrency),
-        tcp_keepalive=True,
-        user_agent_extra="sagedrop",
-    )
-
-
-class PredictClients(Clients):
-    """:class:`~sagedrop.aws.Clients` whose sagemaker-runtime client uses :func:`runtime_config`."""
-
-    def __init__(self, settings: Callable[[], PredictSettings] = PredictSettings.from_env, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._settings = settings
-
-    def get(self, service: str) -> Any:
-        if service == RUNTIME and service not in self._clients:
-            import boto3  # deferred: the import is the largest part of a cold start
-
-            self._clients[service] = boto3.client(
-                service, region_name=self.region, config=runtime_config(self._settings())
-            )
-        return super().get(service)
-
-
-class LazyClient:
-    """A client created on first use (the SageMaker control-plane client is needed only to wake)."""
-
-    def __init__(self, factory: Callable[[], Any]) -> None:
-        self._factory = factory
-        self._client: Any = None
-
-    def __getattr__(self, name: str) -> Any:
-        if self._client is None:
-            self._client = self._factory()
-        return getattr(self._client, name)
-
-
-# --------------------------------------------------------------------------------------------
-# The registry, cached
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ServedModel:
-    """A registry summary and what predict derives from it."""
-
-    summary: Mapping[str, Any]
-    job: Mapping[str, Any] | None = None
-    """The serving job's record (``JOB#<serving_job>``): its hyperparameters and manifest."""
-    hyperparameters: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def name(self) -> str:
-        return str(self.summary["model"])
-
-    @property
-    def status(self) -> str | None:
-        return self.summary.get("status")
-
-    @property
-    def endpoint(self) -> str | None:
-        return self.summary.get("endpoint")
-
-
-class ModelDirectory:
-    """Registry summaries with a short in-memory cache (per Lambda environment), thread-safe.
-
-    The cache saves a DynamoDB read per request for hot models; ``ttl_s`` bounds how stale a status
-    may be. Job records (hyperparameters) never change once written, so they are kept longer.
-    """
-
-    MAX_ENTRIES = 512
-
-    def __init__(self, registry_: registry.Registry, ttl_s: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self._registry = registry_
-        self._ttl = ttl_s
-        self._clock = clock
-        self._models: OrderedDict[str, tuple[float, ServedModel]] = OrderedDict()
-        self._jobs: OrderedDict[tuple[str, str], Mapping[str, Any] | None] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, model: str, *, fresh: bool = False) -> ServedModel | None:
-        now = self._clock()
-        if not fresh:
-            with self._lock:
-                cached = self._models.get(model)
-            if cached and cached[0] > now:
-                return cached[1]
-        summary = self._registry.get(model, consistent=fresh)
-        if not summary:
-            return None  # not cached: a model dropped a moment later must not answer 404 from here
-        served = self._served(model, summary)
-        with self._lock:
-            self._models[model] = (now + self._ttl, served)
-            self._models.move_to_end(model)
-            while len(self._models) > self.MAX_ENTRIES:
-                self._models.popitem(last=False)
-        return served
-
-    def invalidate(self, model: str) -> None:
-        with self._lock:
-            self._models.pop(model, None)
-
-    def _served(self, model: str, summary: Mapping[str, Any]) -> ServedModel:
-        job_name = summary.get("serving_job")
-        job = self._job(model, job_name) if isinstance(job_name, str) and job_name else None
-        return ServedModel(summary, job, _typed_hyperparameters(summary.get("algorithm"), job))
-
-    def _job(self, model: str, job: str) -> Mapping[str, Any] | None:
-        key = (model, job)
-        with self._lock:
-            if key in self._jobs:
-                return self._jobs[key]
-        record = self._registry.get_job(model, job)
-        with self._lock:
-            self._jobs[key] = record
-            while len(self._jobs) > self.MAX_ENTRIES:
-                self._jobs.popitem(last=False)
-        return record
-
-
-def _typed_hyperparameters(algorithm_name: Any, job: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The job's hyperparameters (SageMaker strings) typed by the algorithm's own rules."""
-    wire = (job or {}).get("hyperparameters") or {}
-    if not isinstance(wire, Mapping) or not isinstance(algorithm_name, str):
-        return {}
-    try:
-        algorithm = algorithms.get(algorithm_name)
-    except KeyError:
-        return dict(wire)
-    typed, _, problems = algorithm.resolve_hyperparameters(wire)
-    return typed if not problems else dict(wire)
-
-
-def feature_count(served: ServedModel) -> int | None:
-    """How many features a row must have: the serving job's declared ``feature_dim`` (the summary's, set by
-    deploy), else the count the train function saw in the data (``feature_count`` of the job record, from
-    the CSV's columns after the label), or the one deploy.json states for a model brought trained."""
-    for value in (served.summary.get("feature_dim"), (served.job or {}).get("feature_count")):
-        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-            return value
-    return None
-
-
-NO_ENDPOINT_HINTS = {
-    registry.TRAINING: "it is still training; it is deployed when its training job ends",
-    registry.TRAINED: "it was trained with deploy: false; set deploy in training.json and upload it again",
-    registry.REJECTED: "its training.json (or deploy.json) was rejected; fix it and upload it again",
-    registry.GATE_FAILED: "its model did not pass the deploy gate; change the data or the gate and upload "
-    "training.json again",
-    registry.STOPPED: "its training job was stopped before it finished; upload training.json again",
-    registry.FAILED: "fix the cause and upload training.json (or model.tar.gz and deploy.json) again",
-}
-
-
-def no_endpoint_hint(status: Any) -> str:
-    """What to do about a model with no endpoint, by registry status."""
-    return NO_ENDPOINT_HINTS.get(str(status), "upload training.json (or model.tar.gz and deploy.json) to deploy it")
-
-
-def _reason(summary: Mapping[str, Any], limit: int = 600) -> str:
-    """``: <last_error>`` on one line (every problem of a rejection, not only its first line), or ''."""
-    text = " ".join(line.strip() for line in str(summary.get("last_error") or "").splitlines() if line.strip())
-    if len(text) > limit:
-        text = text[: limit - 3] + "..."
-    return f": {text}" if text else ""
-
 
 # --------------------------------------------------------------------------------------------
 # The service
@@ -521,7 +293,7 @@ class PredictionService:
                 )
             raise NotDeployed(
                 f"model {name} was never deployed, so there is nothing to start (status {status})"
-                f"{_reason(summary)}; {no_endpoint_hint(status)}"
+                f"{reason_text(summary)}; {no_endpoint_hint(status)}"
             )
         state, failure = self._waker.endpoint_status(str(endpoint))
         if state == "Missing":
@@ -664,11 +436,11 @@ class PredictionService:
             )
         if endpoint and served.summary.get("serving_job"):  # failed: the endpoint exists but failed
             raise NotDeployed(
-                f"model {served.name}'s endpoint {endpoint} failed{_reason(served.summary)}; POST "
+                f"model {served.name}'s endpoint {endpoint} failed{reason_text(served.summary)}; POST "
                 f"/models/{served.name}/stop then /start re-creates it from the kept config, or upload a new model"
             )
         raise NotDeployed(
-            f"model {served.name} has no endpoint (status {status}){_reason(served.summary)}; "
+            f"model {served.name} has no endpoint (status {status}){reason_text(served.summary)}; "
             + no_endpoint_hint(status)
         )
 
