@@ -6,7 +6,9 @@ Key schema: partition key ``model`` (the model name), sort key ``record``:
   current and latest job, endpoint, metrics, labels, last error, timestamps).
 * ``JOB#<job name>``: one item per training job with what deploy needs later (the manifest's
   deploy section, labels, algorithm and version), so deploy never re-reads a manifest that may
-  have changed since.
+  have changed since. Also ``feature_count``: the feature columns the train function saw after the
+  label in the train channel's first CSV rows (or the width of its first RecordIO-protobuf record), or
+  deploy.json's ``feature_count``; predict refuses rows of another width.
 
 Writes that race use condition expressions; a late event never overwrites a newer job.
 
@@ -22,7 +24,9 @@ latest_job          the newest job started for the model (names sort by time)
 training_job        the job currently training (set by train)
 labels, feature_dim what predict needs to encode/decode (from the job that serves)
 stack               the stack that owns the model
-last_error(_at)     the newest user-facing error (rejection, failed job, gate, deploy failure)
+last_error(_at)     the newest user-facing error (rejection, failed job, gate, deploy failure); cleared
+                    with hibernated_at/_reason when the model is in service again, unless it is about a
+                    job newer than the serving one (:meth:`Registry.clear_recovered`)
 serving_job         the job whose model is behind the endpoint
 sagemaker_model     the SageMaker model name in service (named after the job)
 endpoint_config     the endpoint config in service (named after the job)
