@@ -176,6 +176,9 @@ def domain_error(exc: SagedropError) -> Response:
 
 @app.not_found
 def no_route(exc: NotFoundError) -> Response:
+    """Only the local stack gets here: on AWS, API Gateway answers a route the API does not define with its
+    MISSING_AUTHENTICATION_TOKEN gateway response (403) before any function runs
+    (https://docs.aws.amazon.com/apigateway/latest/developerguide/supported-gateway-response-types.html)."""
     event = app.current_event
     metrics.add_metric(name="Refused_not_found", unit=MetricUnit.Count, value=1)
     return _json(

@@ -348,7 +348,9 @@ def test_a_body_over_lambdas_6_mb_is_413(stack, predict, lambda_context):
     serve_model(stack, "wide", "xgboost", hyperparameters={"num_round": "5"})
     status, _, body = call(predict, post("wide", "1," * 3_200_000, "text/csv"), lambda_context)
     assert status == 413
-    assert "over Lambda's 6,291,456 bytes (6 MB) payload limit" in body["error"]["message"]
+    message = body["error"]["message"]
+    assert "over the 6,266,880 bytes that fit in Lambda's 6,291,456 bytes (6 MB) payload limit" in message
+    assert "sagedrop predict --csv rows.csv" in message
 
 
 def test_an_answer_over_lambdas_6_mb_is_413(stack, predict, endpoints, lambda_context):
@@ -438,16 +440,16 @@ def test_unknown_option_is_400(stack, predict, endpoints, lambda_context):
     assert "$.configuration.k: k applies to text classification (mode supervised)" in body["error"]["message"]
 
 
-def test_model_error_is_502_with_the_containers_message(stack, predict, endpoints, lambda_context):
+def test_model_error_on_a_valid_request_is_502_with_the_containers_message(stack, predict, endpoints, lambda_context):
+    """A container that fails (5xx) on a request it accepted is the model's fault: 502 model_error."""
     serve_model(stack, "xg", "xgboost", hyperparameters={"num_round": "5"})
-    endpoints.answer("xg", lambda c: model_error(400, "Feature size of csv inference data 2 is not consistent"))
+    endpoints.answer("xg", lambda c: model_error(500, "Unable to load model: [Errno 2] No such file"))
     status, _, body = call(predict, instances("xg", [[1, 2]]), lambda_context)
     assert status == 502
     code, message = error_of(body)
     assert code == "model_error"
     assert message == (
-        "the model behind endpoint xg answered an error (status 400): "
-        "Feature size of csv inference data 2 is not consistent"
+        "the model behind endpoint xg failed on the request (status 500): Unable to load model: [Errno 2] No such file"
     )
 
 

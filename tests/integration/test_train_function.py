@@ -426,3 +426,11 @@ def test_converting_a_non_csv_channel_is_refused(stack, lambda_context):
     assert results[0]["status"] == "rejected"
     assert "not text/csv" in stack.registry_item("pb")["last_error"]
     assert stack.training_jobs() == []
+
+
+def test_the_feature_count_seen_in_the_data_is_recorded_with_the_job(stack, lambda_context):
+    """Predict checks rows against it (the job record's feature_count): 8 columns after the label."""
+    stack.put("xgb/train/part-0.csv", csv_rows(50, 8, 2))
+    manifest = {"algorithm": "xgboost", "hyperparameters": {"objective": "binary:logistic", "num_round": 5}}
+    results = run(stack, stack.drop_manifest("xgb", manifest), lambda_context)
+    assert stack.registry_item("xgb", f"JOB#{results[0]['job']}")["feature_count"] == 8

@@ -252,3 +252,39 @@ def test_size_text():
     assert codecs.size_text(6 * codecs.MB) == "6,291,456 bytes (6 MB)"
     assert codecs.size_text(4_000_000) == "4,000,000 bytes (4 MB)"
     assert codecs.size_text(1234) == "1,234 bytes"
+
+
+# ---------------------------------------------------------------------------------- widths and indices
+
+
+def test_ragged_rows_are_refused_without_a_feature_count():
+    """Every row of one request has the same features: the SageMaker XGBoost container answers ragged CSV
+    rows with 415 (aws/sagemaker-xgboost-container 1.7-1 f7a93a2, algorithm_mode/serve.py)."""
+    with pytest.raises(BadInput) as exc:
+        codecs.rows_to_csv([[1, 2, 3], [4, 5], [6, 7, 8]])
+    assert messages(exc.value) == [
+        "$.instances[1]: has 2 values, the first row has 3 (every row needs the same number of features, in the "
+        "same order)"
+    ]
+    with pytest.raises(BadInput) as exc:
+        codecs.csv_body_rows(b"1,2\n3,4,5\n")
+    assert messages(exc.value)[0].startswith("text/csv body line 2 (byte 4): has 3 values, the first row has 2")
+
+
+def test_libsvm_indices_are_zero_based_and_checked_against_the_feature_count():
+    """The container builds csr_matrix((data, (row, col))) from the indices as written: index i is column
+    i, so a model of n features takes 0..n-1 (serve_utils._get_sparse_matrix_from_libsvm, 1.7-1 f7a93a2)."""
+    assert codecs.libsvm_body_rows(b"0:1 3:2\n", feature_dim=4) == [b"0:1 3:2"]
+    with pytest.raises(BadInput) as exc:
+        codecs.libsvm_body_rows(b"1:0.5 2:1.2 5:1\n", feature_dim=5)
+    assert messages(exc.value) == [
+        "text/libsvm body line 1 (byte 0), token 3: index 5 is out of range: the model takes 5 features, "
+        "indices 0 to 4 (libsvm indices count from 0 (the first feature is 0:value))"
+    ]
+    assert codecs.libsvm_body_rows(b"1 9:1\n") == [b"1 9:1"]  # no count known: the container decides
+
+
+def test_a_json_body_that_is_not_utf8_names_the_byte():
+    with pytest.raises(BadInput) as exc:
+        codecs.parse_json_body(b'{"instances": ["\xff"]}')
+    assert messages(exc.value) == ["the body: byte 16 (0xff) is not valid UTF-8 (send UTF-8 text)"]

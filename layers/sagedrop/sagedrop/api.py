@@ -20,9 +20,34 @@ from sagedrop.codecs import MB, BadInput, PayloadTooLarge, parse_json_body, size
 from sagedrop.errors import Problem, UserError
 
 LAMBDA_PAYLOAD_LIMIT = 6 * MB
-"""Lambda's synchronous invocation payload limit (request and response): 6 MB."""
+"""Lambda's synchronous invocation payload, 6 MB for the request and 6 MB for the response
+(https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html, "Invocation payload (request
+and response)"; https://docs.aws.amazon.com/lambda/latest/dg/API_Invoke.html). The request is the whole
+API Gateway proxy event (body, headers, request context), not the body alone. The pages say "6 MB";
+6,291,456 bytes (MiB) is the reading used here and the one reported in Lambda's errors."""
 RESPONSE_HEADROOM = 4096
 """Bytes kept for the proxy response's envelope (status, headers) around the JSON-escaped body."""
+EVENT_ENVELOPE_BYTES = 24 * 1024
+"""Bytes of the proxy event besides the body: API Gateway puts the headers in the event twice
+(``headers`` and ``multiValueHeaders``), and a REST API allows 10,240 bytes of request line and
+headers (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-execution-service-limits-table.html),
+plus the request context, path and query string (a few KB)."""
+MAX_EVENT_BODY = LAMBDA_PAYLOAD_LIMIT - EVENT_ENVELOPE_BYTES
+"""The body as it sits in the event, at most: 6,266,880 bytes."""
+MAX_TEXT_BODY = MAX_EVENT_BODY
+"""A text body (JSON, CSV, libsvm, plain text) after JSON string escaping (each quote, backslash and line
+break takes one byte more): about 6.2 MB of rows reach the function."""
+MAX_BINARY_BODY = MAX_EVENT_BODY * 3 // 4
+"""A binary body (image/jpeg, image/png, application/x-image: the API's BinaryMediaTypes in
+template.yaml) reaches the function base64-encoded, 4 bytes for every 3
+(https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-payload-encodings.html): at
+most 4,700,160 bytes (about 4.5 MB) of image."""
+API_GATEWAY_PAYLOAD_LIMIT = 10 * MB
+"""REST API payload size: 10 MB, answered 413 by API Gateway itself (the quotas page above)."""
+LARGE_JOBS = (
+    "split the rows over several requests (`sagedrop predict --csv rows.csv` does it: at most 1,000 rows "
+    "and 5 MiB per request)"
+)
 JSON_TYPES = ("application/json", "text/json")
 JSON_FIELDS = ("instances", "configuration")
 
@@ -64,7 +89,12 @@ def media_type(content_type: str | None) -> str:
 
 
 def request_bytes(body: str | None, is_base64: bool) -> bytes:
-    """The request body as bytes (API Gateway base64-encodes binary media types such as images)."""
+    """The request body as bytes (API Gateway base64-encodes binary media types such as images).
+
+    A text body reaches the function as a string: bytes that were not UTF-8 arrive as U+FFFD
+    (the replacement character) or as lone surrogates. Either is refused with its byte offset
+    rather than sent on as if it were the client's text.
+    """
     if body is None:
         return b""
     if is_base64:
@@ -72,7 +102,46 @@ def request_bytes(body: str | None, is_base64: bool) -> bytes:
             return base64.b64decode(body, validate=True)
         except (binascii.Error, ValueError) as exc:
             raise BadInput(Problem("the body", f"API Gateway marked it base64 but it is not: {exc}")) from None
-    return body.encode()
+    data = body.encode("utf-8", errors="surrogatepass")
+    bad = next((i for i, char in enumerate(body) if char == "\ufffd" or "\ud800" <= char <= "\udfff"), None)
+    if bad is not None:
+        offset = len(body[:bad].encode("utf-8", errors="surrogatepass"))
+        raise BadInput(
+            Problem(
+                "the body",
+                f"byte {offset} is not valid UTF-8 (it reached the API as the replacement character U+FFFD)",
+                "send UTF-8 text; send images with their image/* content type",
+            )
+        )
+    return data
+
+
+def escaped_size(data: bytes) -> int:
+    """Bytes a text body takes as a JSON string in the proxy event: quotes, backslashes, \\n, \\r and \\t
+    take 2 bytes, other control characters 6 (\\u00XX)."""
+    controls = sum(data.count(bytes([c])) for c in range(32) if c not in (9, 10, 13))
+    doubled = sum(data.count(c) for c in (b'"', b"\\", b"\n", b"\r", b"\t"))
+    return len(data) + doubled + 5 * controls
+
+
+def check_size(data: bytes, is_base64: bool) -> None:
+    """413 for a body that could not have reached the function on AWS (:data:`MAX_BINARY_BODY`,
+    :data:`MAX_TEXT_BODY`): on AWS such a request never reaches it (API Gateway answers 413 itself),
+    so the local stack answers the same, and the message says the limit that applies."""
+    if is_base64 and len(data) > MAX_BINARY_BODY:
+        raise PayloadTooLarge(
+            f"the request body is {size_text(len(data))}; a binary body (an image) reaches the prediction "
+            f"function base64-encoded inside Lambda's {size_text(LAMBDA_PAYLOAD_LIMIT)} event, so at most "
+            f"{size_text(MAX_BINARY_BODY)} fit: send a smaller image (resize it to the model's image_shape)"
+        )
+    if not is_base64:
+        size = escaped_size(data)
+        if size > MAX_TEXT_BODY:
+            raise PayloadTooLarge(
+                f"the request body takes {size_text(size)} in the Lambda event (quotes and line breaks are "
+                f"escaped), over the {size_text(MAX_TEXT_BODY)} that fit in Lambda's "
+                f"{size_text(LAMBDA_PAYLOAD_LIMIT)} payload limit: {LARGE_JOBS}"
+            )
 
 
 def prediction_input(
@@ -90,11 +159,7 @@ def prediction_input(
     string.
     """
     data = request_bytes(body, is_base64)
-    if len(data) > LAMBDA_PAYLOAD_LIMIT:
-        raise PayloadTooLarge(
-            f"the request body is {size_text(len(data))}, over Lambda's {size_text(LAMBDA_PAYLOAD_LIMIT)} "
-            "payload limit: split it into several requests"
-        )
+    check_size(data, is_base64)
     if not data.strip():
         raise BadInput(
             Problem(
@@ -296,7 +361,9 @@ PREDICTION_REQUEST: dict[str, Any] = {
     "description": (
         'JSON {"instances": [...], "configuration": {...}}, or a raw body: text/csv rows (linear-learner, '
         "xgboost), text/libsvm (xgboost), text/plain lines (blazingtext, seq2seq), one image "
-        "(image-classification: image/jpeg, image/png, application/x-image). At most 6 MB."
+        "(image-classification: image/jpeg, image/png, application/x-image). Lambda's 6 MB event holds at most "
+        "6,266,880 bytes of a text body after JSON escaping (quotes and line breaks count twice) and 4,700,160 "
+        "bytes of an image (base64-encoded by API Gateway); larger requests never reach the function."
     ),
     "content": {
         "application/json": {
@@ -330,7 +397,7 @@ PREDICTION_REQUEST: dict[str, Any] = {
             },
         },
         "text/csv": {"schema": {"type": "string"}, "example": "5.1,3.5,1.4,0.2\n6.2,2.9,4.3,1.3\n"},
-        "text/libsvm": {"schema": {"type": "string"}, "example": "1:5.1 2:3.5 4:0.2\n"},
+        "text/libsvm": {"schema": {"type": "string"}, "example": "0:5.1 1:3.5 3:0.2\n"},
         "text/plain": {"schema": {"type": "string"}, "example": "the movie was great\n"},
         "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
         "image/png": {"schema": {"type": "string", "format": "binary"}},
@@ -353,19 +420,36 @@ def _error(description: str, *, retry: bool = False) -> dict[str, Any]:
 
 
 COMMON_ERRORS: dict[int, dict[str, Any]] = {
-    403: _error("missing or invalid API key (x-api-key header)"),
+    403: _error(
+        "missing or invalid API key (x-api-key header), or no such route: API Gateway answers a route or method "
+        "the API does not have with its MISSING_AUTHENTICATION_TOKEN response, 403, before any key check"
+    ),
     429: _error("throttled: the API key's rate or quota, or SageMaker's", retry=True),
 }
 
 PREDICT_RESPONSES: dict[int, dict[str, Any]] = {
     200: {"description": "one prediction per instance, in order", "content": _json(PREDICTIONS_SCHEMA)},
-    400: _error("malformed request: every problem names the field, row or byte that is wrong"),
+    400: _error(
+        "malformed request (invalid_request): every problem names the field, row or byte that is wrong, e.g. a "
+        "row whose width is not the model's feature count; or the model's container refused the request "
+        "(rejected_by_model), with its message"
+    ),
     404: _error("no such model"),
-    409: _error("the model has no endpoint and none is on its way (failed, rejected, trained with deploy: false)"),
-    413: _error("a body over 6 MB, an instance over the endpoint's 6 MB (serverless 4 MB), or an answer over 6 MB"),
+    409: _error(
+        "not_deployed: the model has no endpoint and none is on its way (rejected, failed, gate_failed, stopped, "
+        "trained with deploy: false), or its endpoint failed; the message gives the recorded reason"
+    ),
+    413: _error(
+        "a text body over 6,266,880 bytes after JSON escaping or an image over 4,700,160 bytes (on AWS, API "
+        "Gateway answers these itself), an instance over the endpoint's 6 MB (serverless 4 MB), or an answer "
+        "over 6 MB"
+    ),
     415: _error("a body type the model's algorithm does not take"),
     **COMMON_ERRORS,
-    502: _error("the model answered an error (model_error) or something that is not its format"),
+    502: _error(
+        "the model failed on a valid request (model_error), or answered something that is not its format "
+        "(bad_model_response)"
+    ),
     503: _error("the endpoint is not in service: waking up (after idle cleanup), deploying or training", retry=True),
     504: _error("the endpoint did not answer in time (the API's limit is 29 s)"),
 }

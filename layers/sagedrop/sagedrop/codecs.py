@@ -129,8 +129,8 @@ def describe_value(value: Any, limit: int = 40) -> str:
 
 
 def parse_json_body(body: bytes | str, where: str = "the body") -> Any:
-    """JSON from a request body; a syntax error names the line, column and byte."""
-    text = body.decode("utf-8") if isinstance(body, bytes) else body
+    """JSON from a request body; a syntax error names the line, column and byte, a bad byte its offset."""
+    text = decode_text(body, where) if isinstance(body, bytes) else body
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
@@ -185,6 +185,22 @@ def _feature_hint(count: int, feature_dim: int) -> str:
     return f"send exactly {feature_dim} features per row"
 
 
+def _width_problem(count: int, feature_dim: int | None, first: int | None) -> tuple[str, str] | None:
+    """(message, hint) when a row of ``count`` values does not fit: the model's feature count when known,
+    else the request's first row (a model reads every row with the same features: the SageMaker XGBoost
+    container answers rows of different lengths with 415, see sagedrop.predict_errors)."""
+    if feature_dim is not None:
+        if count != feature_dim:
+            return f"has {count} values, the model takes {feature_dim} features", _feature_hint(count, feature_dim)
+        return None
+    if first is not None and count != first:
+        return (
+            f"has {count} values, the first row has {first}",
+            "every row needs the same number of features, in the same order",
+        )
+    return None
+
+
 def rows_to_csv(
     instances: Sequence[Any],
     *,
@@ -199,6 +215,7 @@ def rows_to_csv(
     """
     problems = ProblemList()
     lines: list[bytes] = []
+    first: int | None = None
     for index, row in enumerate(instances):
         path = f"{where}[{index}]"
         if isinstance(row, dict) and "features" in row:
@@ -209,12 +226,10 @@ def rows_to_csv(
         if not row:
             problems.add(path, "is an empty row", "send the feature values of one example")
             continue
-        if feature_dim is not None and len(row) != feature_dim:
-            problems.add(
-                path,
-                f"has {len(row)} values, the model takes {feature_dim} features",
-                _feature_hint(len(row), feature_dim),
-            )
+        width = _width_problem(len(row), feature_dim, first)
+        first = len(row) if first is None else first
+        if width:
+            problems.add(path, *width)
             continue
         fields = []
         for position, value in enumerate(row):
@@ -249,6 +264,7 @@ def csv_body_rows(
     field_re = _FIELD_WITH_MISSING if allow_missing else _FIELD
     problems = ProblemList()
     lines: list[bytes] = []
+    first: int | None = None
     offset = 0
     for number, raw in enumerate(text.split("\n"), start=1):
         start, offset = offset, offset + len(raw.encode()) + 1
@@ -269,15 +285,12 @@ def csv_body_rows(
                     + (" (empty or nan for a missing value)" if allow_missing else ""),
                 )
             continue
-        if feature_dim is not None:
-            count = line.count(",") + 1
-            if count != feature_dim:
-                problems.add(
-                    where_line,
-                    f"has {count} values, the model takes {feature_dim} features",
-                    _feature_hint(count, feature_dim),
-                )
-                continue
+        count = line.count(",") + 1
+        width = _width_problem(count, feature_dim, first)
+        first = count if first is None else first
+        if width:
+            problems.add(where_line, *width)
+            continue
         lines.append(line.encode())
     if not lines and not problems:
         problems.add(where, "has no data rows", "send one row of comma-separated features per line")
@@ -289,8 +302,15 @@ _LIBSVM_TOKEN = re.compile(rf"\d+:{_NUMBER}")
 _LIBSVM_LABEL = re.compile(_NUMBER)
 
 
-def libsvm_body_rows(body: bytes, where: str = "text/libsvm body") -> list[bytes]:
-    """The data lines of a raw ``text/libsvm`` body: ``[label] index:value ...`` per line."""
+def libsvm_body_rows(body: bytes, where: str = "text/libsvm body", *, feature_dim: int | None = None) -> list[bytes]:
+    """The data lines of a raw ``text/libsvm`` body: ``[label] index:value ...`` per line.
+
+    Indices are 0-based column positions: the SageMaker XGBoost container builds the request's matrix
+    with ``csr_matrix((data, (row, col)))`` from the indices as written, so index ``i`` is column ``i``
+    and a model of ``n`` features takes indices 0 to n-1 (aws/sagemaker-xgboost-container, branch 1.7-1,
+    commit f7a93a21e50e44b4077f0889a7f676cad8c226f3, algorithm_mode/serve_utils.py,
+    ``_get_sparse_matrix_from_libsvm``). With ``feature_dim`` known, a larger index is refused.
+    """
     text = decode_text(body, where)
     problems = ProblemList()
     lines: list[bytes] = []
@@ -302,7 +322,18 @@ def libsvm_body_rows(body: bytes, where: str = "text/libsvm body") -> list[bytes
             continue
         tokens = line.split()
         for position, token in enumerate(tokens):
-            if _LIBSVM_TOKEN.fullmatch(token) or (position == 0 and _LIBSVM_LABEL.fullmatch(token)):
+            if _LIBSVM_TOKEN.fullmatch(token):
+                index = int(token.split(":", 1)[0])
+                if feature_dim is None or index < feature_dim:
+                    continue
+                problems.add(
+                    f"{where} line {number} (byte {start}), token {position + 1}",
+                    f"index {index} is out of range: the model takes {feature_dim} features, indices 0 to "
+                    f"{feature_dim - 1}",
+                    "libsvm indices count from 0 (the first feature is 0:value)",
+                )
+                break
+            if position == 0 and _LIBSVM_LABEL.fullmatch(token):
                 continue
             problems.add(
                 f"{where} line {number} (byte {start}), token {position + 1}",

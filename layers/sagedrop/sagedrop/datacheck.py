@@ -227,6 +227,14 @@ class SampleFacts:
     """What a sample revealed (used to compare channels and to fill 'auto' values)."""
 
     columns: int | None = None
+    features: int | None = None
+    """Feature columns per row: a CSV's columns after the label (None where the sample cannot tell)."""
+
+    @property
+    def feature_count(self) -> int | None:
+        if self.features is not None:
+            return self.features
+        return self.columns - 1 if self.columns is not None and self.columns > 1 else None
 
 
 def check_sample(
@@ -250,6 +258,8 @@ def check_sample(
     if content_type == "text/libsvm":
         return _check_libsvm(algorithm, values, where, sample, truncated), facts
     if content_type in ("application/x-recordio-protobuf", "application/x-recordio"):
+        if content_type == "application/x-recordio-protobuf":
+            facts.features = recordio_feature_count(sample)
         if not sample.startswith(RECORDIO_MAGIC):
             return [
                 Problem(
@@ -348,9 +358,7 @@ def _check_csv(
                 bad_labels += 1
                 problems.append(
                     Problem(
-                        where,
-                        f"line {number}: the label (first column) {cells[0]!r} {reason}",
-                        "put the label in the first column",
+                        where, f"line {number}: the label (first column) {cells[0]!r} {reason}", _label_hint(reason)
                     )
                 )
     facts.columns = columns
@@ -364,6 +372,53 @@ def _check_csv(
             )
         )
     return problems
+
+
+def recordio_feature_count(sample: bytes) -> int | None:
+    """Features per record of RecordIO-protobuf data, from the first record of the sample: the ``values``
+    feature tensor's ``shape`` (sparse records) or its length (dense). None when the first record does
+    not fit the sample or has no such tensor. Field numbers: sagedrop.recordio [PROTO]; no numpy."""
+    from sagedrop import recordio
+
+    try:
+        payload = next(recordio.iter_frames(sample)).payload
+        for number, _, span, _ in recordio._fields(payload, 0, len(payload)):
+            if number != 1:  # Record.features: map entries (key = 1, value = 2)
+                continue
+            entry = {n: v for n, _, v, _ in recordio._fields(payload, *span)}
+            if 1 not in entry or payload[slice(*entry[1])] != b"values" or 2 not in entry:
+                continue
+            for kind, _, tensor, _ in recordio._fields(payload, *entry[2]):
+                if kind in recordio._VALUE_FIELDS:
+                    return _tensor_width(payload, tensor, recordio._VALUE_FIELDS[kind])
+    except (StopIteration, ValueError, recordio.RecordIOError, recordio._ProtoError):
+        return None
+    return None
+
+
+def _tensor_width(payload: bytes, span: tuple[int, int], kind: str) -> int | None:
+    """shape[0] when the tensor has a shape (sparse), else the number of packed values."""
+    from sagedrop import recordio
+
+    count = 0
+    for number, wire, value, _ in recordio._fields(payload, *span):
+        if number == 3:  # shape
+            return recordio._read_varint(payload, value[0], value[1])[0] if wire == 2 else int(value)
+        if number == 1:
+            if wire != 2:
+                count += 1
+            elif kind == "int32":
+                count += sum(1 for byte in payload[value[0] : value[1]] if byte < 0x80)
+            else:
+                count += (value[1] - value[0]) // recordio._ITEMSIZE[kind]
+    return count or None
+
+
+def _label_hint(reason: str) -> str:
+    """How to fix labels outside the range the algorithm takes (``reason`` states the range)."""
+    if "from 0 to" in reason:
+        return f"every label {reason}: classes are numbered from 0, so classes 1 to N become 0 to N-1"
+    return f"every label {reason}: fix the labels or choose the hyperparameters that fit them"
 
 
 def _check_libsvm(
@@ -389,7 +444,7 @@ def _check_libsvm(
         else:
             reason = algorithm.check_label(float(parts[0]), values)
             if reason:
-                problems.append(Problem(where, f"line {number}: the label {parts[0]!r} {reason}"))
+                problems.append(Problem(where, f"line {number}: the label {parts[0]!r} {reason}", _label_hint(reason)))
         for pair in parts[1:]:
             index, sep, value = pair.partition(":")
             if not sep or not index.isdigit() or not _is_number(value):

@@ -34,13 +34,10 @@ it, the answer is 504 and the chunks still queued are cancelled.
 from __future__ import annotations
 
 import logging
-import os
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sagedrop import algorithms, naming, registry
@@ -52,351 +49,59 @@ from sagedrop.algorithms.base import (
     PredictionInput,
     ServingContext,
 )
-from sagedrop.aws import Clients, error_code, error_message
 from sagedrop.codecs import BadModelResponse
-from sagedrop.errors import SagedropError
+from sagedrop.predict_errors import (  # re-exported: the API's errors are sagedrop.predict's too
+    EndpointError,
+    EndpointMissing,
+    ModelBusy,
+    ModelFailed,
+    ModelNotFound,
+    ModelRefusedInput,
+    NotDeployed,
+    NotInService,
+    PredictError,
+    PredictTimeout,
+    Throttled,
+    Unavailable,
+    invoke_error,
+)
+from sagedrop.predict_settings import (  # re-exported: the handler imports them from here
+    LazyClient,
+    PredictClients,
+    PredictSettings,
+    SettingsError,
+    runtime_config,
+)
+from sagedrop.served import ModelDirectory, ServedModel, feature_count, no_endpoint_hint, reason_text
 from sagedrop.wake import RETRY_AFTER_S, Waker, WakeResult
+
+__all__ = [
+    "EndpointError",
+    "EndpointMissing",
+    "LazyClient",
+    "ModelBusy",
+    "ModelDirectory",
+    "ModelFailed",
+    "ModelNotFound",
+    "ModelRefusedInput",
+    "NotDeployed",
+    "NotInService",
+    "PredictClients",
+    "PredictError",
+    "PredictSettings",
+    "PredictTimeout",
+    "PredictionService",
+    "ServedModel",
+    "SettingsError",
+    "Throttled",
+    "Unavailable",
+    "invoke_error",
+    "runtime_config",
+]
 
 log = logging.getLogger("sagedrop.predict")
 
-RUNTIME = "sagemaker-runtime"
-CONNECT_TIMEOUT_S = 2
-READ_TIMEOUT_S = 24
-"""Below API Gateway's 29 s integration timeout, so a slow model is answered 504 by us, not by it."""
-DEFAULT_MAX_ROWS = 500
-"""Rows per InvokeEndpoint call. The SageMaker examples batch 100 (linear learner) to 500 (XGBoost)
-rows per call; 500 keeps the per-call overhead (signing, TLS, the container's request parsing) small
-against the model's work: 10,000 rows are 20 calls, three rounds of the default 8 workers."""
-DEFAULT_CONCURRENCY = 8
-DEFAULT_TIMEOUT_S = 25.0
-DEFAULT_CACHE_S = 15.0
-DEFAULT_MAX_ATTEMPTS = 3
 TRAINING_RETRY_AFTER_S = 300
-MODEL_NOT_READY_RETRY_AFTER_S = 10
-THROTTLED_RETRY_AFTER_S = 1
-UNAVAILABLE_RETRY_AFTER_S = 5
-
-
-# --------------------------------------------------------------------------------------------
-# Settings and clients
-# --------------------------------------------------------------------------------------------
-
-
-class SettingsError(RuntimeError):
-    """The function's environment is wrong: a deployment problem, not a caller's."""
-
-
-def _env_number(name: str, default: float, minimum: float, kind: type = int) -> Any:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return kind(default)
-    try:
-        value = kind(raw)
-    except ValueError:
-        raise SettingsError(
-            f"environment variable {name} must be a{'n integer' if kind is int else ' number'}"
-        ) from None
-    if value < minimum:
-        raise SettingsError(f"environment variable {name} must be at least {minimum}, got {raw}")
-    return value
-
-
-@dataclass(frozen=True)
-class PredictSettings:
-    """The predict function's settings (template.yaml environment; the PREDICT_* ones are optional)."""
-
-    stack: str
-    registry_table: str
-    max_rows: int = DEFAULT_MAX_ROWS
-    concurrency: int = DEFAULT_CONCURRENCY
-    timeout_s: float = DEFAULT_TIMEOUT_S
-    cache_s: float = DEFAULT_CACHE_S
-    max_attempts: int = DEFAULT_MAX_ATTEMPTS
-
-    @classmethod
-    def from_env(cls) -> PredictSettings:
-        stack, table = os.environ.get("SAGEDROP_STACK", ""), os.environ.get("REGISTRY_TABLE", "")
-        if not stack or not table:
-            raise SettingsError("SAGEDROP_STACK and REGISTRY_TABLE must be set; deploy the function with template.yaml")
-        return cls(
-            stack=stack,
-            registry_table=table,
-            max_rows=_env_number("PREDICT_MAX_ROWS", DEFAULT_MAX_ROWS, 1),
-            concurrency=_env_number("PREDICT_CONCURRENCY", DEFAULT_CONCURRENCY, 1),
-            timeout_s=_env_number("PREDICT_TIMEOUT_S", DEFAULT_TIMEOUT_S, 0.1, float),
-            cache_s=_env_number("PREDICT_CACHE_SECONDS", DEFAULT_CACHE_S, 0, float),
-            max_attempts=_env_number("PREDICT_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS, 1),
-        )
-
-
-def runtime_config(settings: PredictSettings) -> Any:
-    """botocore config of the sagemaker-runtime client (see the module docstring)."""
-    from botocore.config import Config
-
-    return Config(
-        retries={"mode": "standard", "max_attempts": settings.max_attempts},
-        connect_timeout=CONNECT_TIMEOUT_S,
-        read_timeout=READ_TIMEOUT_S,
-        max_pool_connections=max(10, settings.concurrency),
-        tcp_keepalive=True,
-        user_agent_extra="sagedrop",
-    )
-
-
-class PredictClients(Clients):
-    """:class:`~sagedrop.aws.Clients` whose sagemaker-runtime client uses :func:`runtime_config`."""
-
-    def __init__(self, settings: Callable[[], PredictSettings] = PredictSettings.from_env, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._settings = settings
-
-    def get(self, service: str) -> Any:
-        if service == RUNTIME and service not in self._clients:
-            import boto3  # deferred: the import is the largest part of a cold start
-
-            self._clients[service] = boto3.client(
-                service, region_name=self.region, config=runtime_config(self._settings())
-            )
-        return super().get(service)
-
-
-class LazyClient:
-    """A client created on first use (the SageMaker control-plane client is needed only to wake)."""
-
-    def __init__(self, factory: Callable[[], Any]) -> None:
-        self._factory = factory
-        self._client: Any = None
-
-    def __getattr__(self, name: str) -> Any:
-        if self._client is None:
-            self._client = self._factory()
-        return getattr(self._client, name)
-
-
-# --------------------------------------------------------------------------------------------
-# Errors (each carries its HTTP answer)
-# --------------------------------------------------------------------------------------------
-
-
-class PredictError(SagedropError):
-    http_status = 500
-    error_code = "internal_error"
-    retry_after: int | None = None
-
-    def __init__(self, message: str, *, retry_after: int | None = None, code: str | None = None) -> None:
-        super().__init__(message)
-        if retry_after is not None:
-            self.retry_after = retry_after
-        if code is not None:
-            self.error_code = code
-
-
-class ModelNotFound(PredictError):
-    http_status = 404
-    error_code = "model_not_found"
-
-
-class NotDeployed(PredictError):
-    """The model has no endpoint and nothing is on its way (failed, rejected, trained with deploy: false)."""
-
-    http_status = 409
-    error_code = "not_deployed"
-
-
-class NotInService(PredictError):
-    """The endpoint is not there yet (waking, deploying, training): retry later."""
-
-    http_status = 503
-    error_code = "not_in_service"
-    retry_after = RETRY_AFTER_S
-
-
-class ModelFailed(PredictError):
-    """The model's container answered an error (InvokeEndpoint ModelError)."""
-
-    http_status = 502
-    error_code = "model_error"
-
-
-class EndpointError(PredictError):
-    """SageMaker refused or failed the call for a reason that is not the caller's input."""
-
-    http_status = 502
-    error_code = "endpoint_error"
-
-
-class Throttled(PredictError):
-    http_status = 429
-    error_code = "throttled"
-    retry_after = THROTTLED_RETRY_AFTER_S
-
-
-class Unavailable(PredictError):
-    http_status = 503
-    error_code = "unavailable"
-    retry_after = UNAVAILABLE_RETRY_AFTER_S
-
-
-class PredictTimeout(PredictError):
-    http_status = 504
-    error_code = "timeout"
-
-
-class ModelBusy(PredictError):
-    """Stop/start cannot act now: a deploy or wake is in flight, or the endpoint is changing (HTTP 409)."""
-
-    http_status = 409
-    error_code = "busy"
-
-
-class EndpointMissing(PredictError):
-    """InvokeEndpoint says the endpoint does not exist (the registry is behind, e.g. just hibernated)."""
-
-    http_status = 503
-    error_code = "not_in_service"
-    retry_after = RETRY_AFTER_S
-
-
-_THROTTLING = ("ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded")
-
-
-def invoke_error(exc: BaseException, endpoint: str) -> BaseException:
-    """The domain error for an exception of InvokeEndpoint (the exception itself when unknown)."""
-    code = error_code(exc)
-    message = error_message(exc)
-    if code == "ModelError":
-        response = getattr(exc, "response", {}) or {}
-        status = response.get("OriginalStatusCode")
-        original = response.get("OriginalMessage") or message
-        log_stream = response.get("LogStreamArn")
-        log.warning("model error", extra={"endpoint": endpoint, "status": status, "log_stream": log_stream})
-        where = f" (status {status})" if status else ""
-        return ModelFailed(f"the model behind endpoint {endpoint} answered an error{where}: {original}")
-    if code in _THROTTLING:
-        return Throttled(f"SageMaker throttled the calls to endpoint {endpoint}: slow down and retry ({message})")
-    if code == "ModelNotReadyException":
-        return NotInService(
-            f"endpoint {endpoint} is not ready yet (a serverless endpoint is starting): {message}",
-            retry_after=MODEL_NOT_READY_RETRY_AFTER_S,
-            code="model_not_ready",
-        )
-    if code in ("ValidationError", "ValidationException"):
-        lowered = message.lower()
-        if "not found" in lowered or "could not find" in lowered:
-            return EndpointMissing(f"endpoint {endpoint} does not exist ({message})")
-        return EndpointError(f"SageMaker refused the call to endpoint {endpoint}: {message}")
-    if code in ("ServiceUnavailable", "InternalFailure", "InternalDependencyException", "ServiceUnavailableException"):
-        return Unavailable(f"SageMaker could not serve endpoint {endpoint} ({code}): {message}")
-    if code == "AccessDeniedException":
-        return EndpointError(
-            f"the predict function may not invoke endpoint {endpoint} (is it tagged with this stack?): {message}"
-        )
-    name = type(exc).__name__
-    if name in ("ReadTimeoutError",):
-        return PredictTimeout(
-            f"endpoint {endpoint} did not answer within {READ_TIMEOUT_S} s: send fewer instances per request"
-        )
-    if name in ("ConnectTimeoutError", "EndpointConnectionError", "ConnectionClosedError"):
-        return Unavailable(f"could not reach SageMaker for endpoint {endpoint}: {exc}")
-    return exc
-
-
-# --------------------------------------------------------------------------------------------
-# The registry, cached
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ServedModel:
-    """A registry summary and what predict derives from it."""
-
-    summary: Mapping[str, Any]
-    job: Mapping[str, Any] | None = None
-    """The serving job's record (``JOB#<serving_job>``): its hyperparameters and manifest."""
-    hyperparameters: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def name(self) -> str:
-        return str(self.summary["model"])
-
-    @property
-    def status(self) -> str | None:
-        return self.summary.get("status")
-
-    @property
-    def endpoint(self) -> str | None:
-        return self.summary.get("endpoint")
-
-
-class ModelDirectory:
-    """Registry summaries with a short in-memory cache (per Lambda environment), thread-safe.
-
-    The cache saves a DynamoDB read per request for hot models; ``ttl_s`` bounds how stale a status
-    may be. Job records (hyperparameters) never change once written, so they are kept longer.
-    """
-
-    MAX_ENTRIES = 512
-
-    def __init__(self, registry_: registry.Registry, ttl_s: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self._registry = registry_
-        self._ttl = ttl_s
-        self._clock = clock
-        self._models: OrderedDict[str, tuple[float, ServedModel]] = OrderedDict()
-        self._jobs: OrderedDict[tuple[str, str], Mapping[str, Any] | None] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, model: str, *, fresh: bool = False) -> ServedModel | None:
-        now = self._clock()
-        if not fresh:
-            with self._lock:
-                cached = self._models.get(model)
-            if cached and cached[0] > now:
-                return cached[1]
-        summary = self._registry.get(model, consistent=fresh)
-        if not summary:
-            return None  # not cached: a model dropped a moment later must not answer 404 from here
-        served = self._served(model, summary)
-        with self._lock:
-            self._models[model] = (now + self._ttl, served)
-            self._models.move_to_end(model)
-            while len(self._models) > self.MAX_ENTRIES:
-                self._models.popitem(last=False)
-        return served
-
-    def invalidate(self, model: str) -> None:
-        with self._lock:
-            self._models.pop(model, None)
-
-    def _served(self, model: str, summary: Mapping[str, Any]) -> ServedModel:
-        job_name = summary.get("serving_job")
-        job = self._job(model, job_name) if isinstance(job_name, str) and job_name else None
-        return ServedModel(summary, job, _typed_hyperparameters(summary.get("algorithm"), job))
-
-    def _job(self, model: str, job: str) -> Mapping[str, Any] | None:
-        key = (model, job)
-        with self._lock:
-            if key in self._jobs:
-                return self._jobs[key]
-        record = self._registry.get_job(model, job)
-        with self._lock:
-            self._jobs[key] = record
-            while len(self._jobs) > self.MAX_ENTRIES:
-                self._jobs.popitem(last=False)
-        return record
-
-
-def _typed_hyperparameters(algorithm_name: Any, job: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The job's hyperparameters (SageMaker strings) typed by the algorithm's own rules."""
-    wire = (job or {}).get("hyperparameters") or {}
-    if not isinstance(wire, Mapping) or not isinstance(algorithm_name, str):
-        return {}
-    try:
-        algorithm = algorithms.get(algorithm_name)
-    except KeyError:
-        return dict(wire)
-    typed, _, problems = algorithm.resolve_hyperparameters(wire)
-    return typed if not problems else dict(wire)
-
 
 # --------------------------------------------------------------------------------------------
 # The service
@@ -468,6 +173,7 @@ class PredictionService:
         served = self.directory.get(name)
         if served is None:
             raise self._not_found(name)
+        self._require_serving(served)  # a model that serves nothing answers 409/503 before anything else
         algorithm = self._algorithm(served)
         ctx = self._context(served, algorithm, payload)
         requests = algorithm.encode_request(payload, ctx)
@@ -585,12 +291,9 @@ class PredictionService:
                 return self._answer(
                     202, summary, f"model {name} is being deployed for the first time ({job}): {self._soon(name)}"
                 )
-            hint = {
-                registry.TRAINING: "it is still training; it is deployed when its training job ends",
-                registry.TRAINED: "it was trained with deploy: false; set deploy in training.json and upload it again",
-            }.get(str(status), "upload training.json (or model.tar.gz and deploy.json) to deploy it")
             raise NotDeployed(
-                f"model {name} was never deployed, so there is nothing to start (status {status}): {hint}"
+                f"model {name} was never deployed, so there is nothing to start (status {status})"
+                f"{reason_text(summary)}; {no_endpoint_hint(status)}"
             )
         state, failure = self._waker.endpoint_status(str(endpoint))
         if state == "Missing":
@@ -669,19 +372,38 @@ class PredictionService:
     def _context(self, served: ServedModel, algorithm: Algorithm, payload: PredictionInput) -> ServingContext:
         summary = served.summary
         labels = summary.get("labels")
-        feature_dim = summary.get("feature_dim")
         options = algorithm.resolve_options(payload.options, payload.options_path, served.hyperparameters)
         return ServingContext(
             labels=tuple(str(label) for label in labels) if isinstance(labels, list) and labels else None,
-            feature_dim=feature_dim if isinstance(feature_dim, int) and not isinstance(feature_dim, bool) else None,
+            feature_dim=feature_count(served),
             hyperparameters=served.hyperparameters,
             max_body_bytes=SERVERLESS_ENDPOINT_MAX_BYTES if summary.get("serverless") else INSTANCE_ENDPOINT_MAX_BYTES,
             max_rows=self.settings.max_rows,
             options=options,
         )
 
+    def _require_serving(self, served: ServedModel) -> None:
+        """Raise the 409/503 of a model with no endpoint to call or wake (see :meth:`_endpoint`); no side effects."""
+        status = served.status
+        if status in (registry.HIBERNATED, registry.WAKING):
+            return
+        if served.endpoint and served.summary.get("serving_job") and status != registry.FAILED:
+            return
+        self._endpoint(served)
+
     def _endpoint(self, served: ServedModel) -> str:
-        """The endpoint to call, or the 503/409 that says why there is none (waking it if hibernated)."""
+        """The endpoint to call, or the 503/409 that says why there is none (waking it if hibernated).
+
+        The registry states (``sagedrop.registry``) and what a prediction gets:
+
+        * ``hibernated``: woken, 503 ``waking``; ``waking``: 503 until the endpoint is InService.
+        * an endpoint and a serving job: called, whatever else the status says (``in_service``,
+          ``deploying`` a newer job, ``training`` a newer job, ``rejected`` a newer drop), except
+          ``failed``: the endpoint itself failed, 409 with the reason and how to re-create it.
+        * no endpoint: ``deploying`` and ``training`` 503 with ``Retry-After``; ``rejected``,
+          ``failed``, ``gate_failed``, ``stopped``, ``trained`` (or none) 409 ``not_deployed`` with the
+          recorded reason (``last_error``) and what to do.
+        """
         status = served.status
         if status == registry.HIBERNATED:
             served = self.directory.get(served.name, fresh=True) or served
@@ -690,7 +412,7 @@ class PredictionService:
                 self.directory.invalidate(served.name)
                 verb = "is waking up now" if result.created else "is already waking up"
                 raise NotInService(
-                    f"model {served.name} was hibernated after its idle time and {verb}: an endpoint takes a few "
+                    f"model {served.name} {self._why_asleep(served)} and {verb}: an endpoint takes a few "
                     f"minutes to start, retry in {RETRY_AFTER_S} s",
                     code="waking",
                 )
@@ -698,7 +420,7 @@ class PredictionService:
         if status == registry.WAKING:
             return self._waking(served)
         endpoint = served.endpoint
-        if endpoint and served.summary.get("serving_job"):
+        if endpoint and served.summary.get("serving_job") and status != registry.FAILED:
             return str(endpoint)
         self.directory.invalidate(served.name)
         if status in (registry.DEPLOYING, registry.TRAINING):
@@ -712,16 +434,23 @@ class PredictionService:
                 f"model {served.name} has no endpoint yet: it is {what} (job {job})",
                 retry_after=RETRY_AFTER_S if status == registry.DEPLOYING else TRAINING_RETRY_AFTER_S,
             )
-        reason = served.summary.get("last_error")
-        hint = {
-            registry.TRAINED: "it was trained with deploy: false; set deploy in training.json and upload it again",
-            registry.REJECTED: "its training.json was rejected; fix it and upload it again",
-        }.get(str(status), "fix the cause and upload training.json again")
+        if endpoint and served.summary.get("serving_job"):  # failed: the endpoint exists but failed
+            raise NotDeployed(
+                f"model {served.name}'s endpoint {endpoint} failed{reason_text(served.summary)}; POST "
+                f"/models/{served.name}/stop then /start re-creates it from the kept config, or upload a new model"
+            )
         raise NotDeployed(
-            f"model {served.name} has no endpoint (status {status})"
-            + (f": {str(reason).splitlines()[0]}" if reason else "")
-            + f"; {hint}"
+            f"model {served.name} has no endpoint (status {status}){reason_text(served.summary)}; "
+            + no_endpoint_hint(status)
         )
+
+    @staticmethod
+    def _why_asleep(served: ServedModel) -> str:
+        """Why a hibernated model has no endpoint: stopped by request, or idle (cleanup's reason)."""
+        reason = str(served.summary.get("hibernated_reason") or "")
+        if reason == STOP_REASON.format(model=served.name):
+            return f"was stopped by request (POST /models/{served.name}/stop)"
+        return "was hibernated after its idle time" + (f" ({reason})" if reason else "")
 
     def _waking(self, served: ServedModel) -> str:
         endpoint = str(served.endpoint or "")

@@ -61,7 +61,7 @@ log = logging.getLogger("sagedrop.pretrained")
 
 DEPLOY_FILE = "deploy.json"
 ARCHIVE_FILE = "model.tar.gz"
-TOP_LEVEL = ("algorithm", "name", "version", "deploy", "labels", "hyperparameters", "description")
+TOP_LEVEL = ("algorithm", "name", "version", "deploy", "labels", "hyperparameters", "description", "feature_count")
 TRAINING_ONLY = ("channels", "content_type", "training", "convert", "label_bins")
 """training.json fields that have no meaning for a model that is already trained."""
 
@@ -121,6 +121,8 @@ class PretrainedManifest:
     """The hyperparameters the model was trained with, as given (typed); defaults are not added."""
     wire_hyperparameters: dict[str, str]
     description: str | None = None
+    feature_count: int | None = None
+    """Features per row the model takes (deploy.json ``feature_count``); predict refuses other widths."""
 
     def serving_patterns(self) -> tuple[str, ...]:
         """What model.tar.gz must hold: per hyperparameters when every required one is known."""
@@ -212,10 +214,30 @@ def parse_deploy_json(
                     f"give exactly {classes} class names, in class-index order",
                 )
             )
+    features = _feature_count(data.get("feature_count"), algorithm, typed, problems)
     if problems:
         raise ManifestError(problems, source=source)
     assert deploy is not None
-    return PretrainedManifest(algorithm, name, version, deploy, labels, typed, wire, description)
+    return PretrainedManifest(algorithm, name, version, deploy, labels, typed, wire, description, features)
+
+
+def _feature_count(raw: Any, algorithm: Algorithm, typed: Mapping[str, Any], problems: list[Problem]) -> int | None:
+    """deploy.json ``feature_count``: a positive integer, equal to feature_dim where the hyperparameters give it."""
+    if raw is None:
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, int) or raw < 1:
+        problems.append(
+            Problem(
+                "$.feature_count", f"expected a positive integer, got {json_type(raw)}", "e.g. 13: features per row"
+            )
+        )
+        return None
+    declared = algorithm.expected_feature_count(typed)
+    if declared is not None and declared != raw:
+        problems.append(
+            Problem("$.feature_count", f"is {raw} but feature_dim is {declared}", "give the same number, or only one")
+        )
+    return raw
 
 
 def _hyperparameters(raw: Any, algorithm: Algorithm, problems: list[Problem]) -> tuple[dict[str, Any], dict[str, str]]:
@@ -709,6 +731,7 @@ class PretrainedLauncher:
                 "archive_bytes": archive.size,
                 "archive_files": list(archive.contents.files[:MAX_LISTED]),
                 "description": spec.description,
+                "feature_count": spec.feature_count,
             },
         )
         newest = self._registry.update(

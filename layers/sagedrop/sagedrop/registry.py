@@ -6,7 +6,9 @@ Key schema: partition key ``model`` (the model name), sort key ``record``:
   current and latest job, endpoint, metrics, labels, last error, timestamps).
 * ``JOB#<job name>``: one item per training job with what deploy needs later (the manifest's
   deploy section, labels, algorithm and version), so deploy never re-reads a manifest that may
-  have changed since.
+  have changed since. Also ``feature_count``: the feature columns the train function saw after the
+  label in the train channel's first CSV rows (or the width of its first RecordIO-protobuf record), or
+  deploy.json's ``feature_count``; predict refuses rows of another width.
 
 Writes that race use condition expressions; a late event never overwrites a newer job.
 
@@ -22,7 +24,9 @@ latest_job          the newest job started for the model (names sort by time)
 training_job        the job currently training (set by train)
 labels, feature_dim what predict needs to encode/decode (from the job that serves)
 stack               the stack that owns the model
-last_error(_at)     the newest user-facing error (rejection, failed job, gate, deploy failure)
+last_error(_at)     the newest user-facing error (rejection, failed job, gate, deploy failure); cleared
+                    with hibernated_at/_reason when the model is in service again, unless it is about a
+                    job newer than the serving one (:meth:`Registry.clear_recovered`)
 serving_job         the job whose model is behind the endpoint
 sagemaker_model     the SageMaker model name in service (named after the job)
 endpoint_config     the endpoint config in service (named after the job)
@@ -65,6 +69,12 @@ HIBERNATED = "hibernated"
 WAKING = "waking"
 TRAINED = "trained"  # completed, deploy: false
 SERVING_STATES = (IN_SERVICE, DEPLOYING, HIBERNATED, WAKING)
+KEPT_WHILE_TRAINING = (DEPLOYING, HIBERNATED, WAKING)
+"""States a new training job does not overwrite: a rollout in flight (deploy checks ``deploying``), an
+endpoint that is gone (``hibernated``: only this status lets a prediction or start wake it) or coming
+back (``waking``). ``in_service`` does become ``training``: the endpoint keeps serving meanwhile."""
+RECOVERED_FIELDS = ("hibernated_at", "hibernated_reason")
+ERROR_FIELDS = ("last_error", "last_error_at", "last_error_job")
 
 
 def now_iso() -> str:
@@ -190,7 +200,11 @@ class Registry:
         values: Mapping[str, Any] | None = None,
         remove: tuple[str, ...] = (),
     ) -> bool:
-        """Set ``fields`` (and ``updated_at``); False when ``condition`` does not hold."""
+        """Set ``fields`` (and ``updated_at``); False when ``condition`` does not hold.
+
+        A summary write that sets ``status: in_service`` (deploy, a woken endpoint, a rollback) also
+        clears what described the outage (:meth:`clear_recovered`).
+        """
         fields = {**fields, "updated_at": now_iso()}
         attr_names = {f"#f{i}": key for i, key in enumerate(fields)}
         attr_values = {f":v{i}": to_attr(value) for i, value in enumerate(fields.values())}
@@ -218,27 +232,74 @@ class Registry:
             self._db.update_item(**kwargs)
         except self._db.exceptions.ConditionalCheckFailedException:
             return False
+        if record == SUMMARY and fields.get("status") == IN_SERVICE:
+            self.clear_recovered(model, keep=tuple(fields))
         return True
 
+    def clear_recovered(self, model: str, *, keep: tuple[str, ...] = ()) -> None:
+        """The model serves again: drop ``hibernated_at``/``hibernated_reason``, and the last error when it
+        was about the job now serving or an older one (``last_error_job`` absent or <= ``serving_job``);
+        an error about a newer job (a retrain that failed while this one serves) stays visible. Fields
+        in ``keep`` were just written and stay."""
+        names = {"#s": "status"}
+        values = {":in": to_attr(IN_SERVICE)}
+        stale = [f for f in RECOVERED_FIELDS if f not in keep]
+        errors = [f for f in ERROR_FIELDS if f not in keep]
+        for group, condition in (
+            (stale, "#s = :in"),
+            (errors, "#s = :in AND (attribute_not_exists(#lej) OR #lej <= #sj)"),
+        ):
+            if not group:
+                continue
+            extra = {"#lej": "last_error_job", "#sj": "serving_job"} if group is errors else {}
+            attr_names = {**names, **extra, **{f"#x{i}": key for i, key in enumerate(group)}}
+            try:
+                self._db.update_item(
+                    TableName=self.table,
+                    Key=self._key(model, SUMMARY),
+                    UpdateExpression="REMOVE " + ", ".join(f"#x{i}" for i in range(len(group))),
+                    ConditionExpression=condition,
+                    ExpressionAttributeNames=attr_names,
+                    ExpressionAttributeValues=values,
+                )
+            except self._db.exceptions.ConditionalCheckFailedException:
+                continue
+
     def record_training(self, model: str, job: str, summary: Mapping[str, Any]) -> bool:
-        """The model now trains ``job``, unless a newer job was already recorded (False then)."""
+        """The model now trains ``job``, unless a newer job was already recorded (False then).
+
+        The status becomes ``training`` except in :data:`KEPT_WHILE_TRAINING`, which keep theirs (the
+        ``training_job`` field says a job runs)."""
+        fields = {**summary, "latest_job": job, "last_error": None}
+        newest = "(attribute_not_exists(#latest) OR #latest <= :job)"
+        kept = {f":k{i}": state for i, state in enumerate(KEPT_WHILE_TRAINING)}
+        if self.update(
+            model,
+            {**fields, "status": TRAINING},
+            condition=f"{newest} AND (attribute_not_exists(#s) OR NOT #s IN ({', '.join(kept)}))",
+            names={"#latest": "latest_job", "#s": "status"},
+            values={":job": job, **kept},
+        ):
+            return True
         return self.update(
             model,
-            {**summary, "status": TRAINING, "latest_job": job, "last_error": None},
-            condition="attribute_not_exists(#latest) OR #latest <= :job",
-            names={"#latest": "latest_job"},
-            values={":job": job},
+            fields,
+            condition=f"{newest} AND #s IN ({', '.join(kept)})",
+            names={"#latest": "latest_job", "#s": "status"},
+            values={":job": job, **kept},
         )
 
     def record_rejection(self, model: str, message: str, details: Mapping[str, Any]) -> None:
-        """A refused manifest: the error is kept; a model that serves keeps its serving status."""
+        """A refused manifest: the error is kept; a model that serves or trains keeps its status (the
+        refused drop started nothing, so what was running still runs)."""
         fields = {"last_error": message, "last_error_at": now_iso(), "last_rejection": dict(details)}
+        kept = (IN_SERVICE, DEPLOYING, HIBERNATED, WAKING, TRAINING)
         serving = self.update(
             model,
             fields,
-            condition="#s IN (:a, :b, :c, :d)",
+            condition="#s IN (" + ", ".join(f":k{i}" for i in range(len(kept))) + ")",
             names={"#s": "status"},
-            values={":a": IN_SERVICE, ":b": DEPLOYING, ":c": HIBERNATED, ":d": WAKING},
+            values={f":k{i}": state for i, state in enumerate(kept)},
         )
         if not serving:
             self.update(model, {**fields, "status": REJECTED})

@@ -164,10 +164,11 @@ class TrainingLauncher:
             if image_problem:
                 raise ManifestError(image_problem, source=obj.uri)
             channels = resolve_channels(manifest, self._store, obj.bucket, folder, obj.key)
-            check_channels_data(manifest, self._store, channels, source=obj.uri)
+            facts = check_channels_data(manifest, self._store, channels, source=obj.uri)
         except UserError as exc:
             return self._reject(model, obj, exc)
-        return self._start(manifest, channels, obj)
+        train = facts.get("train")
+        return self._start(manifest, channels, obj, train.feature_count if train else None)
 
     def _read_manifest(self, obj: ManifestObject) -> tuple[bytes, int] | None:
         found = read_head(self._s3, obj.bucket, obj.key, obj.version, MAX_MANIFEST_BYTES)
@@ -182,7 +183,13 @@ class TrainingLauncher:
             return Problem("$.algorithm", str(exc.args[0]), "deploy sagedrop in a region where the algorithm exists")
         return None
 
-    def _start(self, manifest: Manifest, channels: Mapping[str, ResolvedChannel], obj: ManifestObject) -> Outcome:
+    def _start(
+        self,
+        manifest: Manifest,
+        channels: Mapping[str, ResolvedChannel],
+        obj: ManifestObject,
+        feature_count: int | None = None,
+    ) -> Outcome:
         job = naming.job_name(manifest.name, obj.time, obj.digest)
         if self._job_exists(job):
             log.info("training job already exists: redelivered event", extra={"job": job})
@@ -216,7 +223,7 @@ class TrainingLauncher:
                     ),
                 )
             raise
-        self._record(manifest, channels, obj, job, request, bins)
+        self._record(manifest, channels, obj, job, request, bins, feature_count)
         log.info(
             "training job started", extra={"job": job, "model": manifest.name, "algorithm": manifest.algorithm.name}
         )
@@ -322,6 +329,7 @@ class TrainingLauncher:
         job: str,
         request: Mapping[str, Any],
         bins: LabelBins | None = None,
+        feature_count: int | None = None,
     ) -> None:
         deploy = manifest.deploy.to_dict() if manifest.deploy else None
         labels = list(manifest.labels) if manifest.labels else (bins.names() if bins else None)
@@ -340,6 +348,7 @@ class TrainingLauncher:
                 "hyperparameters": dict(manifest.wire_hyperparameters),
                 "channels": {name: ch.s3_uri for name, ch in channels.items()},
                 "instance_type": request["ResourceConfig"]["InstanceType"],
+                "feature_count": feature_count,  # seen in the train data; predict checks rows against it
             },
         )
         recorded = self._registry.record_training(

@@ -379,7 +379,7 @@ def row_requests(
         lines = codecs.csv_body_rows(payload.body, feature_dim=ctx.feature_dim, allow_missing=allow_missing)
         content_type, name_of = CSV, (lambda i: f"data row {i + 1} of the text/csv body")
     else:
-        lines = codecs.libsvm_body_rows(payload.body)
+        lines = codecs.libsvm_body_rows(payload.body, feature_dim=ctx.feature_dim)
         content_type, name_of = payload.content_type, (lambda i: f"data row {i + 1} of the libsvm body")
     chunks = codecs.chunk_sizes(
         [len(line) for line in lines], max_bytes=ctx.max_body_bytes, max_rows=ctx.max_rows, name_of=name_of
