@@ -38,8 +38,8 @@ CLOCK_SKEW = timedelta(minutes=5)  # "Signature expired: ... (<now> - 5 min.)"
 ALGORITHM = "AWS4-HMAC-SHA256"
 AMZ_DATE = "%Y%m%dT%H%M%SZ"
 
-MISSING_TOKEN = "Missing Authentication Token"
-INVALID_TOKEN = "The security token included in the request is invalid."
+MISSING_TOKEN = "Missing Authentication Token"  # noqa: S105 - an error message, not a secret
+INVALID_TOKEN = "The security token included in the request is invalid."  # noqa: S105 - a message
 MISMATCH = (
     "The request signature we calculated does not match the signature you provided. Check your AWS Secret "
     "Access Key and signing method. Consult the service documentation for details."
@@ -79,7 +79,9 @@ class Principal:
         """IAM's evaluation for one identity policy: an explicit Deny wins, else an Allow, else denied."""
         allowed = False
         for statement in _as_list(self.policy.get("Statement")):
-            if not (_matches(statement.get("Action"), action, case=False) and _matches(statement.get("Resource"), resource)):
+            if not (
+                _matches(statement.get("Action"), action, case=False) and _matches(statement.get("Resource"), resource)
+            ):
                 continue
             if statement.get("Effect") == "Deny":
                 return False
@@ -159,7 +161,9 @@ class SigV4Verifier:
     def _check_scope(self, scope: str, amz_date: str) -> None:
         parts = scope.split("/")
         if len(parts) != 4 or parts[3] != "aws4_request":
-            raise AuthFailure("INCOMPLETE_SIGNATURE", f"Credential scope {scope!r} is not date/region/service/aws4_request")
+            raise AuthFailure(
+                "INCOMPLETE_SIGNATURE", f"Credential scope {scope!r} is not date/region/service/aws4_request"
+            )
         date, region, service, _ = parts
         message = ""
         if region != self.region:
@@ -179,7 +183,9 @@ class SigV4Verifier:
         try:
             signed = datetime.strptime(amz_date, AMZ_DATE).replace(tzinfo=UTC)
         except ValueError:
-            raise AuthFailure("INVALID_SIGNATURE", f"X-Amz-Date {amz_date!r} is not in the form YYYYMMDDTHHMMSSZ") from None
+            raise AuthFailure(
+                "INVALID_SIGNATURE", f"X-Amz-Date {amz_date!r} is not in the form YYYYMMDDTHHMMSSZ"
+            ) from None
         now = self.clock().astimezone(UTC).replace(microsecond=0)
         if signed < now - CLOCK_SKEW:
             raise AuthFailure(

@@ -47,7 +47,11 @@ class Caller:
         return f"{self.kind}:{self.id}"
 
     def log_fields(self) -> dict[str, Any]:
-        return {"caller": self.label, "caller_kind": self.kind, **({"groups": list(self.groups)} if self.groups else {})}
+        return {
+            "caller": self.label,
+            "caller_kind": self.kind,
+            **({"groups": list(self.groups)} if self.groups else {}),
+        }
 
 
 def groups_of(value: Any) -> tuple[str, ...]:
