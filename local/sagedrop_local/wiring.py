@@ -303,6 +303,7 @@ class _Evaluator:
             "AWS::IAM::Role": f"arn:aws:iam::{self.account}:role/{physical}",
             "AWS::Serverless::Function": f"arn:aws:lambda:{self.region}:{self.account}:function:{physical}",
             "AWS::Logs::LogGroup": f"arn:aws:logs:{self.region}:{self.account}:log-group:{physical}:*",
+            "AWS::Cognito::UserPool": f"arn:aws:cognito-idp:{self.region}:{self.account}:userpool/{physical}",
         }
         if attribute == "Arn" and kind in arns:
             return arns[kind]

@@ -67,7 +67,7 @@ def from_request_context(context: Mapping[str, Any] | None) -> Caller:
     claims = (context.get("authorizer") or {}).get("claims") or {}
     if claims:
         sub = str(claims.get("sub") or "")
-        name = str(claims.get("cognito:username") or claims.get("username") or claims.get("email") or sub)
+        name = str(claims.get("email") or claims.get("cognito:username") or claims.get("username") or sub)
         return Caller("cognito", sub or name, name, groups_of(claims.get("cognito:groups")))
     identity = context.get("identity") or {}
     if identity.get("userArn"):
