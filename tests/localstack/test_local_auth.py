@@ -168,7 +168,7 @@ def test_cognito_mode_takes_id_tokens_and_needs_the_admin_group_to_stop():
         )
         assert status == 404 and answer["error"]["code"] == "model_not_found"  # past the group check
         token = pool.id_token("admin")
-        with pytest.raises(AuthFailure, match="^The incoming token has expired$"):
+        with pytest.raises(AuthFailure, match=r"^The incoming token has expired$"):
             pool.claims(token, now=lambda: 4_000_000_000)
 
 
