@@ -353,7 +353,10 @@ def _error(description: str, *, retry: bool = False) -> dict[str, Any]:
 
 
 COMMON_ERRORS: dict[int, dict[str, Any]] = {
-    403: _error("missing or invalid API key (x-api-key header)"),
+    403: _error(
+        "refused by API Gateway (unsigned or mis-signed request, a principal without the policy for this route, "
+        "a missing API key when the stack asks for one) or, with Cognito, a caller outside the admin group"
+    ),
     429: _error("throttled: the API key's rate or quota, or SageMaker's", retry=True),
 }
 
