@@ -49,8 +49,10 @@ def current_caller() -> caller.Caller:
 
 
 def log_caller(app_: APIGatewayRestResolver, next_middleware: Any) -> Response:
-    """Every request's caller in the logs (kept as logger keys for this invocation)."""
+    """One log line per request naming its caller; the caller stays on every later line of the invocation."""
     logger.append_keys(**current_caller().log_fields())
+    event = app_.current_event
+    logger.info("request", extra={"method": event.http_method, "path": event.path})
     return next_middleware(app_)
 
 
