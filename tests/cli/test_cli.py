@@ -81,6 +81,9 @@ def test_submit_status_predict(local, workdir):
     rows = workdir / "rows.csv"
     rows.write_text("\n".join(",".join(f"{v:.4f}" for v in row) for row in test_x) + "\n")
     out = workdir / "predictions.jsonl"
+    # The local Lambda runner swaps os.environ around each invocation, and typer sets and deletes an
+    # environment variable while it parses options: let the endpoint's async events finish first.
+    local.runner.wait_idle()
     result = runner.invoke(
         app, ["predict", "churn", "--csv", str(rows), "--out", str(out), "--batch-rows", "7", "--local"]
     )
@@ -163,6 +166,7 @@ def test_without_a_target_the_cli_says_what_to_do(tmp_path, monkeypatch):
 
 def test_the_cli_signs_as_the_local_admin_or_predictor(local, workdir, monkeypatch):
     """Signed calls pass; the predictor principal is refused stop/start with API Gateway's IAM message."""
+    local.runner.wait_idle()  # no async invocation swapping os.environ while typer parses (see above)
     result = runner.invoke(app, ["stop", "no-such-model", "--local"])
     assert result.exit_code == 1 and "model_not_found" in result.output  # signed as admin: reached the function
     monkeypatch.setenv("SAGEDROP_LOCAL_PRINCIPAL", "predictor")

@@ -40,7 +40,7 @@ def admin_event(model: str, action: str, claims: dict[str, str] | None = None) -
 def test_every_request_logs_its_iam_caller(predict, lambda_context, caplog):
     from sagedrop.observability import logger
 
-    caplog.set_level("INFO")
+    caplog.set_level("INFO", logger=logger.name)  # whatever level an earlier test left on the shared logger
     response = predict.handler(load_event("predict", "get-models.json"), lambda_context)
     assert response["statusCode"] == 200
     [record] = [r for r in caplog.records if r.getMessage() == "request"]
