@@ -79,8 +79,20 @@ def render() -> str:
                     },
                 )
             ],
-            security_schemes={"apiKey": APIKey(name="x-api-key", in_=APIKeyIn.header)},
-            security=[{"apiKey": []}],
+            # AuthMode=iam (the default): SigV4 on the Authorization header, as the template's OpenAPI body says
+            # (x-amazon-apigateway-authtype awsSigv4); cognito and apikey modes: see the README's Security section.
+            security_schemes={
+                "sigv4": APIKey(
+                    name="Authorization",
+                    in_=APIKeyIn.header,
+                    description=(
+                        "AWS Signature Version 4 for the execute-api service (AuthMode=iam, the default). "
+                        "With AuthMode=cognito this header carries a Cognito ID token instead; AuthMode=apikey "
+                        "uses the x-api-key header."
+                    ),
+                )
+            },
+            security=[{"sigv4": []}],
         )
     document = json.loads(text)
     _prune_unused_schemas(document)

@@ -1,4 +1,13 @@
-"""A small client of sagedrop's HTTPS API (the CLI's `predict`, `status` of a model, `stop`, `start`)."""
+"""A small client of sagedrop's HTTPS API (the CLI's `predict`, `status` of a model, `stop`, `start`).
+
+How it proves who calls depends on the stack's AuthMode:
+
+- ``iam`` (default): every request is signed with AWS Signature Version 4 for the ``execute-api``
+  service in the stack's region, with the caller's own AWS credentials (botocore's ``SigV4Auth``, the
+  signer the AWS SDK uses; the credentials come from the profile and region the CLI already uses);
+- ``cognito``: the user's Cognito ID token in the ``Authorization`` header;
+- ``apikey`` (or metering on top of the others): the usage plan key in ``x-api-key``.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 USER_AGENT = "sagedrop-cli"
+SERVICE = "execute-api"  # the SigV4 service name of API Gateway's invoke endpoint (Credential scope)
 
 
 class ApiError(RuntimeError):
@@ -22,19 +32,44 @@ class ApiError(RuntimeError):
         super().__init__(f"HTTP {status} {code}: {message}")
 
 
+def sign(
+    method: str, url: str, headers: dict[str, str], body: bytes | None, credentials: Any, region: str
+) -> dict[str, str]:
+    """``headers`` plus SigV4's ``X-Amz-Date``, ``Authorization`` (and ``X-Amz-Security-Token`` for temporary
+    credentials), computed by botocore over the method, URL, headers and body that will be sent."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+
+    frozen = credentials.get_frozen_credentials() if hasattr(credentials, "get_frozen_credentials") else credentials
+    request = AWSRequest(method=method, url=url, data=body or b"", headers=headers)
+    SigV4Auth(frozen, SERVICE, region).add_auth(request)
+    return dict(request.headers.items())
+
+
 @dataclass
 class Api:
     base_url: str
-    api_key: str
+    api_key: str | None = None
     timeout: float = 35.0
+    credentials: Any = None
+    """botocore credentials: requests are SigV4-signed (AuthMode=iam)."""
+    region: str = ""
+    id_token: str | None = None
+    """A Cognito ID token, sent as the Authorization header (AuthMode=cognito)."""
 
     def request(self, method: str, path: str, body: bytes | None = None, content_type: str | None = None) -> Any:
-        headers = {"x-api-key": self.api_key, "User-Agent": USER_AGENT, "Accept": "application/json"}
+        headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+        if self.api_key:
+            headers["x-api-key"] = self.api_key
+        if self.id_token:
+            headers["Authorization"] = self.id_token
         if content_type:
             headers["Content-Type"] = content_type
         if not self.base_url.startswith(("https://", "http://")):
             raise ApiError(0, "bad_url", f"the API URL must be http(s)://..., got {self.base_url!r}")
         url = self.base_url.rstrip("/") + path
+        if self.credentials is not None:
+            headers = sign(method, url, headers, body, self.credentials, self.region)
         request = urllib.request.Request(url, data=body, method=method, headers=headers)  # noqa: S310 - checked above
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 - the user's API URL
@@ -42,7 +77,9 @@ class Api:
         except urllib.error.HTTPError as exc:
             raw = exc.read()
             try:
-                error = json.loads(raw).get("error", {})
+                document = json.loads(raw)
+                # sagedrop's {"error": {...}}, or API Gateway's default {"message": ...}
+                error = document.get("error") or {"message": document.get("message")}
             except (ValueError, AttributeError):
                 error = {}
             code = error.get("code") or "http_error"

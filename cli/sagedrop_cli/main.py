@@ -16,7 +16,7 @@ from rich.live import Live
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
 
-from sagedrop_cli.api import Api, ApiError
+from sagedrop_cli.api import ApiError
 from sagedrop_cli.target import Target, TargetError
 
 app = typer.Typer(
@@ -37,7 +37,14 @@ out = Console()
 StackOption = Annotated[str | None, typer.Option("--stack", help="Deployed stack name (or SAGEDROP_STACK).")]
 RegionOption = Annotated[str | None, typer.Option("--region", help="AWS region of the stack.")]
 LocalOption = Annotated[bool, typer.Option("--local", help="Use the local stack (`sagedrop local up`).")]
-KeyOption = Annotated[str | None, typer.Option("--api-key", help="API key (default: read from the stack).")]
+KeyOption = Annotated[
+    str | None,
+    typer.Option("--api-key", help="Usage plan key, when the stack asks for one (default: read from the stack)."),
+]
+TokenOption = Annotated[
+    str | None,
+    typer.Option("--id-token", help="Cognito ID token (AuthMode=cognito; or SAGEDROP_ID_TOKEN)."),
+]
 
 TERMINAL = ("in_service", "failed", "stopped", "gate_failed", "rejected", "trained", "hibernated")
 
@@ -47,9 +54,11 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def target_for(stack: str | None, region: str | None, local: bool, api_key: str | None = None) -> Target:
+def target_for(
+    stack: str | None, region: str | None, local: bool, api_key: str | None = None, id_token: str | None = None
+) -> Target:
     try:
-        return Target.resolve(stack, region, local, api_key)
+        return Target.resolve(stack, region, local, api_key, id_token)
     except TargetError as exc:
         raise fail(str(exc)) from None
 
@@ -252,14 +261,17 @@ def predict(
     region: RegionOption = None,
     local: LocalOption = False,
     api_key: KeyOption = None,
+    id_token: TokenOption = None,
 ) -> None:
-    """Call the prediction API with batching and progress; waits while a hibernated model wakes."""
+    """Call the prediction API with batching and progress; waits while a hibernated model wakes.
+
+    Requests are signed with your AWS credentials (AuthMode=iam), or carry --id-token (cognito)."""
     chosen = [x for x in (csv_file, json_file, image) if x]
     if len(chosen) != 1:
         raise fail("give exactly one of --csv FILE, --json FILE or --image FILE (repeatable)", 2)
-    target = target_for(stack, region, local, api_key)
+    target = target_for(stack, region, local, api_key, id_token)
     try:
-        api = Api(target.api_url, target.api_key)
+        api = target.api()
     except TargetError as exc:
         raise fail(str(exc)) from None
     path = f"/models/{model}/predictions"
@@ -313,11 +325,17 @@ def predict(
 
 
 def _model_action(
-    action: str, model: str, stack: str | None, region: str | None, local: bool, api_key: str | None
+    action: str,
+    model: str,
+    stack: str | None,
+    region: str | None,
+    local: bool,
+    api_key: str | None,
+    id_token: str | None,
 ) -> None:
-    target = target_for(stack, region, local, api_key)
+    target = target_for(stack, region, local, api_key, id_token)
     try:
-        answer = Api(target.api_url, target.api_key).request("POST", f"/models/{model}/{action}")
+        answer = target.api().request("POST", f"/models/{model}/{action}")
     except (ApiError, TargetError) as exc:
         raise fail(str(exc)) from None
     console.print(json.dumps(answer, indent=2))
@@ -330,9 +348,10 @@ def stop(
     region: RegionOption = None,
     local: LocalOption = False,
     api_key: KeyOption = None,
+    id_token: TokenOption = None,
 ) -> None:
     """Hibernate a model now: delete its endpoint, keep what is needed to wake it."""
-    _model_action("stop", model, stack, region, local, api_key)
+    _model_action("stop", model, stack, region, local, api_key, id_token)
 
 
 @app.command()
@@ -342,9 +361,10 @@ def start(
     region: RegionOption = None,
     local: LocalOption = False,
     api_key: KeyOption = None,
+    id_token: TokenOption = None,
 ) -> None:
     """Wake a hibernated model: re-create its endpoint from the kept config."""
-    _model_action("start", model, stack, region, local, api_key)
+    _model_action("start", model, stack, region, local, api_key, id_token)
 
 
 # ------------------------------------------------------------------ prepare

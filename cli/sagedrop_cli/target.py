@@ -2,7 +2,12 @@
 
 The local stack (``sagedrop local up`` / ``make up``) writes its coordinates to
 ``.sagedrop/local.json`` in the working directory; a deployed stack is named with ``--stack``
-(or ``SAGEDROP_STACK``) and its bucket, API URL, key and registry table are read from the stack.
+(or ``SAGEDROP_STACK``) and its bucket, API URL, AuthMode, key and registry table are read from the stack.
+
+``Target.api`` builds the API client for the stack's AuthMode: with ``iam`` it signs with the caller's
+AWS credentials (the default profile chain, or ``AWS_PROFILE``; locally, the local ``admin`` principal,
+or ``predictor`` with ``SAGEDROP_LOCAL_PRINCIPAL=predictor``); with ``cognito`` it sends the ID token
+given with ``--id-token`` or ``SAGEDROP_ID_TOKEN``; with ``apikey`` (or metering) it sends the key.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from sagedrop_cli.api import Api
 
 LOCAL_STATE = Path(".sagedrop") / "local.json"
 
@@ -29,8 +36,34 @@ class Target:
     api_url: str
     api_key_id: str = ""
     endpoint_url: str | None = None
+    auth_mode: str = "iam"
+    api_key_required: bool = False
+    credentials: Any = None
+    id_token: str | None = None
     _api_key: str | None = None
     _clients: dict[str, Any] = field(default_factory=dict)
+
+    def api(self) -> Api:
+        """The API client for this stack's AuthMode (see the module docstring)."""
+        key = self.api_key if self.auth_mode == "apikey" or self.api_key_required else None
+        if self.auth_mode == "iam":
+            if self.credentials is None:
+                raise TargetError(
+                    "no AWS credentials to sign the request with: configure a profile (aws configure, or "
+                    "AWS_PROFILE) whose user or role has the stack's PredictorPolicyArn or AdminPolicyArn attached"
+                )
+            return Api(self.api_url, api_key=key, credentials=self.credentials, region=self.region)
+        if self.auth_mode == "cognito":
+            token = self.id_token or os.environ.get("SAGEDROP_ID_TOKEN")
+            if not token:
+                raise TargetError(
+                    "this stack uses Cognito sign-in: pass --id-token (or set SAGEDROP_ID_TOKEN) to your ID token, "
+                    "e.g. from: aws cognito-idp initiate-auth --auth-flow USER_PASSWORD_AUTH "
+                    "--client-id <CognitoClientId> --auth-parameters USERNAME=<you>,PASSWORD=<password> "
+                    "--query AuthenticationResult.IdToken"
+                )
+            return Api(self.api_url, api_key=key, id_token=token)
+        return Api(self.api_url, api_key=self.api_key)
 
     @property
     def is_local(self) -> bool:
@@ -96,6 +129,10 @@ class Target:
             table=outputs["RegistryTableName"],
             api_url=outputs["ApiUrl"].rstrip("/"),
             api_key_id=outputs.get("ApiKeyId", ""),
+            # A stack from before AuthMode answered to its API key only.
+            auth_mode=outputs.get("AuthMode", "apikey"),
+            api_key_required=outputs.get("ApiKeyRequired") == "true",
+            credentials=session.get_credentials(),
         )
 
     @classmethod
@@ -106,6 +143,17 @@ class Target:
                 "(or `make up`) in another terminal, or name a deployed stack with --stack"
             )
         data = json.loads(state.read_text())
+        principal = os.environ.get("SAGEDROP_LOCAL_PRINCIPAL", "admin")
+        principals = data.get("principals") or {}
+        credentials = None
+        if principal in principals:
+            from botocore.credentials import Credentials
+
+            credentials = Credentials(principals[principal]["access_key"], principals[principal]["secret_key"])
+        elif principals:
+            raise TargetError(
+                f"SAGEDROP_LOCAL_PRINCIPAL={principal!r} is not a local principal; use one of {', '.join(principals)}"
+            )
         return cls(
             name=data["stack"],
             region=data["region"],
@@ -114,11 +162,21 @@ class Target:
             api_url=data["api_url"],
             api_key_id=data.get("api_key_id", ""),
             endpoint_url=data["endpoint_url"],
+            auth_mode=data.get("auth_mode", "apikey"),
+            api_key_required=bool(data.get("api_key_required")),
+            credentials=credentials,
             _api_key=data["api_key"],
         )
 
     @classmethod
-    def resolve(cls, stack: str | None, region: str | None, local: bool, api_key: str | None = None) -> Target:
+    def resolve(
+        cls,
+        stack: str | None,
+        region: str | None,
+        local: bool,
+        api_key: str | None = None,
+        id_token: str | None = None,
+    ) -> Target:
         stack = stack or os.environ.get("SAGEDROP_STACK")
         if local or (not stack and LOCAL_STATE.is_file()):
             target = cls.from_local()
@@ -131,6 +189,8 @@ class Target:
             )
         if api_key:
             target.api_key = api_key
+        if id_token:
+            target.id_token = id_token
         return target
 
 

@@ -1,7 +1,8 @@
-"""Predict: the prediction API (API Gateway REST proxy, every route behind the API key).
+"""Predict: the prediction API (API Gateway REST proxy; every route authorized by the stack's AuthMode).
 
 Thin router: Powertools' APIGatewayRestResolver parses the proxy event, each route makes one domain
-call (``sagedrop.predict.PredictionService``) and every domain error is mapped to
+call (``sagedrop.predict.PredictionService``), each request logs its caller (``sagedrop.caller``: the
+IAM principal, Cognito user or API key id from the request context) and every domain error is mapped to
 ``{"error": {"code", "message"}}`` in one exception handler (status, and ``Retry-After`` for 429/503,
 come from the error itself).
 
@@ -25,7 +26,7 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from sagedrop import api
+from sagedrop import api, caller
 from sagedrop.errors import SagedropError
 from sagedrop.observability import MetricUnit, logger, metrics, tracer
 from sagedrop.predict import LazyClient, PredictClients, PredictionService, PredictSettings
@@ -36,6 +37,33 @@ app = APIGatewayRestResolver()
 clients = PredictClients()
 DEADLINE_MARGIN_S = 1.0
 """Time kept to answer after the last endpoint call, out of the Lambda's remaining time."""
+
+
+@cache
+def auth_settings() -> caller.AuthSettings:
+    return caller.AuthSettings.from_env()
+
+
+def current_caller() -> caller.Caller:
+    return caller.from_request_context(app.current_event.raw_event.get("requestContext"))
+
+
+def log_caller(app_: APIGatewayRestResolver, next_middleware: Any) -> Response:
+    """One log line per request naming its caller; the caller stays on every later line of the invocation."""
+    logger.append_keys(**current_caller().log_fields())
+    event = app_.current_event
+    logger.info("request", extra={"method": event.http_method, "path": event.path})
+    return next_middleware(app_)
+
+
+app.use(middlewares=[log_caller])
+
+
+def _admin_caller(route: str) -> caller.Caller:
+    who = current_caller()
+    settings = auth_settings()
+    caller.require_admin(who, auth_mode=settings.mode, admin_group=settings.admin_group, route=route)
+    return who
 
 
 @cache
@@ -137,7 +165,8 @@ def get_model(model: str):
     operation_id="stopModel",
 )
 def stop_model(model: str):
-    outcome = service().stop(model)
+    who = _admin_caller(f"POST /models/{model}/stop")
+    outcome = service().stop(model, by=who.label)
     metrics.add_metric(name="ModelStops", unit=MetricUnit.Count, value=1)
     logger.info("stop", extra={"model": model, "status": outcome.http_status, "answer": outcome.body["message"]})
     return _json(outcome.http_status, outcome.body)
@@ -156,7 +185,8 @@ def stop_model(model: str):
     operation_id="startModel",
 )
 def start_model(model: str):
-    outcome = service().start(model)
+    who = _admin_caller(f"POST /models/{model}/start")
+    outcome = service().start(model, by=who.label)
     metrics.add_metric(name="ModelStarts", unit=MetricUnit.Count, value=1)
     logger.info("start", extra={"model": model, "status": outcome.http_status, "answer": outcome.body["message"]})
     return _json(outcome.http_status, outcome.body)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from sagedrop_local.stack import LocalStack
 
@@ -17,11 +19,44 @@ def _log(line: str) -> None:
     print(f"{time.strftime('%H:%M:%S')} {line}", flush=True)
 
 
+def auth_lines(stack: LocalStack, info: dict[str, Any]) -> str:
+    """How to call the local API, for the AuthMode in force (printed by `make up`)."""
+    region, url = stack.wiring.region, stack.api_url
+    lines = [f"  auth          AuthMode={info['auth_mode']} (SAGEDROP_AUTH_MODE=iam|cognito|apikey make up)"]
+    for name, keys in (info.get("principals") or {}).items():
+        lines.append(f"  {name:<13} AWS_ACCESS_KEY_ID={keys['access_key']} AWS_SECRET_ACCESS_KEY={keys['secret_key']}")
+    if info.get("principals"):
+        lines.append(
+            f'  curl          curl --aws-sigv4 "aws:amz:{region}:execute-api" '
+            f'--user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" {url}/models'
+        )
+    cognito = info.get("cognito")
+    if cognito:
+        for user, login in cognito["users"].items():
+            lines.append(f"  {user:<13} {login['username']} / {login['password']}")
+        lines.append(
+            f"  token         aws --endpoint-url {stack.endpoint_url} cognito-idp admin-initiate-auth "
+            f"--user-pool-id {cognito['user_pool_id']} --client-id {cognito['client_id']} "
+            "--auth-flow ADMIN_USER_PASSWORD_AUTH --auth-parameters USERNAME=<user>,PASSWORD=<password> "
+            "--query AuthenticationResult.IdToken --output text"
+        )
+    if info.get("api_key_required"):
+        lines.append(f"  api key       x-api-key: {info['api_key']}")
+    return "\n".join(lines)
+
+
 def run_up(api_port: int = 3000, moto_port: int = 4566) -> int:
     """The local stack in the foreground until Ctrl-C."""
     from sagedrop_cli.target import write_local_state
 
-    stack = LocalStack(moto_port=moto_port, api_port=api_port, log=_log, schedules=True)
+    mode = os.environ.get("SAGEDROP_AUTH_MODE")
+    stack = LocalStack(
+        moto_port=moto_port,
+        api_port=api_port,
+        log=_log,
+        schedules=True,
+        overrides={"AuthMode": mode} if mode else None,
+    )
     try:
         stack.start()
     except OSError as exc:
@@ -31,6 +66,7 @@ def run_up(api_port: int = 3000, moto_port: int = 4566) -> int:
             file=sys.stderr,
         )
         return 1
+    info = stack.auth.describe() if stack.auth else {}
     write_local_state(
         STATE,
         stack=stack.wiring.stack,
@@ -38,14 +74,14 @@ def run_up(api_port: int = 3000, moto_port: int = 4566) -> int:
         bucket=stack.data_bucket,
         table=stack.registry_table,
         api_url=stack.api_url,
-        api_key=stack.api_key,
-        api_key_id=stack.api_key_id,
         endpoint_url=stack.endpoint_url,
+        **info,
     )
     print(
         f"""
 sagedrop local stack '{stack.wiring.stack}' is up (Ctrl-C stops it)
-  REST API      {stack.api_url}    (header x-api-key: {stack.api_key})
+  REST API      {stack.api_url}
+{auth_lines(stack, info)}
   emulated AWS  {stack.endpoint_url}   (aws --endpoint-url {stack.endpoint_url} s3 ls)
   data bucket   s3://{stack.data_bucket}/
   try           sagedrop submit my-model/ --local ; sagedrop status --local --watch

@@ -1,10 +1,12 @@
-"""The REST API, locally: template.yaml's routes, API key check, proxy events, limits.
+"""The REST API, locally: template.yaml's routes, its authorization, proxy events, limits.
 
 Requests to ``http://127.0.0.1:<port>/<stage>/<path>`` (the stage prefix may be left out) are
-matched against the routes of the template's ``Api`` events, checked for the ``x-api-key``
-header (every route requires the key, as in the template), turned into REST API Lambda proxy
-events (binary media types from the template are base64-encoded) and answered with the
-function's proxy response. Gateway errors use the template's GatewayResponses bodies.
+matched against the routes of the template's ``Api`` events, authorized as the template's API
+asks for that method (``authorizers.LocalAuth``: SigV4 + IAM policy, Cognito token and/or API
+key), turned into REST API Lambda proxy events carrying the caller in ``requestContext``
+(binary media types from the template are base64-encoded) and answered with the function's
+proxy response. Gateway errors use the template's GatewayResponses bodies, with
+``$context.error.messageString`` (API Gateway's message, quoted) filled in.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from typing import Any
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+from sagedrop_local.authorizers import LocalAuth
+from sagedrop_local.sigv4 import AuthFailure
 from sagedrop_local.wiring import ApiRoute, Wiring
 
 API_PAYLOAD_LIMIT = 10 * 1024 * 1024  # REST API request payload
@@ -39,14 +43,12 @@ class LocalApi:
         self,
         wiring: Wiring,
         invoke: Callable[[str, dict[str, Any]], Any],
-        api_key: str,
-        api_key_id: str,
+        auth: LocalAuth,
         log: Callable[[str], None] = print,
     ) -> None:
         self.wiring = wiring
         self.invoke = invoke
-        self.api_key = api_key
-        self.api_key_id = api_key_id
+        self.auth = auth
         self.log = log
         self.routes = [(route, _route_regex(route.path)) for route in wiring.routes]
         api = next(iter(wiring.resources_of_type("AWS::Serverless::Api").values()), {"Properties": {}})
@@ -80,9 +82,15 @@ class LocalApi:
 
     # ---- one request ---------------------------------------------------------------------
 
-    def _gateway_error(self, kind: str, status: int, fallback: str) -> Response:
+    def _gateway_error(self, kind: str, status: int, message: str) -> Response:
+        """The template's gateway response for ``kind`` (else API Gateway's default ``{"message": ...}``)."""
         spec = self.gateway_responses.get(kind, {})
-        body = spec.get("ResponseTemplates", {}).get("application/json") or json.dumps({"message": fallback})
+        template = spec.get("ResponseTemplates", {}).get("application/json")
+        body = json.dumps({"message": message})
+        if template:
+            body = template.replace("$context.error.messageString", json.dumps(message)).replace(
+                "$context.error.message", message
+            )
         return Response(body, status=int(spec.get("StatusCode", status)), content_type="application/json")
 
     def match(self, method: str, path: str) -> tuple[ApiRoute, dict[str, str]] | None:
@@ -100,13 +108,19 @@ class LocalApi:
         found = self.match(request.method, path)
         if found is None:
             return self._gateway_error("MISSING_AUTHENTICATION_TOKEN", 403, "Missing Authentication Token")
-        if request.headers.get("x-api-key") != self.api_key:
-            return self._gateway_error("INVALID_API_KEY", 403, "Forbidden")
         body = request.get_data()
         if len(body) > API_PAYLOAD_LIMIT:
             return self._gateway_error("REQUEST_TOO_LARGE", 413, "Request Too Long")
         route, parameters = found
-        event = self.proxy_event(request, route, path, parameters, body)
+        raw_path = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or request.full_path
+        url = f"{request.scheme}://{request.host}{raw_path}"
+        try:
+            caller = self.auth.authorize(request.method, route.path, path, url, dict(request.headers.items()), body)
+        except AuthFailure as refused:
+            status = 401 if refused.kind == "UNAUTHORIZED" else 403
+            self.log(f"api      refused {request.method} {request.path}: {refused.message.splitlines()[0]}")
+            return self._gateway_error(refused.kind, status, refused.message)
+        event = self.proxy_event(request, route, path, parameters, body, caller)
         if len(json.dumps(event)) > LAMBDA_PAYLOAD_LIMIT:
             return Response(
                 json.dumps(
@@ -133,7 +147,13 @@ class LocalApi:
         return self.proxy_response(result)
 
     def proxy_event(
-        self, request: Request, route: ApiRoute, path: str, parameters: dict[str, str], body: bytes
+        self,
+        request: Request,
+        route: ApiRoute,
+        path: str,
+        parameters: dict[str, str],
+        body: bytes,
+        caller: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         content_type = (request.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
         binary = any(
@@ -170,11 +190,11 @@ class LocalApi:
                 "identity": {
                     "sourceIp": request.remote_addr or "127.0.0.1",
                     "userAgent": request.headers.get("User-Agent", ""),
-                    "apiKey": self.api_key,
-                    "apiKeyId": self.api_key_id,
+                    **(caller or {}).get("identity", {}),
                 },
+                **({"authorizer": caller["authorizer"]} if caller and "authorizer" in caller else {}),
                 "domainName": request.host,
-                "apiId": "local",
+                "apiId": self.auth.api_id,
             },
             "body": (base64.b64encode(body).decode() if binary else body.decode("utf-8", errors="replace"))
             if body

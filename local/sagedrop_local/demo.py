@@ -145,11 +145,23 @@ def wait_all(stack: LocalStack, models: list[str], timeout: float) -> dict[str, 
 
 
 def api_call(
-    stack: LocalStack, method: str, path: str, body: bytes | None, content_type: str | None, key: str | None = None
+    stack: LocalStack,
+    method: str,
+    path: str,
+    body: bytes | None,
+    content_type: str | None,
+    principal: str | None = "predictor",
 ) -> tuple[int, Any]:
+    """One call to the local API, SigV4-signed as a local principal (``predictor``/``admin``; None: unsigned)."""
+    from botocore.credentials import Credentials
+
     from sagedrop_cli.api import Api, ApiError
 
-    api = Api(stack.api_url, key or stack.api_key)
+    credentials = None
+    if principal is not None:
+        keys = stack.credentials(principal)
+        credentials = Credentials(keys["access_key"], keys["secret_key"])
+    api = Api(stack.api_url, credentials=credentials, region=stack.wiring.region)
     try:
         return 200, api.request(method, path, body, content_type)
     except ApiError as exc:
@@ -202,7 +214,7 @@ def run(print_step: Callable[[str], None] = step) -> None:
             metrics = ", ".join(f"{k}={v:.3f}" for k, v in sorted((item.get("metrics") or {}).items()))
             log(f"{model:20s} in service at endpoint {item.get('endpoint')}  [{metrics}]")
 
-        print_step("4/5 predicting the held-out rows over HTTPS with the API key")
+        print_step("4/5 predicting the held-out rows over HTTP, SigV4-signed as the local 'predictor' principal")
         test = data["parts"]["test"]
         truth = data["classes"][test]
         for model in ("diabetes-xgboost", "diabetes-linear"):
@@ -218,10 +230,19 @@ def run(print_step: Callable[[str], None] = step) -> None:
         scores = np.array([float(p["score"]) for p in predictions])
         rmse = float(np.sqrt(np.mean((scores - data["y"][test]) ** 2)))
         log(f"{'diabetes-regressor':20s} RMSE {rmse:.1f} (target range {data['y'].min():.0f}..{data['y'].max():.0f})")
-        status, answer = api_call(stack, "GET", "/models", None, None, key="not-the-key")
+        status, answer = api_call(stack, "GET", "/models", None, None, principal=None)
         if status != 403:
-            raise DemoFailure(f"a wrong API key got HTTP {status}, expected 403")
-        log(f"a wrong API key is refused: HTTP {status} {answer['error']['message']}")
+            raise DemoFailure(f"an unsigned request got HTTP {status}, expected 403")
+        log(f"an unsigned request is refused: HTTP {status} {answer['error']['message']}")
+        status, answer = api_call(stack, "POST", "/models/diabetes-regressor/stop", None, None)
+        if status != 403:
+            raise DemoFailure(f"the predictor principal stopping a model got HTTP {status}, expected 403")
+        log(f"the predictor may not stop a model: HTTP {status} {answer['error']['message'][:110]}...")
+        status, answer = api_call(stack, "POST", "/models/diabetes-regressor/stop", None, None, principal="admin")
+        if status != 200:
+            raise DemoFailure(f"the admin principal could not stop a model: HTTP {status} {answer}")
+        stopped_by = (stack.registry_item("diabetes-regressor") or {}).get("stopped_by")
+        log(f"the admin stops diabetes-regressor: HTTP {status}; the registry says stopped_by={stopped_by}")
 
         print_step("5/5 idle cleanup: the clock moves past the idle window; a prediction wakes a model again")
         stack.aws.advance_clock(minutes=180)

@@ -4,7 +4,8 @@
 endpoint URL work against it), deploys the template's resources into it (buckets, table, topic,
 queue, role, bucket notifications, EventBridge rules), installs the local behaviour
 (``emulator.LocalAws``), runs the functions through ``runner.LambdaRunner`` and serves the REST
-API on 127.0.0.1 with an API key.
+API on 127.0.0.1, authorized as the template's ``AuthMode`` says (``authorizers.LocalAuth``: by default
+SigV4-signed requests from two local principals, ``predictor`` and ``admin``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from sagedrop_local.apigateway import LocalApi
+from sagedrop_local.authorizers import LocalAuth
 from sagedrop_local.emulator import LocalAws
 from sagedrop_local.runner import LambdaRunner
 from sagedrop_local.wiring import Wiring
@@ -70,6 +72,7 @@ class LocalStack:
         self.runner: LambdaRunner
         self.aws: LocalAws
         self.api: LocalApi | None = None
+        self.auth: LocalAuth | None = None
 
     # ---- lifecycle -----------------------------------------------------------------------
 
@@ -120,8 +123,14 @@ class LocalStack:
         try:
             self._deploy()
             self.runner.start()
+            self.auth = LocalAuth.from_wiring(
+                self.wiring,
+                api_key=self.api_key,
+                api_key_id=self.api_key_id,
+                cognito=lambda: self.client("cognito-idp"),
+            )
             if self.api_port is not None:
-                self.api = LocalApi(self.wiring, self.runner.invoke, self.api_key, self.api_key_id, log=self.log)
+                self.api = LocalApi(self.wiring, self.runner.invoke, self.auth, log=self.log)
                 port = self.api.start(port=self.api_port)
                 self.api_url = f"http://127.0.0.1:{port}/{self.wiring.stage}"
             if self.run_schedules:
@@ -176,6 +185,13 @@ class LocalStack:
 
     def physical(self, logical_id: str) -> str:
         return self.wiring.physical[logical_id]
+
+    def credentials(self, principal: str = "admin") -> dict[str, str]:
+        """Access key and secret of a local principal (``predictor`` or ``admin``; AuthMode=iam)."""
+        if self.auth is None or principal not in self.auth.principals:
+            raise KeyError(f"no local principal {principal!r} (AuthMode is {self.auth and self.auth.mode})")
+        found = self.auth.principals[principal]
+        return {"access_key": found.access_key, "secret_key": found.secret_key}
 
     @property
     def data_bucket(self) -> str:

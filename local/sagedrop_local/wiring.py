@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ class _CfnLoader(yaml.SafeLoader):
 
 
 def _construct(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+    name = suffix if suffix in ("Ref", "Condition") else f"Fn::{suffix}"  # !Condition's long form is "Condition"
     if isinstance(node, yaml.ScalarNode):
         value: Any = loader.construct_scalar(node)
         if suffix == "GetAtt":
@@ -107,6 +108,8 @@ class Wiring:
     routes: list[ApiRoute] = field(default_factory=list)
     schedules: list[Schedule] = field(default_factory=list)
     stage: str = "v1"
+    evaluate: Callable[[Any], Any] = field(default=lambda node: node, repr=False)
+    """CloudFormation's intrinsic functions and conditions, resolved for this deployment."""
 
     @classmethod
     def load(
@@ -126,6 +129,7 @@ class Wiring:
             parameters=evaluator.parameters,
             physical=evaluator.physical,
             resources=template.get("Resources", {}),
+            evaluate=evaluator.value,
         )
         globals_ = template.get("Globals", {}).get("Function", {})
         for logical_id, resource in wiring.resources.items():
@@ -207,7 +211,9 @@ class _Evaluator:
         unknown = set(overrides) - set(self.parameters)
         if unknown:
             raise WiringError(f"unknown parameter overrides: {', '.join(sorted(unknown))}")
-        self.conditions = {name: self.value(cond) for name, cond in template.get("Conditions", {}).items()}
+        self.conditions: dict[str, bool] = {}
+        for name in template.get("Conditions", {}):
+            self.condition(name)
         self.physical: dict[str, str] = {}
         for logical_id, resource in template.get("Resources", {}).items():
             self.physical[logical_id] = self._physical_name(logical_id, resource)
@@ -232,6 +238,12 @@ class _Evaluator:
         return name[:64]
 
     # ---- evaluation ---------------------------------------------------------------------------
+
+    def condition(self, name: str) -> bool:
+        """A named condition, evaluated once (conditions may name other conditions, in any order)."""
+        if name not in self.conditions:
+            self.conditions[name] = bool(self.value(self.template.get("Conditions", {})[name]))
+        return self.conditions[name]
 
     def value(self, node: Any) -> Any:
         if isinstance(node, list):
@@ -291,6 +303,7 @@ class _Evaluator:
             "AWS::IAM::Role": f"arn:aws:iam::{self.account}:role/{physical}",
             "AWS::Serverless::Function": f"arn:aws:lambda:{self.region}:{self.account}:function:{physical}",
             "AWS::Logs::LogGroup": f"arn:aws:logs:{self.region}:{self.account}:log-group:{physical}:*",
+            "AWS::Cognito::UserPool": f"arn:aws:cognito-idp:{self.region}:{self.account}:userpool/{physical}",
         }
         if attribute == "Arn" and kind in arns:
             return arns[kind]
@@ -316,7 +329,7 @@ class _Evaluator:
             return separator.join(str(item) for item in items if item is not None)
         if key == "Fn::If":
             condition, yes, no = arg
-            return self.value(yes) if self.conditions[condition] else self.value(no)
+            return self.value(yes) if self.condition(condition) else self.value(no)
         if key == "Fn::Equals":
             return str(self.value(arg[0])) == str(self.value(arg[1]))
         if key == "Fn::Not":
@@ -326,7 +339,7 @@ class _Evaluator:
         if key == "Fn::Or":
             return any(self.value(a) for a in arg)
         if key == "Condition":
-            return self.conditions[arg]
+            return self.condition(arg)
         raise WiringError(f"{key} is not emulated locally")
 
     def substitute(self, text: str, variables: dict[str, Any]) -> str:

@@ -37,9 +37,8 @@ def workdir(local, tmp_path, monkeypatch) -> Path:
         bucket=local.data_bucket,
         table=local.registry_table,
         api_url=local.api_url,
-        api_key=local.api_key,
-        api_key_id=local.api_key_id,
         endpoint_url=local.endpoint_url,
+        **local.auth.describe(),  # AuthMode, the local principals' keys, as `sagedrop local up` writes them
     )
     return tmp_path
 
@@ -82,6 +81,9 @@ def test_submit_status_predict(local, workdir):
     rows = workdir / "rows.csv"
     rows.write_text("\n".join(",".join(f"{v:.4f}" for v in row) for row in test_x) + "\n")
     out = workdir / "predictions.jsonl"
+    # The local Lambda runner swaps os.environ around each invocation, and typer sets and deletes an
+    # environment variable while it parses options: let the endpoint's async events finish first.
+    local.runner.wait_idle()
     result = runner.invoke(
         app, ["predict", "churn", "--csv", str(rows), "--out", str(out), "--batch-rows", "7", "--local"]
     )
@@ -160,3 +162,38 @@ def test_without_a_target_the_cli_says_what_to_do(tmp_path, monkeypatch):
     result = runner.invoke(app, ["status"])
     assert result.exit_code == 1
     assert "--stack" in result.output and "sagedrop local up" in result.output
+
+
+def test_the_cli_signs_as_the_local_admin_or_predictor(local, workdir, monkeypatch):
+    """Signed calls pass; the predictor principal is refused stop/start with API Gateway's IAM message."""
+    local.runner.wait_idle()  # no async invocation swapping os.environ while typer parses (see above)
+    result = runner.invoke(app, ["stop", "no-such-model", "--local"])
+    assert result.exit_code == 1 and "model_not_found" in result.output  # signed as admin: reached the function
+    monkeypatch.setenv("SAGEDROP_LOCAL_PRINCIPAL", "predictor")
+    result = runner.invoke(app, ["stop", "no-such-model", "--local"])
+    assert result.exit_code == 1
+    assert "HTTP 403" in result.output and "sagedrop-local-predictor is not authorized to perform" in result.output
+    monkeypatch.setenv("SAGEDROP_LOCAL_PRINCIPAL", "nobody")
+    result = runner.invoke(app, ["stop", "no-such-model", "--local"])
+    assert result.exit_code == 1 and "SAGEDROP_LOCAL_PRINCIPAL='nobody' is not a local principal" in result.output
+
+
+def test_signing_covers_what_is_sent():
+    """The CLI's signer is botocore's SigV4Auth for execute-api: a signed header list, a scope, a date."""
+    from botocore.credentials import Credentials
+
+    from sagedrop_cli.api import sign
+
+    headers = sign(
+        "POST",
+        "https://abc123.execute-api.eu-west-1.amazonaws.com/v1/models/m/predictions",
+        {"Content-Type": "text/csv"},
+        b"1,2",
+        Credentials("AKIDEXAMPLE", "secret", "session-token"),
+        "eu-west-1",
+    )
+    authorization = headers["Authorization"]
+    assert authorization.startswith("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/")
+    assert "/eu-west-1/execute-api/aws4_request" in authorization
+    assert "SignedHeaders=content-type;host;x-amz-date;x-amz-security-token" in authorization
+    assert headers["X-Amz-Security-Token"] == "session-token" and headers["X-Amz-Date"].endswith("Z")

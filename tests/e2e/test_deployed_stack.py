@@ -2,8 +2,10 @@
 
 Drops a small XGBoost model into the stack's data bucket, waits for the real SageMaker training
 job and endpoint (this takes 10-20 minutes and costs a few cents), predicts over the HTTPS API
-with the key, checks that a wrong key is refused, and hibernates the model again so nothing keeps
-billing. Skipped unless SAGEDROP_E2E_STACK names a stack.
+with the stack's AuthMode (AuthMode=iam: SigV4-signed with the deployer's own credentials, which
+need the stack's AdminPolicyArn attached or an equivalent policy), checks that an unsigned request
+is refused with API Gateway's "Missing Authentication Token", and hibernates the model again so
+nothing keeps billing. Skipped unless SAGEDROP_E2E_STACK names a stack.
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ def test_drop_train_deploy_predict_and_hibernate(target):
         time.sleep(30)
     assert item and item.get("status") == "in_service", item
 
-    api = Api(target.api_url, target.api_key)
+    api = target.api()  # signed with the deployer's credentials (AuthMode=iam)
     body = "\n".join(",".join(f"{v:.4f}" for v in x) for x in features[550:]).encode()
     answer = api.request_waiting("POST", f"/models/{model}/predictions", body, "text/csv")
     scores = np.array([p["score"] for p in answer["predictions"]])
@@ -70,7 +72,11 @@ def test_drop_train_deploy_predict_and_hibernate(target):
     assert np.mean((scores > 0.5) == labels[550:]) > 0.8
 
     with pytest.raises(ApiError) as refused:
-        Api(target.api_url, "not-the-key").request("GET", "/models")
+        Api(target.api_url).request("GET", "/models")  # unsigned, no key
     assert refused.value.status == 403
+    if target.auth_mode == "iam":
+        assert refused.value.message == "Missing Authentication Token"
 
     api.request("POST", f"/models/{model}/stop")
+    if target.auth_mode == "iam":
+        assert (registry.get(model, consistent=True) or {}).get("stopped_by", "").startswith("iam:arn:aws")

@@ -844,9 +844,8 @@ def test_openapi_document_matches_the_router():
     ]
     assert "Retry-After" in predict_op["responses"]["503"]["headers"]
     assert set(predict_op["requestBody"]["content"]) >= {"application/json", "text/csv", "image/jpeg", "image/png"}
-    assert document["components"]["securitySchemes"] == {
-        "apiKey": {"type": "apiKey", "name": "x-api-key", "in": "header"}
-    }
+    scheme = document["components"]["securitySchemes"]["sigv4"]
+    assert (scheme["type"], scheme["name"], scheme["in"]) == ("apiKey", "Authorization", "header")
 
 
 def test_the_handler_module_imports_neither_boto3_nor_pydantic():

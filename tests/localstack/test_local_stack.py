@@ -2,7 +2,7 @@
 
 Each flow drops data and a training.json into the emulated bucket and goes through the S3
 notification, the train function, a real local training job, the job state event, the deploy
-function, the endpoint lifecycle, the REST API with its key, and idle cleanup.
+function, the endpoint lifecycle, the REST API (SigV4-signed as the local admin principal), and idle cleanup.
 Sockets are allowed to 127.0.0.1 only (the emulated AWS and the local API).
 """
 
@@ -11,8 +11,6 @@ from __future__ import annotations
 import copy
 import json
 import time
-import urllib.error
-import urllib.request
 from typing import Any
 
 import numpy as np
@@ -20,6 +18,7 @@ import pytest
 
 from sagedrop_local.stack import LocalStack
 from sagedrop_local.wiring import read_template
+from tests.support import signed
 
 pytestmark = [pytest.mark.localstack, pytest.mark.enable_socket, pytest.mark.allow_hosts(["127.0.0.1"])]
 
@@ -48,17 +47,10 @@ def http(
     path: str,
     body: bytes | None = None,
     content_type: str | None = None,
-    key: str | None = None,
+    principal: str | None = "admin",
 ) -> tuple[int, Any]:
-    headers = {"x-api-key": stack.api_key if key is None else key}
-    if content_type:
-        headers["Content-Type"] = content_type
-    request = urllib.request.Request(stack.api_url + path, data=body, method=method, headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"{}")
+    """Signed as a local principal (``admin``: the template's AdminPolicy; ``predictor``; None: unsigned)."""
+    return signed.call(stack, method, path, body, content_type, principal=principal)
 
 
 def blobs(rows: int, seed: int, classes: int = 3, features: int = 4) -> tuple[np.ndarray, np.ndarray]:
@@ -116,8 +108,12 @@ def test_xgboost_from_drop_to_prediction_to_hibernation(local):
     assert np.mean(np.array(predicted) == ty) > 0.9
     assert answer["predictions"][0]["label"] == ["red", "green", "blue"][predicted[0]]
 
-    status, answer = http(local, "GET", "/models/colours", key="wrong")
-    assert status == 403 and "API key" in answer["error"]["message"]
+    status, answer = http(local, "GET", "/models/colours", principal=None)
+    assert status == 403 and answer["error"]["message"] == "Missing Authentication Token"
+    status, answer = http(
+        local, "POST", "/models/colours/predictions", csv_text(tx[:2]).encode(), "text/csv", "predictor"
+    )
+    assert status == 200 and len(answer["predictions"]) == 2
     status, answer = http(local, "GET", "/models")
     assert status == 200 and any(m["model"] == "colours" for m in answer["models"])
 

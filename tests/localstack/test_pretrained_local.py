@@ -13,14 +13,13 @@ import io
 import json
 import pickle
 import tarfile
-import urllib.error
-import urllib.request
 from typing import Any
 
 import numpy as np
 import pytest
 
 from sagedrop_local.stack import LocalStack
+from tests.support import signed
 
 pytestmark = [pytest.mark.localstack, pytest.mark.enable_socket, pytest.mark.allow_hosts(["127.0.0.1"])]
 
@@ -39,15 +38,8 @@ def local() -> Any:
 
 
 def http(stack: LocalStack, method: str, path: str, body: bytes | None = None, content_type: str | None = None):
-    headers = {"x-api-key": stack.api_key}
-    if content_type:
-        headers["Content-Type"] = content_type
-    request = urllib.request.Request(stack.api_url + path, data=body, method=method, headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"{}")
+    """Signed as the local admin principal (the template's AdminPolicy)."""
+    return signed.call(stack, method, path, body, content_type)
 
 
 def blobs(rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -75,17 +75,30 @@ def test_async_functions_keep_failed_events():
         assert "DeadLetterConfig" in resource(name)["Properties"]["Events"][event]["Properties"]
 
 
-def test_every_api_route_needs_an_api_key_and_a_usage_plan_throttles():
+def test_the_api_is_throttled_per_stage_without_keys_and_keeps_a_usage_plan_for_metering():
+    """Stage-level MethodSettings throttle every caller together; the usage plan meters API keys on top."""
     api = resource("PredictionApi")["Properties"]
-    assert api["Auth"]["ApiKeyRequired"] is True
+    [settings] = api["MethodSettings"]
+    assert settings["ResourcePath"] == "/*" and settings["HttpMethod"] == "*"
+    assert settings["ThrottlingRateLimit"] == {"Ref": "ApiThrottleRateLimit"}
+    assert settings["ThrottlingBurstLimit"] == {"Ref": "ApiThrottleBurstLimit"}
     assert api["Auth"]["UsagePlan"]["CreateUsagePlan"] == "PER_API"
     assert set(api["Auth"]["UsagePlan"]["Throttle"]) == {"RateLimit", "BurstLimit"}
+    assert "DefaultAuthorizer" not in api["Auth"] and "ApiKeyRequired" not in api["Auth"]  # see the body
     assert "image~1jpeg" in api["BinaryMediaTypes"]
     assert "AccessLogSetting" in api
+    assert "$context.identity.userArn" in api["AccessLogSetting"]["Format"]
     for event in resource("PredictFunction")["Properties"]["Events"].values():
         assert event["Type"] == "Api"
         assert event["Properties"]["RestApiId"] == {"Ref": "PredictionApi"}
-        assert event["Properties"].get("Auth", {}).get("ApiKeyRequired", True) is True
+        assert "Auth" not in event["Properties"]  # authorization is the API body's, one place
+
+
+def test_iam_is_the_default_and_the_three_modes_are_the_only_choices():
+    param = load_template()["Parameters"]["AuthMode"]
+    assert param["Default"] == "iam"
+    assert param["AllowedValues"] == ["iam", "cognito", "apikey"]
+    assert load_template()["Parameters"]["MeterWithApiKeys"]["Default"] == "false"
 
 
 def test_registry_is_on_demand_with_the_expected_keys():
@@ -97,10 +110,16 @@ def test_registry_is_on_demand_with_the_expected_keys():
     ]
 
 
-def test_outputs_expose_the_key_id_not_the_key():
+def test_outputs_expose_the_policies_the_mode_and_the_key_id_not_the_key():
     outputs = load_template()["Outputs"]
     assert outputs["ApiKeyId"]["Value"] == {"Ref": "PredictionApiApiKey"}
-    for name in ("DataBucketName", "ApiUrl", "RegistryTableName", "NotificationTopicArn"):
+    assert outputs["AuthMode"]["Value"] == {"Ref": "AuthMode"}
+    assert outputs["PredictorPolicyArn"] == {**outputs["PredictorPolicyArn"], "Condition": "AuthIam"}
+    assert outputs["PredictorPolicyArn"]["Value"] == {"Ref": "PredictorPolicy"}
+    assert outputs["AdminPolicyArn"]["Value"] == {"Ref": "AdminPolicy"}
+    assert outputs["ApiKeyWarning"]["Condition"] == "AuthApiKey"
+    assert "WARNING" in outputs["ApiKeyWarning"]["Value"]
+    for name in ("DataBucketName", "ApiUrl", "RegistryTableName", "NotificationTopicArn", "ApiKeyRequired"):
         assert name in outputs
 
 
@@ -143,17 +162,130 @@ def test_only_the_train_function_carries_the_numpy_layer(transformed):
         assert layers[name] == ["DomainLayer"]
 
 
-def test_every_api_method_requires_the_key_after_the_transform(transformed):
-    methods = [
-        (path, verb, spec)
-        for resource_ in transformed["Resources"].values()
-        if resource_["Type"] == "AWS::ApiGateway::RestApi"
-        for path, verbs in resource_["Properties"]["Body"]["paths"].items()
-        for verb, spec in verbs.items()
-    ]
-    assert len(methods) == 5
+MODES = [
+    # (parameter overrides, the schemes every method must ask for)
+    ({}, {"sigv4"}),
+    ({"AuthMode": "iam", "MeterWithApiKeys": "true"}, {"sigv4", "api_key"}),
+    ({"AuthMode": "cognito"}, {"cognito"}),
+    ({"AuthMode": "cognito", "MeterWithApiKeys": "true"}, {"cognito", "api_key"}),
+    ({"AuthMode": "apikey"}, {"api_key"}),
+    ({"AuthMode": "apikey", "MeterWithApiKeys": "true"}, {"api_key"}),
+]
+
+
+def _deployed(transformed, overrides):
+    """The transformed template's conditions resolved for these parameters (the local stack's evaluator)."""
+    from sagedrop_local.wiring import Wiring
+
+    return Wiring.load("sagedrop-test", "us-east-1", overrides, transformed).evaluate
+
+
+@pytest.mark.parametrize(("overrides", "schemes"), MODES)
+def test_every_api_method_has_the_chosen_authorization_after_the_transform(transformed, overrides, schemes):
+    """No method is left open in any mode: each asks for exactly the mode's schemes, all of them defined.
+
+    IAM is the reserved ``x-amazon-apigateway-authtype: awsSigv4`` on an apiKey-type scheme on the
+    Authorization header (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-swagger-extensions-authtype.html)."""
+    evaluate = _deployed(transformed, overrides)
+    [api] = [r for r in transformed["Resources"].values() if r["Type"] == "AWS::ApiGateway::RestApi"]
+    body = api["Properties"]["Body"]
+    methods = [(path, verb, spec) for path, verbs in body["paths"].items() for verb, spec in verbs.items()]
+    events = resource("PredictFunction")["Properties"]["Events"].values()
+    assert sorted((p, v) for p, v, _ in methods) == sorted(
+        (e["Properties"]["Path"], e["Properties"]["Method"].lower()) for e in events
+    )
+    definitions = {k: v for k, v in evaluate(body["securityDefinitions"]).items() if v is not None}
     for path, verb, spec in methods:
-        assert {"api_key": []} in spec["security"], (path, verb)
+        assert "x-amazon-apigateway-integration" in spec, (path, verb)
+        security = evaluate(spec["security"])
+        assert len(security) == 1 and set(security[0]) == schemes, (path, verb, security)
+        assert schemes <= set(definitions)
+    if "sigv4" in schemes:
+        assert definitions["sigv4"] == {
+            "type": "apiKey",
+            "name": "Authorization",
+            "in": "header",
+            "x-amazon-apigateway-authtype": "awsSigv4",
+        }
+    if "cognito" in schemes:
+        authorizer = definitions["cognito"]["x-amazon-apigateway-authorizer"]
+        assert authorizer["type"] == "cognito_user_pools"
+        assert authorizer["providerARNs"][0].startswith("arn:aws:cognito-idp:us-east-1:")
+    else:
+        assert "cognito" not in definitions  # no authorizer pointing at a pool that does not exist
+    assert definitions["api_key"] == {"type": "apiKey", "name": "x-api-key", "in": "header"}
+
+
+def test_the_predictor_and_admin_policies_name_this_api_and_stage_only():
+    """execute-api:Invoke resources: arn:aws:execute-api:region:account-id:api-id/stage/METHOD/resource-path
+    (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-iam-policy-examples-for-api-execution.html).
+    Evaluated with the local stack's IAM evaluator on concrete request ARNs."""
+    from sagedrop_local.sigv4 import Principal, invoke_arn
+    from sagedrop_local.wiring import Wiring
+
+    wiring = Wiring.load("sagedrop-test", "us-east-1")
+    api_id = wiring.evaluate({"Ref": "PredictionApi"})
+    policies = {
+        name: Principal.create(
+            name, wiring.account, wiring.evaluate(resource(f"{name.title()}Policy")["Properties"]["PolicyDocument"])
+        )
+        for name in ("predictor", "admin")
+    }
+    for name in policies:
+        assert resource(f"{name.title()}Policy")["Condition"] == "AuthIam"
+
+    def arn(method, path, api=api_id, stage="v1"):
+        return invoke_arn("us-east-1", wiring.account, api, stage, method, path)
+
+    reads = [arn("GET", "/models"), arn("GET", "/models/churn"), arn("POST", "/models/churn/predictions")]
+    admin_only = [arn("POST", "/models/churn/stop"), arn("POST", "/models/churn/start")]
+    elsewhere = [arn("GET", "/models", api="otherapi01"), arn("GET", "/models", stage="test")]
+    for target in reads:
+        assert policies["predictor"].allows("execute-api:Invoke", target)
+        assert policies["admin"].allows("execute-api:Invoke", target)
+    for target in admin_only:
+        assert not policies["predictor"].allows("execute-api:Invoke", target)
+        assert policies["admin"].allows("execute-api:Invoke", target)
+    for target in elsewhere:
+        assert not policies["predictor"].allows("execute-api:Invoke", target)
+        assert not policies["admin"].allows("execute-api:Invoke", target)
+    assert not policies["admin"].allows("execute-api:ManageConnections", arn("GET", "/models"))
+
+
+def test_cognito_mode_creates_an_admin_only_pool_with_the_admin_group_unless_given_one():
+    pool = resource("UserPool")
+    assert pool["Condition"] == "CreateUserPool"
+    assert pool["Properties"]["AdminCreateUserConfig"] == {"AllowAdminCreateUserOnly": True}  # no self sign-up
+    group = resource("UserPoolAdminGroup")["Properties"]
+    assert group["GroupName"] == {"Ref": "CognitoAdminGroup"}
+    assert resource("UserPoolClient")["Properties"]["GenerateSecret"] is False
+    env = resource("PredictFunction")["Properties"]["Environment"]["Variables"]
+    assert env["AUTH_MODE"] == {"Ref": "AuthMode"} and env["ADMIN_GROUP"] == {"Ref": "CognitoAdminGroup"}
+
+
+def test_the_optional_resource_policy_limits_networks_and_accounts(transformed):
+    """Resource policies: https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-resource-policies-examples.html"""
+    [api] = [r for r in transformed["Resources"].values() if r["Type"] == "AWS::ApiGateway::RestApi"]
+    policy = api["Properties"]["Body"]["x-amazon-apigateway-policy"]
+    assert _deployed(transformed, {})(policy) is None  # none by default
+    document = _deployed(transformed, {"AllowedSourceCidrs": "10.0.0.0/8"})(policy)
+    allow, deny = document["Statement"]
+    assert allow == {"Effect": "Allow", "Principal": "*", "Action": "execute-api:Invoke", "Resource": "execute-api:/*"}
+    assert deny["Effect"] == "Deny" and set(deny["Condition"]) == {"NotIpAddress"}
+    document = _deployed(transformed, {"AllowedSourceVpcEndpoints": "vpce-1", "AllowedSourceCidrs": "10.0.0.0/8"})(
+        policy
+    )
+    assert set(document["Statement"][1]["Condition"]) == {"NotIpAddress", "StringNotEquals"}  # either one admits
+    document = _deployed(transformed, {"AllowedAccounts": "111122223333"})(policy)
+    # AWS::NoValue (None here) drops the list item in CloudFormation: no network statement
+    assert [s for s in document["Statement"] if s is not None] == [
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": "111122223333"},
+            "Action": "execute-api:Invoke",
+            "Resource": "execute-api:/*",
+        }
+    ]
 
 
 def _references(node, found):

@@ -421,8 +421,9 @@ def _error(description: str, *, retry: bool = False) -> dict[str, Any]:
 
 COMMON_ERRORS: dict[int, dict[str, Any]] = {
     403: _error(
-        "missing or invalid API key (x-api-key header), or no such route: API Gateway answers a route or method "
-        "the API does not have with its MISSING_AUTHENTICATION_TOKEN response, 403, before any key check"
+        "refused by API Gateway (unsigned or mis-signed request, a principal without the policy for this route, "
+        "a missing API key when the stack asks for one) or, with Cognito, a caller outside the admin group; "
+        "also a route or method the API does not have (MISSING_AUTHENTICATION_TOKEN, before any auth check)"
     ),
     429: _error("throttled: the API key's rate or quota, or SageMaker's", retry=True),
 }

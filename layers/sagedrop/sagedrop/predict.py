@@ -201,10 +201,11 @@ class PredictionService:
 
     # ---- POST /models/{model}/stop and /start ------------------------------------------------
 
-    def stop(self, name: str) -> ModelAction:
+    def stop(self, name: str, *, by: str = "") -> ModelAction:
         """Hibernate a model now, as idle cleanup does (:func:`sagedrop.cleanup.hibernate`): the endpoint is
         deleted, its config and model are kept. Idempotent: an already stopped model answers 200 saying so;
-        a model without an endpoint answers 409 (not_deployed), one whose endpoint is changing 409 (busy)."""
+        a model without an endpoint answers 409 (not_deployed), one whose endpoint is changing 409 (busy).
+        ``by`` (the caller, :mod:`sagedrop.caller`) is recorded as ``stopped_by``."""
         self._check_name(name)
         served = self.directory.get(name, fresh=True)
         if served is None:
@@ -250,6 +251,7 @@ class PredictionService:
             )
         except cleanup.HibernateRefused as exc:
             raise ModelBusy(f"model {name} cannot be stopped now: {exc}; retry in a minute") from exc
+        self._record_caller(name, "stopped", by)
         after = self._registry.get(name, consistent=True) or summary
         gone = "was already gone" if done.already_deleted else "was deleted"
         return self._answer(
@@ -259,10 +261,11 @@ class PredictionService:
             f"POST /models/{name}/start or a prediction wakes it",
         )
 
-    def start(self, name: str, *, reason: str = "start requested") -> ModelAction:
+    def start(self, name: str, *, reason: str = "start requested", by: str = "") -> ModelAction:
         """Wake a stopped (hibernated) model now (:mod:`sagedrop.wake`): 202 while the endpoint is created,
         and the registry follows (waking, then in_service). Idempotent: a model already in service answers
-        200, one already waking 202; a model that was never deployed 409 (not_deployed)."""
+        200, one already waking 202; a model that was never deployed 409 (not_deployed). ``by`` (the caller) is
+        recorded as ``started_by`` when this call wakes the model."""
         self._check_name(name)
         served = self.directory.get(name, fresh=True)
         if served is None:
@@ -270,7 +273,7 @@ class PredictionService:
         self.directory.invalidate(name)
         summary, status, endpoint = served.summary, served.status, served.endpoint
         if status == registry.HIBERNATED:
-            return self._woken(name, self._waker.wake(summary, served.job, reason=reason))
+            return self._woken(name, self._waker.wake(summary, served.job, reason=reason), by)
         if status == registry.WAKING:
             state, failure = self._waker.endpoint_status(str(endpoint or ""))
             if state == "InService":
@@ -308,7 +311,7 @@ class PredictionService:
             fresh = self.directory.get(name, fresh=True)
             self.directory.invalidate(name)
             if fresh is not None and fresh.status == registry.HIBERNATED:
-                return self._woken(name, self._waker.wake(fresh.summary, fresh.job, reason=reason))
+                return self._woken(name, self._waker.wake(fresh.summary, fresh.job, reason=reason), by)
             raise ModelBusy(f"model {name} changed while starting it (status {fresh and fresh.status}); retry")
         if state == "Failed":
             raise ModelBusy(
@@ -325,7 +328,13 @@ class PredictionService:
             )
         return self._answer(200, summary, f"model {name} is already running (endpoint {endpoint} is {state})")
 
-    def _woken(self, name: str, result: WakeResult) -> ModelAction:
+    def _record_caller(self, name: str, action: str, by: str) -> None:
+        if by:
+            self._registry.update(name, {f"{action}_by": by, f"{action}_by_at": registry.now_iso()})
+
+    def _woken(self, name: str, result: WakeResult, by: str = "") -> ModelAction:
+        if result.created:
+            self._record_caller(name, "started", by)
         verb = "is waking up now" if result.created else "is already waking up"
         summary = self._registry.get(name, consistent=True) or {"model": name, "status": result.current_status}
         return self._answer(
