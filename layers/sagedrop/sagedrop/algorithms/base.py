@@ -406,6 +406,10 @@ class Algorithm:
     metrics: tuple[Metric, ...] = ()
     default_training_instance: str = "ml.m5.xlarge"
     default_hosting_instance: str = "ml.m5.large"
+    cpu_hosting_instance: str | None = None
+    """The CPU hosting instance used when the manifest names none (None: the stack's default)."""
+    serverless_refusal: str = "serverless inference has no GPU"
+    """Why the algorithm cannot be served serverless (when ``supports_serverless`` is False)."""
     gpu_only_training: bool = False
     gpu_only_hosting: bool = False
     supports_serverless: bool = True
@@ -565,6 +569,15 @@ class Algorithm:
                     )
                 )
         return problems
+
+    def check_channel_modes(
+        self, channels: Mapping[str, tuple[str | None, str, str]], values: Mapping[str, Any], path: str
+    ) -> list[Problem]:
+        """Rules on each channel's (content type, input mode, distribution) together. Override.
+
+        The content type is None when it is not known yet (decided later from the file names).
+        """
+        return []
 
     def check_label(self, label: float, values: Mapping[str, Any]) -> str | None:
         """Why one label value (first CSV column / libsvm label) is wrong, or None. Override."""

@@ -386,8 +386,11 @@ def _type(name: str, table: VersionTable) -> ParamType:
 
 
 def _specs(table: VersionTable) -> tuple[HyperParameter, ...]:
+    """The table's names (num_round first), then the aliases with their key's type."""
     names = ("num_round", *sorted(n for n in table.names if n != "num_round"))
-    return tuple(HyperParameter(name, _type(name, table), required=name == "num_round") for name in names)
+    specs = [HyperParameter(name, _type(name, table), required=name == "num_round") for name in names]
+    specs.extend(HyperParameter(alias, _type(key, table)) for alias, key in ALIASES.items())
+    return tuple(specs)
 
 
 @cache
