@@ -224,7 +224,7 @@ def test_ll_multiclass_needs_num_classes() -> None:
 def test_ll_num_classes_outside_multiclass_is_a_warning_not_a_refusal(predictor: str) -> None:
     """https://docs.aws.amazon.com/sagemaker/latest/dg/ll_hyperparameters.html, num_classes: "Required
     when predictor_type is multiclass_classifier. Otherwise, the algorithm ignores it." """
-    typed, wire, problems = resolve(LL, {"predictor_type": predictor, "num_classes": 4})
+    typed, _, problems = resolve(LL, {"predictor_type": predictor, "num_classes": 4})
     assert problems == []
     warning = only(LL.hyperparameter_warnings(typed, HP))
     assert warning.path == "$.hyperparameters.num_classes"
