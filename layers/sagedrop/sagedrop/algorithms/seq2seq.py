@@ -1,4 +1,4 @@
-"""Sequence-to-sequence (RNN or CNN encoder-decoder with attention), GPU only.
+"""Sequence-to-sequence (RNN or CNN encoder-decoder with attention): trains on GPU, serves on CPU or GPU.
 
 Facts from the Amazon SageMaker AI developer guide (pages cited above each table).
 """
