@@ -162,7 +162,8 @@ _METRIC_DIRECTIONS = {
     "roc_auc_score": "max",
 }
 # The page lists validation:rmse ("The root mean square error of the final model on the validation
-# dataset. This objective metric is only valid for regression.", Minimize) but no test:rmse.
+# dataset. This objective metric is only valid for regression.", Minimize) but no test:rmse (also
+# awsdocs/amazon-sagemaker-developer-guide @ a869fa5c9bd1, doc_source/linear-learner-tuning.md).
 METRICS: tuple[Metric, ...] = (
     *(
         Metric(f"{channel}:{name}", better)
