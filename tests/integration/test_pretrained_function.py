@@ -276,7 +276,7 @@ def test_every_deploy_json_problem_is_reported_at_once(stack, hosting, lambda_co
     manifest = {
         "algorithm": "seq2seq",
         "training": {"instance_type": "ml.p3.2xlarge"},
-        "deploy": {"instance_type": "ml.m5.large", "gate": {"metric": "validation:bleu", "min": 0.2}},
+        "deploy": {"serverless": True, "gate": {"metric": "validation:bleu", "min": 0.2}},
         "lables": ["a"],
     }
     out = one(deploy(drop(stack, "churn", manifest, archive=seq2seq_archive()), lambda_context))
@@ -286,7 +286,7 @@ def test_every_deploy_json_problem_is_reported_at_once(stack, hosting, lambda_co
     assert "$.training: deploy.json deploys a model that is already trained" in message
     assert "$.lables: unknown field 'lables' (did you mean 'labels'?)" in message
     assert "$.deploy.gate: a model trained elsewhere has no training metrics to compare" in message
-    assert "$.deploy.instance_type: seq2seq hosting needs a GPU instance, ml.m5.large has none" in message
+    assert "$.deploy.serverless: seq2seq cannot be served serverless (no AWS documentation" in message
     assert hosting.models() == []
 
 
