@@ -4,6 +4,8 @@ Facts from the Amazon SageMaker AI developer guide and, where the guide defers t
 set of hyperparameters ..."), the validation code of the container itself
 (github.com/aws/sagemaker-xgboost-container, src/sagemaker_xgboost_container/algorithm_mode/
 hyperparameter_validation.py, constants/xgb_constants.py, data_utils.py). Cited above each table.
+The hyperparameters and metrics differ per image version: one table per version, with the branch and
+commit it was read at, in xgboost_hyperparameters.py.
 """
 
 from __future__ import annotations
