@@ -316,7 +316,10 @@ def test_output_passes_the_train_functions_checks(tmp_path, layout):
     result = prepare_images(root, out, layout=layout, resize=24)
     manifest = {"algorithm": "image-classification", **result.manifest_fields()}
     (out / "training.json").write_text(json.dumps(manifest))
-    assert submit.check(out).labels == ("cat", "dog", "zebra")
+    checked = submit.check(out)
+    assert checked.labels == ("cat", "dog", "zebra")
+    if layout == "raw":  # resize must exceed image_shape's sides (IC-Hyperparameter.html)
+        assert checked.wire_hyperparameters["image_shape"] == "3,23,23"
     uploaded = [key for _, key in submit.plan(out, "bucket", "").files]
     assert not any(key.endswith((".idx", "classes.json")) for key in uploaded)  # by-products stay local
     assert ("model/train_lst/train.lst" in uploaded) == (layout == "raw")

@@ -163,10 +163,7 @@ def test_a_pretrained_xgboost_model_deploys_like_a_trained_one(stack, hosting, l
     assert stack.notifications() == []
 
 
-def test_a_pretrained_seq2seq_model_gets_its_image_a_gpu_instance_and_its_archive(
-    stack, hosting, lambda_context, monkeypatch
-):
-    monkeypatch.setenv("DEFAULT_GPU_HOSTING_INSTANCE_TYPE", "ml.g4dn.xlarge")  # moto knows no ml.g5 types
+def test_a_pretrained_seq2seq_model_gets_its_image_a_cpu_instance_and_its_archive(stack, hosting, lambda_context):
     archive = seq2seq_archive()
     event = drop(stack, "en-de", {"algorithm": "seq2seq", "name": "churn"}, archive=archive)
     out = one(deploy(event, lambda_context))
@@ -179,7 +176,8 @@ def test_a_pretrained_seq2seq_model_gets_its_image_a_gpu_instance_and_its_archiv
     )
     assert artifact_bytes(stack, release) == archive
     variant = stack.sagemaker.describe_endpoint_config(EndpointConfigName=release)["ProductionVariants"][0]
-    assert variant["InstanceType"] == "ml.g4dn.xlarge"  # the stack's GPU hosting default
+    # seq2seq hosts on CPU (the official en-de example notebook uses ml.m4.xlarge): 16 GiB by default
+    assert variant["InstanceType"] == "ml.m5.xlarge"
     item = stack.registry_item("churn")
     assert (item["status"], item["algorithm"], item["endpoint"]) == ("in_service", "seq2seq", "churn")
     assert stack.registry_item("churn", f"JOB#{release}")["manifest"] == f"s3://{stack.data_bucket}/en-de/deploy.json"
@@ -278,7 +276,7 @@ def test_every_deploy_json_problem_is_reported_at_once(stack, hosting, lambda_co
     manifest = {
         "algorithm": "seq2seq",
         "training": {"instance_type": "ml.p3.2xlarge"},
-        "deploy": {"instance_type": "ml.m5.large", "gate": {"metric": "validation:bleu", "min": 0.2}},
+        "deploy": {"serverless": True, "gate": {"metric": "validation:bleu", "min": 0.2}},
         "lables": ["a"],
     }
     out = one(deploy(drop(stack, "churn", manifest, archive=seq2seq_archive()), lambda_context))
@@ -288,7 +286,7 @@ def test_every_deploy_json_problem_is_reported_at_once(stack, hosting, lambda_co
     assert "$.training: deploy.json deploys a model that is already trained" in message
     assert "$.lables: unknown field 'lables' (did you mean 'labels'?)" in message
     assert "$.deploy.gate: a model trained elsewhere has no training metrics to compare" in message
-    assert "$.deploy.instance_type: seq2seq hosting needs a GPU instance, ml.m5.large has none" in message
+    assert "$.deploy.serverless: seq2seq cannot be served serverless (no AWS documentation" in message
     assert hosting.models() == []
 
 

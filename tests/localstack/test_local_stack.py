@@ -182,18 +182,25 @@ def test_blazingtext_word_vectors(local):
 
 
 def test_a_bad_hyperparameter_fails_the_job_with_the_algorithms_own_error(local):
+    """What the manifest cannot know (the data has 4 features, the constraints name 5) fails in XGBoost
+    itself: "The size of monotone constraint should be less or equal to the number of features"
+    (src/tree/hist/split_evaluator.h; reproduced with xgboost 1.7.6 and 3.2.0). What the container's
+    validation refuses (updater shotgun with a tree booster) no longer starts a job: see
+    tests/unit/test_xgboost_versions.py."""
     x, y = blobs(100, seed=8, classes=2)
-    manifest = {
-        "algorithm": "xgboost",
-        "hyperparameters": {"objective": "binary:logistic", "num_round": 5, "updater": "shotgun"},
+    hyperparameters = {
+        "objective": "binary:logistic",
+        "num_round": 5,
+        "tree_method": "hist",
+        "monotone_constraints": "(1,1,1,1,1)",
     }
-    drop(local, "shotgun", manifest, csv_text(x, y))
-    item = local.wait_for_status("shotgun", SETTLED, timeout=60)
+    drop(local, "monotone", {"algorithm": "xgboost", "hyperparameters": hyperparameters}, csv_text(x, y))
+    item = local.wait_for_status("monotone", SETTLED, timeout=60)
     assert item["status"] == "failed"
-    assert "shotgun" in item["last_error"]
+    assert "monotone" in item["last_error"]
     job = local.client("sagemaker").describe_training_job(TrainingJobName=item["latest_job"])
     assert job["TrainingJobStatus"] == "Failed"
-    assert "shotgun" in job["FailureReason"]
+    assert "monotone" in job["FailureReason"]
 
 
 def test_an_algorithm_not_yet_local_fails_honestly(local):

@@ -221,10 +221,15 @@ def test_ll_multiclass_needs_num_classes() -> None:
 
 
 @pytest.mark.parametrize("predictor", ["binary_classifier", "regressor"])
-def test_ll_num_classes_only_for_multiclass(predictor: str) -> None:
-    problem = only(resolve(LL, {"predictor_type": predictor, "num_classes": 4})[2])
-    assert problem.path == "$.hyperparameters.num_classes"
-    assert predictor in problem.message
+def test_ll_num_classes_outside_multiclass_is_a_warning_not_a_refusal(predictor: str) -> None:
+    """https://docs.aws.amazon.com/sagemaker/latest/dg/ll_hyperparameters.html, num_classes: "Required
+    when predictor_type is multiclass_classifier. Otherwise, the algorithm ignores it." """
+    typed, _, problems = resolve(LL, {"predictor_type": predictor, "num_classes": 4})
+    assert problems == []
+    warning = only(LL.hyperparameter_warnings(typed, HP))
+    assert warning.path == "$.hyperparameters.num_classes"
+    assert f"ignored for predictor_type {predictor}" in warning.message
+    assert LL.hyperparameter_warnings({"predictor_type": "multiclass_classifier", "num_classes": 4}, HP) == []
 
 
 @pytest.mark.parametrize(
@@ -288,7 +293,13 @@ def test_ll_class_count() -> None:
 
 
 def test_ll_metrics() -> None:
-    assert len(LL.metrics) == 28
+    """https://docs.aws.amazon.com/sagemaker/latest/dg/linear-learner-tuning.html ("Metrics computed by the
+    linear learner algorithm"): 14 test:* and 15 validation:* metrics; validation:rmse ("only valid for
+    regression", Minimize) has no test:rmse counterpart (also in awsdocs/amazon-sagemaker-developer-guide
+    @ a869fa5c9bd1, doc_source/linear-learner-tuning.md)."""
+    assert len(LL.metrics) == 29
+    assert LL.metric("validation:rmse").better == "min"
+    assert LL.metric("test:rmse") is None
     assert LL.metric("validation:objective_loss").better == "min"
     assert LL.metric("test:binary_f_beta").better == "max"
     assert LL.metric("validation:mse").better == "min"
@@ -374,7 +385,7 @@ def test_xgb_wire_values() -> None:
         ("eval_metric", "accuracy,foo", "got 'foo'"),
         ("eval_metric", "rmse@0.5", "only error, ndcg and map take an @threshold"),
         ("eval_metric", "error@high", "the threshold after @ must be a number"),
-        ("monotone_constraints", "(2,1)", "a tuple of -1, 0 and 1"),
+        ("monotone_constraints", "(2,1)", "a list of -1, 0 and 1"),
         ("csv_weights", 2, "expected true or false (or 1/0)"),
     ],
 )
@@ -420,7 +431,7 @@ def test_xgb_constraints_need_the_right_tree_method() -> None:
     assert problem.path == "$.hyperparameters.monotone_constraints"
     assert "tree_method is auto" in problem.message
     assert resolve(XGB, {"num_round": 10, "monotone_constraints": "(1,0)", "tree_method": "exact"})[2] == []
-    given = {"num_round": 10, "interaction_constraints": "[[0,1],[2,3,4]]"}
+    given = {"num_round": 10, "interaction_constraints": "[[1,2],[3,4,5]]"}
     assert paths(resolve(XGB, given)[2]) == ["$.hyperparameters.interaction_constraints"]
     assert resolve(XGB, {**given, "tree_method": "approx"})[2] == []
     assert paths(resolve(XGB, {"num_round": 10, "grow_policy": "lossguide"})[2]) == ["$.hyperparameters.grow_policy"]
@@ -798,9 +809,12 @@ def test_s2s_channels_all_required() -> None:
     assert S2S.channel("vocab").content_type_for("vocab/vocab.src.json") is None
 
 
-def test_s2s_gpu_only_for_training_and_hosting() -> None:
-    problem = only(S2S.instance_problems("ml.m5.large", "hosting", "$.deploy.instance_type"))
-    assert problem.message == "seq2seq hosting needs a GPU instance, ml.m5.large has none"
+def test_s2s_gpu_only_for_training_cpu_for_hosting() -> None:
+    """Training: https://docs.aws.amazon.com/sagemaker/latest/dg/seq-2-seq.html (GPU instances only).
+    Hosting: aws/amazon-sagemaker-examples @ a75d5f253ef1, introduction_to_amazon_algorithms/
+    seq2seq_translation_en-de/SageMaker-Seq2Seq-Translation-English-German.ipynb hosts on ml.m4.xlarge."""
+    assert S2S.instance_problems("ml.m4.xlarge", "hosting", "$.deploy.instance_type") == []
+    assert S2S.instance_problems("ml.m5.large", "hosting", "$.deploy.instance_type") == []
     assert only(S2S.instance_problems("ml.c5.xlarge", "training", "$.training.instance_type")).path == (
         "$.training.instance_type"
     )
@@ -808,7 +822,8 @@ def test_s2s_gpu_only_for_training_and_hosting() -> None:
     assert S2S.instance_problems("ml.p3.2xlarge", "hosting", "$.deploy.instance_type") == []
     assert only(S2S.check_instance_count(2, {}, "$.training.instance_count")).path == "$.training.instance_count"
     assert (S2S.supports_serverless, S2S.supports_distributed, S2S.input_modes) == (False, False, ("File",))
-    assert (S2S.default_training_instance, S2S.default_hosting_instance) == ("ml.p3.2xlarge", "ml.p3.2xlarge")
+    assert (S2S.default_training_instance, S2S.default_hosting_instance) == ("ml.p3.2xlarge", "ml.m5.xlarge")
+    assert S2S.cpu_hosting_instance == "ml.m5.xlarge"
 
 
 def test_s2s_metrics() -> None:
@@ -833,7 +848,7 @@ def test_instance_and_hosting_facts() -> None:
         "xgboost": (False, False, True, True),
         "blazingtext": (False, False, True, True),
         "image-classification": (True, False, True, True),
-        "seq2seq": (True, True, False, True),
+        "seq2seq": (True, False, False, True),
     }
 
 

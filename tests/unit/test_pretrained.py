@@ -174,13 +174,14 @@ def test_deploy_false_and_a_gpu_only_algorithm_on_cpu_are_refused():
         "$.deploy: deploy.json exists to deploy the model, deploy: false would do nothing "
         "(remove deploy or give the hosting settings)"
     ]
+    # seq2seq hosts on CPU (the official en-de example notebook uses ml.m4.xlarge), not serverless.
+    assert parse({"algorithm": "seq2seq", "deploy": {"instance_type": "ml.c5.xlarge"}}).deploy.instance_type == (
+        "ml.c5.xlarge"
+    )
+    assert parse({"algorithm": "seq2seq"}).deploy.instance_type == "ml.m5.xlarge"
     with pytest.raises(ManifestError) as exc:
-        parse({"algorithm": "seq2seq", "deploy": {"instance_type": "ml.c5.xlarge"}})
-    assert messages(exc) == [
-        "$.deploy.instance_type: seq2seq hosting needs a GPU instance, ml.c5.xlarge has none "
-        "(use a GPU instance such as ml.p3.2xlarge)"
-    ]
-    assert parse({"algorithm": "seq2seq"}).deploy.instance_type == "ml.g5.xlarge"
+        parse({"algorithm": "seq2seq", "deploy": {"serverless": True}})
+    assert "seq2seq cannot be served serverless" in messages(exc)[0]
 
 
 def test_serving_patterns_follow_the_hyperparameters_when_they_say_enough():

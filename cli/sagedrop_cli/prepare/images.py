@@ -138,6 +138,11 @@ class ImagesResult:
         }
         if self.layout == "raw" and self.resize:
             hyperparameters["resize"] = self.resize
+            if self.resize <= 224:
+                # IC-Hyperparameter.html: resize "should be larger than both the width and height
+                # components of image_shape" (default 3,224,224), so a smaller resize needs a smaller crop.
+                side = self.resize - 1
+                hyperparameters["image_shape"] = f"3,{side},{side}"
         return {"labels": list(self.classes), "hyperparameters": hyperparameters}
 
     def summary(self) -> str:

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from sagedrop.algorithms.base import Algorithm
 from sagedrop.errors import DataError, Problem
-from sagedrop.manifest import ChannelRequest, Manifest
+from sagedrop.manifest import ChannelRequest, Manifest, channel_modes
 
 SAMPLE_BYTES = 64 * 1024
 MAX_REPORTED = 5  # per channel and kind of mistake, so one bad file does not flood the message
@@ -187,6 +187,8 @@ def resolve_channels(
             )
         else:
             problems.append(problem)
+    modes = channel_modes(resolved, manifest.content_type, manifest.training)
+    problems.extend(algorithm.check_channel_modes(modes, manifest.hyperparameters, "$.channels"))
     if problems:
         raise DataError(problems, source=store.uri(bucket, manifest_key))
     return resolved

@@ -191,6 +191,8 @@ class Manifest:
     convert: str | None = None
     label_bins: int | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
+    warnings: tuple[Problem, ...] = ()
+    """Settings the documentation says the algorithm ignores: recorded and notified, not refused."""
 
 
 # ------------------------------------------------------------------------------------------------
@@ -382,14 +384,17 @@ def parse(
             "use one of " + ", ".join(algorithm.versions),
         )
 
-    typed, wire, hp_problems = algorithm.resolve_hyperparameters(hyper_raw)
+    known_version = version if version in algorithm.versions else None
+    typed, wire, hp_problems = algorithm.resolve_hyperparameters(hyper_raw, version=known_version)
     check.problems.extend(hp_problems)
+    warnings = () if hp_problems else tuple(algorithm.hyperparameter_warnings(typed, "$.hyperparameters"))
 
     training = _training(training_raw, algorithm, typed, defaults, check)
-    deploy = _deploy(deploy_raw, algorithm, defaults, check)
+    deploy = _deploy(deploy_raw, algorithm, defaults, check, known_version)
     if deploy is not None and deploy.gate is not None and not hp_problems:
         reported = algorithm.reported_metrics(typed)
-        if reported is not None and deploy.gate.metric not in reported and algorithm.metric(deploy.gate.metric):
+        emitted = algorithm.metric(deploy.gate.metric, known_version)
+        if reported is not None and deploy.gate.metric not in reported and emitted:
             check.add(
                 "$.deploy.gate.metric",
                 f"with these hyperparameters the job reports {', '.join(reported)}, not {deploy.gate.metric}",
@@ -400,6 +405,9 @@ def parse(
     if channels is not None:
         requested = {name: (channels[name].content_type or content_type) for name in channels}
         check.problems.extend(algorithm.check_channels(requested, typed, "$.channels"))
+        if training is not None:
+            modes = channel_modes(channels, content_type, training)
+            check.problems.extend(algorithm.check_channel_modes(modes, typed, "$.channels"))
         for channel in channels.values():
             if channel.distribution == "ShardedByS3Key" and not algorithm.supports_distributed:
                 check.add(
@@ -467,7 +475,26 @@ def parse(
         convert=convert,
         label_bins=label_bins,
         raw=dict(data),
+        warnings=warnings,
     )
+
+
+def channel_modes(
+    channels: Mapping[str, Any], content_type: str | None, training: TrainingSettings
+) -> dict[str, tuple[str | None, str, str]]:
+    """Each channel's (content type, input mode, distribution) as the job will get them.
+
+    ``channels`` holds ChannelRequest or datacheck's ResolvedChannel objects (both have ``content_type``,
+    ``input_mode`` and ``distribution``); a channel's own input mode overrides the job's.
+    """
+    return {
+        name: (
+            channel.content_type or content_type,
+            channel.input_mode or training.input_mode,
+            channel.distribution or "FullyReplicated",
+        )
+        for name, channel in channels.items()
+    }
 
 
 def parse_bytes(body: bytes, **kwargs: Any) -> Manifest:
@@ -626,7 +653,9 @@ def _training(
     return TrainingSettings(instance_type, count, volume, runtime, spot, max_wait, input_mode)
 
 
-def _deploy(raw: Any, algorithm: Algorithm, defaults: Defaults, check: _Checker) -> DeploySettings | None:
+def _deploy(
+    raw: Any, algorithm: Algorithm, defaults: Defaults, check: _Checker, version: str | None = None
+) -> DeploySettings | None:
     path = "$.deploy"
     if raw is False:
         return None
@@ -662,13 +691,15 @@ def _deploy(raw: Any, algorithm: Algorithm, defaults: Defaults, check: _Checker)
         )
     if serverless is None:
         default_type = (
-            defaults.gpu_hosting_instance_type if algorithm.gpu_only_hosting else defaults.hosting_instance_type
+            defaults.gpu_hosting_instance_type
+            if algorithm.gpu_only_hosting
+            else algorithm.cpu_hosting_instance or defaults.hosting_instance_type
         )
         instance_type = instance_type or default_type
         check.problems.extend(algorithm.instance_problems(instance_type, "hosting", f"{path}.instance_type"))
     count = check.integer(raw, "instance_count", path, 1, 1, 100) or 1
 
-    gate = _gate(raw, algorithm, check)
+    gate = _gate(raw, algorithm, check, version)
     must_beat = check.boolean(raw, "must_beat_current", path)
     if must_beat and gate is None:
         check.add(
@@ -698,10 +729,11 @@ def _serverless(raw: Any, algorithm: Algorithm, check: _Checker) -> Serverless |
         check.add(path, f"expected an object, got {_json_type(raw)}", 'e.g. {"memory_mb": 2048, "max_concurrency": 5}')
         return None
     if not algorithm.supports_serverless:
+        example = algorithm.default_hosting_instance
         check.add(
             path,
-            f"{algorithm.name} cannot be served serverless (serverless inference has no GPU)",
-            "use instance_type with a GPU instance",
+            f"{algorithm.name} cannot be served serverless ({algorithm.serverless_refusal})",
+            f'remove serverless and use "instance_type", e.g. {example}',
         )
     check.unknown_keys(raw, ("memory_mb", "max_concurrency"), path)
     memory = check.integer(raw, "memory_mb", path, 2048, 1024, 6144) or 2048
@@ -715,7 +747,7 @@ def _serverless(raw: Any, algorithm: Algorithm, check: _Checker) -> Serverless |
     return Serverless(memory, concurrency)
 
 
-def _gate(raw: Mapping[str, Any], algorithm: Algorithm, check: _Checker) -> Gate | None:
+def _gate(raw: Mapping[str, Any], algorithm: Algorithm, check: _Checker, version: str | None = None) -> Gate | None:
     path = "$.deploy.gate"
     gate = check.obj(raw, "gate", "$.deploy")
     if gate is None:
@@ -725,12 +757,17 @@ def _gate(raw: Mapping[str, Any], algorithm: Algorithm, check: _Checker) -> Gate
     if metric_name is None:
         check.add(f"{path}.metric", "the gate needs a metric", 'e.g. "validation:accuracy"')
         return None
-    metric = algorithm.metric(metric_name)
+    metric = algorithm.metric(metric_name, version)
     if metric is None:
-        names = [m.name for m in algorithm.metrics]
+        names = [m.name for m in algorithm.metrics_for(version)]
         close = difflib.get_close_matches(metric_name, names, n=1)
         hint = f"did you mean {close[0]!r}?" if close else "metrics: " + ", ".join(names)
-        check.add(f"{path}.metric", f"{algorithm.name} does not emit {metric_name!r}", hint)
+        if version is not None and algorithm.metric(metric_name) is not None:
+            hint = f"other {algorithm.name} image versions emit it: change version, or gate on one of " + ", ".join(
+                names
+            )
+        where = f" (version {version})" if version is not None and algorithm.versions != (version,) else ""
+        check.add(f"{path}.metric", f"{algorithm.name}{where} does not emit {metric_name!r}", hint)
     minimum = check.number(gate, "min", path)
     maximum = check.number(gate, "max", path)
     if minimum is not None and maximum is not None and minimum > maximum:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -227,6 +227,15 @@ class TrainingLauncher:
         log.info(
             "training job started", extra={"job": job, "model": manifest.name, "algorithm": manifest.algorithm.name}
         )
+        if manifest.warnings:
+            self._notifier.publish(
+                f"{manifest.name}: training started with {len(manifest.warnings)} warning(s)",
+                f"sagedrop started {job} for {obj.uri}, but the manifest has settings the algorithm ignores:\n\n"
+                + "\n".join(f"  - {w}" for w in manifest.warnings),
+                event="warned",
+                model=manifest.name,
+                details={"job": job, "manifest": obj.uri, "warnings": _problem_dicts(manifest.warnings)},
+            )
         return Outcome("started", manifest.name, job)
 
     def _convert(
@@ -349,6 +358,7 @@ class TrainingLauncher:
                 "channels": {name: ch.s3_uri for name, ch in channels.items()},
                 "instance_type": request["ResourceConfig"]["InstanceType"],
                 "feature_count": feature_count,  # seen in the train data; predict checks rows against it
+                "warnings": _problem_dicts(manifest.warnings),
             },
         )
         recorded = self._registry.record_training(
@@ -369,7 +379,7 @@ class TrainingLauncher:
 
     def _reject(self, model: str, obj: ManifestObject, exc: UserError) -> Outcome:
         message = exc.describe()
-        problems = [{"path": p.path, "message": p.message, "hint": p.hint} for p in exc.problems]
+        problems = _problem_dicts(exc.problems)
         log.warning("manifest rejected", extra={"model": model, "manifest": obj.uri, "problems": problems})
         if model and model != "-":
             self._registry.record_rejection(
@@ -384,3 +394,7 @@ class TrainingLauncher:
             details={"manifest": obj.uri, "version": obj.version, "problems": problems},
         )
         return Outcome("rejected", model, message=message, problems=tuple(exc.problems))
+
+
+def _problem_dicts(problems: Iterable[Problem]) -> list[dict[str, str]]:
+    return [{"path": p.path, "message": p.message, "hint": p.hint} for p in problems]

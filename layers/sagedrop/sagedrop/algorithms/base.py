@@ -406,6 +406,10 @@ class Algorithm:
     metrics: tuple[Metric, ...] = ()
     default_training_instance: str = "ml.m5.xlarge"
     default_hosting_instance: str = "ml.m5.large"
+    cpu_hosting_instance: str | None = None
+    """The CPU hosting instance used when the manifest names none (None: the stack's default)."""
+    serverless_refusal: str = "serverless inference has no GPU"
+    """Why the algorithm cannot be served serverless (when ``supports_serverless`` is False)."""
     gpu_only_training: bool = False
     gpu_only_hosting: bool = False
     supports_serverless: bool = True
@@ -454,11 +458,19 @@ class Algorithm:
     def channel(self, name: str) -> ChannelSpec | None:
         return next((c for c in self.channels if c.name == name), None)
 
-    def hyperparameter(self, name: str) -> HyperParameter | None:
-        return next((h for h in self.hyperparameters if h.name == name), None)
+    def hyperparameters_for(self, version: str | None = None) -> tuple[HyperParameter, ...]:
+        """The hyperparameters an image version declares (None: what any version declares)."""
+        return self.hyperparameters
 
-    def metric(self, name: str) -> Metric | None:
-        return next((m for m in self.metrics if m.name == name), None)
+    def metrics_for(self, version: str | None = None) -> tuple[Metric, ...]:
+        """The metrics an image version emits (None: what any version emits)."""
+        return self.metrics
+
+    def hyperparameter(self, name: str, version: str | None = None) -> HyperParameter | None:
+        return next((h for h in self.hyperparameters_for(version) if h.name == name), None)
+
+    def metric(self, name: str, version: str | None = None) -> Metric | None:
+        return next((m for m in self.metrics_for(version) if m.name == name), None)
 
     @property
     def channel_names(self) -> tuple[str, ...]:
@@ -467,28 +479,28 @@ class Algorithm:
     # ---- validation ----------------------------------------------------------------------
 
     def resolve_hyperparameters(
-        self, given: Mapping[str, Any], path: str = "$.hyperparameters"
+        self, given: Mapping[str, Any], path: str = "$.hyperparameters", version: str | None = None
     ) -> tuple[dict[str, Any], dict[str, str], list[Problem]]:
-        """Check names, types and ranges; apply safe defaults for required ones.
+        """Check names, types and ranges against ``version``'s declarations; apply safe defaults for
+        required ones. ``version`` None checks against every version's (to read a recorded job).
 
         Returns the typed values, the strings SageMaker receives, and every problem found.
         """
         typed: dict[str, Any] = {}
         wire: dict[str, str] = {}
         problems: list[Problem] = []
-        known = [h.name for h in self.hyperparameters]
+        declared = self.hyperparameters_for(version)
         for key, value in given.items():
-            spec = self.hyperparameter(key)
+            spec = self.hyperparameter(key, version)
             if spec is None:
-                close = difflib.get_close_matches(key, known, n=1, cutoff=0.7)
-                hint = f"did you mean {close[0]!r}?" if close else f"see the {self.title} hyperparameters in the README"
-                problems.append(Problem(f"{path}.{key}", f"{self.name} has no hyperparameter {key!r}", hint))
+                problems.append(self.unknown_hyperparameter(key, f"{path}.{key}", version))
                 continue
             try:
                 typed[key], wire[key] = spec.type.convert(value)
             except ValueError as exc:
-                problems.append(Problem(f"{path}.{key}", f"expected {spec.type.expected}, {exc}"))
-        for spec in self.hyperparameters:
+                hint = self.refused_value_hint(key, value, version)
+                problems.append(Problem(f"{path}.{key}", f"expected {spec.type.expected}, {exc}", hint))
+        for spec in declared:
             if spec.required and spec.name not in given:
                 if spec.default is None:
                     problems.append(
@@ -503,6 +515,21 @@ class Algorithm:
         if not problems:
             problems.extend(self.check_hyperparameters(typed, path))
         return typed, wire, problems
+
+    def unknown_hyperparameter(self, key: str, path: str, version: str | None) -> Problem:
+        """The problem for a name the version does not declare (a close match as the hint)."""
+        known = [h.name for h in self.hyperparameters_for(version)]
+        close = difflib.get_close_matches(key, known, n=1, cutoff=0.7)
+        hint = f"did you mean {close[0]!r}?" if close else f"see the {self.title} hyperparameters in the README"
+        return Problem(path, f"{self.name} has no hyperparameter {key!r}", hint)
+
+    def refused_value_hint(self, key: str, value: Any, version: str | None) -> str:
+        """Extra words for a refused value (e.g. which image version takes it). Override."""
+        return ""
+
+    def hyperparameter_warnings(self, values: Mapping[str, Any], path: str) -> list[Problem]:
+        """Settings the documentation says the algorithm ignores: worth a warning, not a refusal."""
+        return []
 
     def check_hyperparameters(self, values: dict[str, Any], path: str) -> list[Problem]:
         """Rules across hyperparameters (e.g. multiclass needs num_classes). Override."""
@@ -542,6 +569,15 @@ class Algorithm:
                     )
                 )
         return problems
+
+    def check_channel_modes(
+        self, channels: Mapping[str, tuple[str | None, str, str]], values: Mapping[str, Any], path: str
+    ) -> list[Problem]:
+        """Rules on each channel's (content type, input mode, distribution) together. Override.
+
+        The content type is None when it is not known yet (decided later from the file names).
+        """
+        return []
 
     def check_label(self, label: float, values: Mapping[str, Any]) -> str | None:
         """Why one label value (first CSV column / libsvm label) is wrong, or None. Override."""

@@ -160,6 +160,16 @@ class BlazingText(Algorithm):
         """The defaults, plus: Word2Vec modes read the train channel only."""
         problems = super().check_channels(channels, values, path)
         mode = values.get("mode")
+        if mode not in WORD2VEC_MODES and values.get("early_stopping") is True and "validation" not in channels:
+            # https://docs.aws.amazon.com/sagemaker/latest/dg/blazingtext_hyperparameters.html, early_stopping:
+            # "Note that a validation channel is required if early stopping is used."
+            problems.append(
+                Problem(
+                    f"{path}.validation",
+                    "early_stopping needs a validation channel (it stops on validation accuracy)",
+                    "add validation data (one labelled sentence per line) or set early_stopping to false",
+                )
+            )
         if mode in WORD2VEC_MODES and "validation" in channels:
             problems.append(
                 Problem(

@@ -179,6 +179,20 @@ class ImageClassification(Algorithm):
                         'set image_shape to "3,224,224" (or use_pretrained_model to 0)',
                     )
                 )
+        resize = values.get("resize")
+        shape = values.get("image_shape", DEFAULT_IMAGE_SHAPE)
+        if isinstance(resize, int) and len(shape) == 3 and resize <= max(shape[1], shape[2]):
+            # https://docs.aws.amazon.com/sagemaker/latest/dg/IC-Hyperparameter.html, resize: "The parameter
+            # should be larger than both the width and height components of image_shape to prevent
+            # training failure." (larger: strictly)
+            problems.append(
+                Problem(
+                    f"{path}.resize",
+                    f"resize ({resize}) must be larger than both the height and width of image_shape "
+                    f"({shape[1]}x{shape[2]}), or training fails",
+                    f"use resize {max(shape[1], shape[2]) + 1} or more (e.g. 256 for 224x224)",
+                )
+            )
         epochs = values.get("epochs", DEFAULT_EPOCHS)
         if values.get("checkpoint_frequency", 0) > epochs:
             problems.append(
@@ -249,6 +263,41 @@ class ImageClassification(Algorithm):
                         f"{root}.hyperparameters.resize",
                         "resize is required when training on image files",
                         "add hyperparameter resize: the shortest image side in pixels, e.g. 256",
+                    )
+                )
+        return problems
+
+    def check_channel_modes(
+        self, channels: Mapping[str, tuple[str | None, str, str]], values: Mapping[str, Any], path: str
+    ) -> list[Problem]:
+        """Pipe mode reads RecordIO, FullyReplicated.
+
+        https://docs.aws.amazon.com/sagemaker/latest/dg/image-classification.html ("Input/Output
+        interface"): RecordIO and images "for training in file mode", "the RecordIO
+        (application/x-recordio) content type for training in pipe mode"; images in Pipe mode only
+        "by using the augmented manifest format" (which sagedrop does not build); "When using the
+        RecordIO content type in pipe mode, you must set the S3DataDistributionType of the
+        S3DataSource to FullyReplicated".
+        """
+        problems = []
+        for name, (content_type, input_mode, distribution) in channels.items():
+            if input_mode != "Pipe" or name == "model":
+                continue
+            if content_type is not None and content_type != RECORDIO:
+                problems.append(
+                    Problem(
+                        f"{path}.{name}",
+                        f"image classification reads {content_type} in File mode only (Pipe mode takes RecordIO "
+                        "or an augmented manifest, which sagedrop does not build)",
+                        'use input_mode "File", or pack the images into a .rec file (sagedrop prepare)',
+                    )
+                )
+            elif distribution == "ShardedByS3Key":
+                problems.append(
+                    Problem(
+                        f"{path}.{name}.distribution",
+                        "RecordIO in Pipe mode must be FullyReplicated for image classification",
+                        'remove distribution or set it to "FullyReplicated"',
                     )
                 )
         return problems

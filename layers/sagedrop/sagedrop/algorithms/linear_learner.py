@@ -161,10 +161,16 @@ _METRIC_DIRECTIONS = {
     "recall": "max",
     "roc_auc_score": "max",
 }
-METRICS: tuple[Metric, ...] = tuple(
-    Metric(f"{channel}:{name}", better)
-    for channel in ("test", "validation")
-    for name, better in _METRIC_DIRECTIONS.items()
+# The page lists validation:rmse ("The root mean square error of the final model on the validation
+# dataset. This objective metric is only valid for regression.", Minimize) but no test:rmse (also
+# awsdocs/amazon-sagemaker-developer-guide @ a869fa5c9bd1, doc_source/linear-learner-tuning.md).
+METRICS: tuple[Metric, ...] = (
+    *(
+        Metric(f"{channel}:{name}", better)
+        for channel in ("test", "validation")
+        for name, better in _METRIC_DIRECTIONS.items()
+    ),
+    Metric("validation:rmse", "min"),
 )
 
 # https://docs.aws.amazon.com/sagemaker/latest/dg/linear-learner.html ("Input/Output interface"):
@@ -230,14 +236,6 @@ class LinearLearner(Algorithm):
                     "add num_classes: the number of classes (3 to 1,000,000), labels 0..num_classes-1",
                 )
             )
-        elif predictor in ("binary_classifier", "regressor") and "num_classes" in values:
-            problems.append(
-                Problem(
-                    f"{path}.num_classes",
-                    f"num_classes applies to multiclass_classifier only, predictor_type is {predictor}",
-                    "remove num_classes, or set predictor_type to multiclass_classifier",
-                )
-            )
         loss = values.get("loss")
         if predictor in LOSSES_BY_PREDICTOR and loss is not None and loss not in LOSSES_BY_PREDICTOR[predictor]:
             problems.append(
@@ -248,6 +246,38 @@ class LinearLearner(Algorithm):
                 )
             )
         return problems
+
+    def hyperparameter_warnings(self, values: Mapping[str, Any], path: str) -> list[Problem]:
+        """num_classes outside multiclass: https://docs.aws.amazon.com/sagemaker/latest/dg/ll_hyperparameters.html,
+        num_classes: "Required when predictor_type is multiclass_classifier. Otherwise, the algorithm
+        ignores it." """
+        predictor = values.get("predictor_type")
+        if predictor in ("binary_classifier", "regressor") and "num_classes" in values:
+            return [
+                Problem(
+                    f"{path}.num_classes",
+                    f"num_classes is ignored for predictor_type {predictor} (it applies to multiclass_classifier)",
+                    "remove num_classes, or set predictor_type to multiclass_classifier",
+                )
+            ]
+        return []
+
+    def check_channel_modes(
+        self, channels: Mapping[str, tuple[str | None, str, str]], values: Mapping[str, Any], path: str
+    ) -> list[Problem]:
+        """https://docs.aws.amazon.com/sagemaker/latest/dg/linear-learner.html ("Input/Output interface"):
+        "If you provide validation data, the S3DataDistributionType should be FullyReplicated." """
+        validation = channels.get("validation")
+        if validation is not None and validation[2] == "ShardedByS3Key":
+            return [
+                Problem(
+                    f"{path}.validation.distribution",
+                    "the linear learner validation channel must be FullyReplicated (it calibrates and "
+                    "selects the model on every instance)",
+                    'remove distribution or set it to "FullyReplicated"',
+                )
+            ]
+        return []
 
     def check_label(self, label: float, values: Mapping[str, Any]) -> str | None:
         """Binary: 0 or 1; multiclass: an integer 0..num_classes-1; regression: any number."""

@@ -1,10 +1,11 @@
-"""Sequence-to-sequence (RNN or CNN encoder-decoder with attention), GPU only.
+"""Sequence-to-sequence (RNN or CNN encoder-decoder with attention): trains on GPU, serves on CPU or GPU.
 
 Facts from the Amazon SageMaker AI developer guide (pages cited above each table).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from sagedrop import codecs
@@ -57,6 +58,8 @@ HYPERPARAMETERS: tuple[HyperParameter, ...] = (
     HyperParameter("max_num_epochs", Int(minimum=1)),
     HyperParameter("max_seq_len_source", Int(minimum=1)),
     HyperParameter("max_seq_len_target", Int(minimum=1)),
+    # "Valid values: positive integer Default value: 0": the default is 0, so 0 is taken too.
+    HyperParameter("min_num_epochs", Int(minimum=0)),
     HyperParameter("momentum", Float()),
     HyperParameter("num_embed_source", Int(minimum=1)),
     HyperParameter("num_embed_target", Int(minimum=1)),
@@ -115,14 +118,27 @@ class Seq2Seq(Algorithm):
     hyperparameters = HYPERPARAMETERS
     metrics = METRICS
     # https://docs.aws.amazon.com/sagemaker/latest/dg/seq-2-seq.html ("EC2 instance recommendation"):
-    # GPU instance types only (P2, P3, G4dn, G5), a single machine (multi-GPU instances are fine).
-    # https://docs.aws.amazon.com/sagemaker/latest/dg/common-info-all-im-models.html: File input mode,
-    # GPU (single instance only), not parallelizable.
+    # GPU instance types only (P2, P3, G4dn, G5) for training, a single machine (multi-GPU instances are
+    # fine). https://docs.aws.amazon.com/sagemaker/latest/dg/common-info-all-im-models.html: File input
+    # mode, GPU (single instance only), not parallelizable.
+    # Hosting runs on CPU: the official example, aws/amazon-sagemaker-examples @ a75d5f253ef1,
+    # introduction_to_amazon_algorithms/seq2seq_translation_en-de/SageMaker-Seq2Seq-Translation-English-
+    # German.ipynb, creates its endpoint config with "InstanceType": "ml.m4.xlarge" ("we could use an
+    # ml.p2.xlarge (GPU) instance, but for this example we will use a free tier eligible ml.m4.xlarge").
+    # The CPU default is ml.m5.xlarge: the same 4 vCPU / 16 GiB as ml.m4.xlarge, current generation.
     default_training_instance = "ml.p3.2xlarge"
-    default_hosting_instance = "ml.p3.2xlarge"
+    default_hosting_instance = "ml.m5.xlarge"
+    cpu_hosting_instance = "ml.m5.xlarge"
     gpu_only_training = True
-    gpu_only_hosting = True
+    gpu_only_hosting = False
+    # No AWS page or example serves seq2seq serverless; the example's host has 16 GiB, serverless
+    # endpoints at most 6 GB (https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints.html,
+    # memory sizes 1024 MB to 6144 MB). Refused until verified on a real account.
     supports_serverless = False
+    serverless_refusal = (
+        "no AWS documentation or example serves seq2seq serverless, and the official example's host "
+        "(ml.m4.xlarge, 16 GiB) has more memory than serverless offers (at most 6 GB)"
+    )
     supports_distributed = False
     supports_network_isolation = True
     input_modes = ("File",)
@@ -140,6 +156,25 @@ class Seq2Seq(Algorithm):
                     f"{path}.momentum",
                     f"momentum is for optimizer_type sgd, optimizer_type is {optimizer}",
                     "remove momentum (adam and rmsprop must not get it), or set optimizer_type to sgd",
+                )
+            )
+        hidden = values.get("rnn_num_hidden")
+        if isinstance(hidden, int) and hidden % 2:
+            # seq-2-seq-hyperparameters.html, rnn_num_hidden: "This must be a multiple of 2 because the
+            # algorithm uses bi-directional Long Term Short Term Memory (LSTM) by default."
+            problems.append(
+                Problem(
+                    f"{path}.rnn_num_hidden",
+                    f"rnn_num_hidden must be even (the encoder is a bi-directional LSTM), got {hidden}",
+                    f"use {hidden + 1} or {hidden - 1}" if hidden > 1 else "use 2 or more, e.g. 1024 (the default)",
+                )
+            )
+        if "min_num_epochs" in values and values["min_num_epochs"] > values.get("max_num_epochs", math.inf):
+            problems.append(
+                Problem(
+                    f"{path}.min_num_epochs",
+                    f"min_num_epochs {values['min_num_epochs']} is more than max_num_epochs {values['max_num_epochs']}",
+                    "lower min_num_epochs or raise max_num_epochs",
                 )
             )
         layers = max(values.get("num_layers_encoder", 1), values.get("num_layers_decoder", 1))

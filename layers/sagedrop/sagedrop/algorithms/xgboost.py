@@ -4,32 +4,27 @@ Facts from the Amazon SageMaker AI developer guide and, where the guide defers t
 set of hyperparameters ..."), the validation code of the container itself
 (github.com/aws/sagemaker-xgboost-container, src/sagemaker_xgboost_container/algorithm_mode/
 hyperparameter_validation.py, constants/xgb_constants.py, data_utils.py). Cited above each table.
+The hyperparameters and metrics differ per image version: one table per version, with the branch and
+commit it was read at, in xgboost_hyperparameters.py.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from sagedrop import codecs
+from sagedrop.algorithms import xgboost_hyperparameters as xhp
 from sagedrop.algorithms.accounts import REPOSITORIES, XGBOOST, XGBOOST_CPU_PY3_VERSIONS, XGBOOST_VERSIONS
 from sagedrop.algorithms.base import (
     LIBSVM_TYPES,
     Algorithm,
-    Bool,
     ChannelSpec,
-    Choice,
-    Float,
     HyperParameter,
-    Int,
     InvokeRequest,
     Metric,
-    ParamType,
     PredictionInput,
     ServingContext,
-    Text,
     is_gpu_instance,
     row_requests,
 )
@@ -45,78 +40,30 @@ SUPPORTED_VERSIONS: tuple[str, ...] = tuple(
     v for v in ("1.7-1", "1.5-1", "1.3-1", "1.2-2", "1.2-1", "1.0-1") if v in XGBOOST_VERSIONS
 )
 
-# Objectives the container accepts (hyperparameter_validation.py, "objective" range).
-OBJECTIVES = (
-    "binary:hinge",
-    "binary:logistic",
-    "binary:logitraw",
-    "count:poisson",
-    "multi:softmax",
-    "multi:softprob",
-    "rank:map",
-    "rank:ndcg",
-    "rank:pairwise",
-    "reg:gamma",
-    "reg:linear",
-    "reg:logistic",
-    "reg:pseudohubererror",
-    "reg:squarederror",
-    "reg:squaredlogerror",
-    "reg:tweedie",
-    "survival:aft",
-    "survival:cox",
-)
 MULTI_OBJECTIVES = ("multi:softmax", "multi:softprob")
 
-# Metric names and directions: constants/xgb_constants.py (XGB_MAXIMIZE_METRICS, XGB_MINIMIZE_METRICS).
-# The container defines each as "validation:<name>"; https://docs.aws.amazon.com/sagemaker/latest/dg/
-# xgboost-tuning.html lists the common ones (accuracy, auc, error, f1, logloss, mae, map, merror,
-# mlogloss, mse, ndcg, rmse) with the same directions.
-MAXIMIZE_METRICS = (
-    "accuracy",
-    "auc",
-    "aucpr",
-    "balanced_accuracy",
-    "f1",
-    "f1_binary",
-    "f1_macro",
-    "map",
-    "ndcg",
-    "precision",
-    "precision_macro",
-    "precision_micro",
-    "r2",
-    "recall",
-    "recall_macro",
-    "recall_micro",
-)
-MINIMIZE_METRICS = (
-    "aft-nloglik",
-    "cox-nloglik",
-    "error",
-    "gamma-deviance",
-    "gamma-nloglik",
-    "interval-regression-accuracy",
-    "logloss",
-    "mae",
-    "mape",
-    "merror",
-    "mlogloss",
-    "mphe",
-    "mse",
-    "poisson-nloglik",
-    "rmse",
-    "rmsle",
-    "tweedie-nloglik",
-)
-METRICS: tuple[Metric, ...] = tuple(
-    [Metric(f"validation:{name}", "max") for name in MAXIMIZE_METRICS]
-    + [Metric(f"validation:{name}", "min") for name in MINIMIZE_METRICS]
-)
+# Metric names and directions per image version: constants/xgb_constants.py (XGB_MAXIMIZE_METRICS,
+# XGB_MINIMIZE_METRICS), which algorithm_mode/metrics.py turns into "validation:<name>" metric
+# definitions (see xgboost_hyperparameters.TABLES). https://docs.aws.amazon.com/sagemaker/latest/dg/
+# xgboost-tuning.html lists the common ones with the same directions. These two are the default
+# version's (the local trainer reads them).
+MAXIMIZE_METRICS = xhp.TABLES[DEFAULT_VERSION].maximize_metrics
+MINIMIZE_METRICS = xhp.TABLES[DEFAULT_VERSION].minimize_metrics
+
+
+def _metrics(table_names: list[xhp.VersionTable]) -> tuple[Metric, ...]:
+    better = {name: "max" for t in table_names for name in t.maximize_metrics}
+    better.update({name: "min" for t in table_names for name in t.minimize_metrics})
+    return tuple(Metric(f"validation:{name}", direction) for name, direction in better.items())
+
+
+METRICS_BY_VERSION: dict[str, tuple[Metric, ...]] = {v: _metrics([t]) for v, t in xhp.TABLES.items()}
+METRICS: tuple[Metric, ...] = _metrics(list(xhp.TABLES.values()))
 
 # xgboost's default eval_metric per objective ("eval_metric [default according to objective]" in the
 # XGBoost 1.7 parameter docs: rmse for regression, logloss for classification, mlogloss for multiclass,
-# mean average precision for ranking). The container reports only eval_metric's metrics (or this default).
+# mean average precision for ranking; reg:absoluteerror logs validation-mae with xgboost 1.7.6).
+# The container reports only eval_metric's metrics (or this default).
 DEFAULT_EVAL_METRIC = {
     "binary:hinge": "error",
     "binary:logistic": "logloss",
@@ -127,6 +74,7 @@ DEFAULT_EVAL_METRIC = {
     "rank:map": "map",
     "rank:ndcg": "ndcg",
     "rank:pairwise": "map",
+    "reg:absoluteerror": "mae",
     "reg:gamma": "gamma-nloglik",
     "reg:linear": "rmse",
     "reg:logistic": "rmse",
@@ -138,131 +86,11 @@ DEFAULT_EVAL_METRIC = {
     "survival:cox": "cox-nloglik",
 }
 
-# updater plug-ins the container accepts (hyperparameter_validation.py, "updater").
-UPDATERS = (
-    "coord_descent",
-    "distcol",
-    "grow_colmaker",
-    "grow_histmaker",
-    "grow_local_histmaker",
-    "grow_quantile_histmaker",
-    "grow_skmaker",
-    "prune",
-    "refresh",
-    "shotgun",
-    "sync",
-)
-
-
-@dataclass(frozen=True)
-class EvalMetrics(ParamType):
-    """Comma-separated eval_metric names; ``error``, ``ndcg`` and ``map`` take an ``@<number>`` threshold."""
-
-    @property
-    def expected(self) -> str:  # type: ignore[override]
-        return 'comma-separated XGBoost metric names (e.g. "auc" or "error@0.7,logloss")'
-
-    def convert(self, value: Any) -> tuple[Any, str]:
-        items = value if isinstance(value, list) else str(value).split(",") if isinstance(value, str) else None
-        if not items:
-            raise ValueError(f"got {value!r}")
-        names = []
-        for raw in items:
-            item = str(raw).strip()
-            name, at, threshold = item.partition("@")
-            if at:
-                if name not in ("error", "ndcg", "map"):
-                    raise ValueError(f"got {item!r}; only error, ndcg and map take an @threshold")
-                if not re.fullmatch(r"\s*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\s*", threshold):
-                    raise ValueError(f"got {item!r}; the threshold after @ must be a number")
-            elif name not in MAXIMIZE_METRICS + MINIMIZE_METRICS:
-                raise ValueError(f"got {item!r}")
-            names.append(item)
-        return tuple(names), ",".join(names)
-
-
-_TUPLE = r"\(\s*-?[01](\s*,\s*-?[01])*\s*,?\s*\)"
-_NESTED = r"\[\s*\[\s*\d+(\s*,\s*\d+)*\s*\](\s*,\s*\[\s*\d+(\s*,\s*\d+)*\s*\])*\s*\]"
-_UPDATER = r"\s*(" + "|".join(UPDATERS) + r")(\s*,\s*(" + "|".join(UPDATERS) + r"))*\s*"
-
-
-def _unit(min_open: bool = False) -> Float:
-    return Float(minimum=0, maximum=1, min_open=min_open)
-
-
-# Every hyperparameter on https://docs.aws.amazon.com/sagemaker/latest/dg/xgboost_hyperparameters.html,
-# with the ranges the container enforces (hyperparameter_validation.py) where they are stricter than the
-# page (subsample and colsample_* in (0,1], sketch_eps in (0,1), scale_pos_weight > 0, num_class >= 2),
-# plus the few names the container also accepts (aliases learning_rate, min_split_loss, reg_lambda,
-# reg_alpha; dsplit, predictor, num_parallel_tree, save_model_on_termination, aft_loss_distribution,
-# aft_loss_distribution_scale, prob_buffer_row). Flags the page gives as 0/1 go as 1/0; those it gives
-# as "true"/"false" strings go as true/false.
-HYPERPARAMETERS: tuple[HyperParameter, ...] = (
-    HyperParameter("num_round", Int(minimum=1), required=True),
-    HyperParameter("num_class", Int(minimum=2)),
-    HyperParameter("alpha", Float(minimum=0)),
-    HyperParameter("aft_loss_distribution", Choice(("normal", "logistic", "extreme"))),
-    HyperParameter("aft_loss_distribution_scale", Float(minimum=0)),
-    HyperParameter("base_score", Float(minimum=0)),
-    HyperParameter("booster", Choice(("gbtree", "gblinear", "dart"))),
-    HyperParameter("colsample_bylevel", _unit(min_open=True)),
-    HyperParameter("colsample_bynode", _unit(min_open=True)),
-    HyperParameter("colsample_bytree", _unit(min_open=True)),
-    HyperParameter("csv_weights", Bool(style="numeric")),
-    HyperParameter("deterministic_histogram", Bool()),
-    HyperParameter("dsplit", Choice(("row", "col"))),
-    HyperParameter("early_stopping_rounds", Int(minimum=1)),
-    HyperParameter("eta", _unit()),
-    HyperParameter("eval_metric", EvalMetrics()),
-    HyperParameter("gamma", Float(minimum=0)),
-    HyperParameter("grow_policy", Choice(("depthwise", "lossguide"))),
-    HyperParameter(
-        "interaction_constraints",
-        Text(_NESTED, 'a nested list of feature indices as a string, e.g. "[[1,2],[3,4,5]]"'),
-    ),
-    HyperParameter("lambda", Float(minimum=0)),
-    HyperParameter("lambda_bias", _unit()),
-    HyperParameter("learning_rate", _unit()),
-    HyperParameter("max_bin", Int(minimum=0)),
-    HyperParameter("max_delta_step", Float(minimum=0)),
-    HyperParameter("max_depth", Int(minimum=0)),
-    HyperParameter("max_leaves", Int(minimum=0)),
-    HyperParameter("min_child_weight", Float(minimum=0)),
-    HyperParameter("min_split_loss", Float(minimum=0)),
-    HyperParameter(
-        "monotone_constraints",
-        Text(_TUPLE, 'a tuple of -1, 0 and 1 as a string, e.g. "(0,1,-1)"'),
-    ),
-    HyperParameter("normalize_type", Choice(("tree", "forest"))),
-    HyperParameter("nthread", Int(minimum=1)),
-    HyperParameter("num_parallel_tree", Int(minimum=1)),
-    HyperParameter("objective", Choice(OBJECTIVES)),
-    HyperParameter("one_drop", Bool(style="numeric")),
-    HyperParameter("predictor", Choice(("auto", "cpu_predictor", "gpu_predictor"))),
-    HyperParameter("prob_buffer_row", Int(minimum=2)),
-    HyperParameter("process_type", Choice(("default", "update"))),
-    HyperParameter("rate_drop", _unit()),
-    HyperParameter("refresh_leaf", Bool(style="numeric")),
-    HyperParameter("reg_alpha", Float(minimum=0)),
-    HyperParameter("reg_lambda", Float(minimum=0)),
-    HyperParameter("sample_type", Choice(("uniform", "weighted"))),
-    HyperParameter("sampling_method", Choice(("uniform", "gradient_based"))),
-    HyperParameter("save_model_on_termination", Bool()),
-    HyperParameter("scale_pos_weight", Float(minimum=0, min_open=True)),
-    HyperParameter("seed", Int(minimum=-(2**31) + 1, maximum=2**31 - 2)),
-    HyperParameter("single_precision_histogram", Bool()),
-    HyperParameter("sketch_eps", Float(minimum=0, maximum=1, min_open=True, max_open=True)),
-    HyperParameter("skip_drop", _unit()),
-    HyperParameter("subsample", _unit(min_open=True)),
-    HyperParameter("tree_method", Choice(("auto", "exact", "approx", "hist", "gpu_hist"))),
-    HyperParameter("tweedie_variance_power", Float(minimum=1, maximum=2, min_open=True, max_open=True)),
-    HyperParameter("updater", Text(_UPDATER, 'comma-separated updater names, e.g. "grow_colmaker,prune"')),
-    HyperParameter("use_dask_gpu_training", Bool()),
-    HyperParameter("verbosity", Int(minimum=0, maximum=3)),
-)
-
-# Aliases the container declares (declare_alias): giving both spellings is ambiguous.
-ALIASES = {"learning_rate": "eta", "min_split_loss": "gamma", "reg_lambda": "lambda", "reg_alpha": "alpha"}
+# The hyperparameters of every version (per-version tables: xgboost_hyperparameters.py, read from each
+# version branch of github.com/aws/sagemaker-xgboost-container). Aliases: declare_alias in every
+# version; giving both spellings is ambiguous.
+HYPERPARAMETERS: tuple[HyperParameter, ...] = xhp.hyperparameters_for(None)
+ALIASES = xhp.ALIASES
 
 # https://docs.aws.amazon.com/sagemaker/latest/dg/xgboost.html ("Input/Output interface"):
 # text/libsvm (default), text/csv (label first, no header), application/x-parquet,
@@ -331,6 +159,47 @@ class XGBoost(Algorithm):
         """1.0-1 and older are tagged ``<version>-cpu-py3``; later ones by the version alone."""
         return f"{version}-cpu-py3" if version in XGBOOST_CPU_PY3_VERSIONS else version
 
+    # ---- per-version hyperparameters (xgboost_hyperparameters.TABLES) ----------------------
+
+    def hyperparameters_for(self, version: str | None = None) -> tuple[HyperParameter, ...]:
+        return xhp.hyperparameters_for(version if version in xhp.TABLES else None)
+
+    def metrics_for(self, version: str | None = None) -> tuple[Metric, ...]:
+        return METRICS_BY_VERSION.get(version or "", METRICS)
+
+    def resolve_hyperparameters(
+        self, given: Mapping[str, Any], path: str = "$.hyperparameters", version: str | None = None
+    ) -> tuple[dict[str, Any], dict[str, str], list[Problem]]:
+        """The shared checks against ``version``'s table, then its dependency validators."""
+        version = version if version in xhp.TABLES else None
+        typed, wire, problems = super().resolve_hyperparameters(given, path, version)
+        if not problems and version is not None:
+            problems.extend(xhp.dependency_problems(typed, path, version))
+        return typed, wire, problems
+
+    def unknown_hyperparameter(self, key: str, path: str, version: str | None) -> Problem:
+        """A name another image version declares says so ("available from", "removed in")."""
+        if version not in xhp.TABLES:
+            return super().unknown_hyperparameter(key, path, version)
+        where = xhp.name_availability(key, version)
+        if where == "internal":
+            return Problem(
+                path,
+                f"{key!r} is set by SageMaker itself (automatic model tuning or cross-validation)",
+                "remove it: sagedrop runs plain training jobs",
+            )
+        if where:
+            return Problem(
+                path,
+                f"xgboost {version} has no hyperparameter {key!r}: {where}",
+                f"remove it, or set version to one that declares it ({xhp.TABLES[version].source})",
+            )
+        return super().unknown_hyperparameter(key, path, version)
+
+    def refused_value_hint(self, key: str, value: Any, version: str | None) -> str:
+        where = xhp.value_availability(key, value, version) if version in xhp.TABLES else ""
+        return f"{value!r} is {where}" if where else ""
+
     def check_hyperparameters(self, values: dict[str, Any], path: str) -> list[Problem]:
         """Rules from the docs and the container's dependency validators."""
         problems: list[Problem] = []
@@ -344,11 +213,17 @@ class XGBoost(Algorithm):
                 )
             )
         elif not _is_multi(values) and "num_class" in values:
+            # Not ignored: the container passes it on (objective_validator only refuses a missing one),
+            # and XGBoost then grows num_class outputs per row and fails the job: xgboost 1.7.6
+            # src/objective/regression_obj.cu:52 "Check failed: info.labels.Size() == preds.Size()
+            # (100 vs. 300) : Invalid shape of labels" (run here with binary:logistic, reg:squarederror
+            # and reg:absoluteerror; the SageMaker page only says it is required for multi:*).
             problems.append(
                 Problem(
                     f"{path}.num_class",
                     f"num_class applies to multi:softmax and multi:softprob only, objective is "
-                    f"{objective or 'reg:squarederror (the default)'}",
+                    f"{objective or 'reg:squarederror (the default)'}; XGBoost fails such a job "
+                    "(Invalid shape of labels)",
                     "remove num_class, or set objective to multi:softmax or multi:softprob",
                 )
             )
@@ -426,6 +301,25 @@ class XGBoost(Algorithm):
                             "convert the data to CSV or Parquet, or turn use_dask_gpu_training off",
                         )
                     )
+        return problems
+
+    def check_channel_modes(
+        self, channels: Mapping[str, tuple[str | None, str, str]], values: Mapping[str, Any], path: str
+    ) -> list[Problem]:
+        """Pipe mode reads CSV, Parquet and RecordIO-protobuf, not LibSVM: data_utils.py
+        VALID_PIPED_CONTENT_TYPES, and get_libsvm_dmatrix raises "Pipe mode not supported for LibSVM."
+        (github.com/aws/sagemaker-xgboost-container, every version branch; 1.7-1 @ f7a93a21e50e)."""
+        problems = []
+        for name, (content_type, input_mode, _) in channels.items():
+            if input_mode == "Pipe" and content_type in LIBSVM_TYPES:
+                problems.append(
+                    Problem(
+                        f"{path}.{name}",
+                        f"the xgboost container reads {content_type} in File mode only (Pipe mode takes CSV, "
+                        "Parquet and RecordIO-protobuf)",
+                        'use input_mode "File", or convert the data to CSV, Parquet or RecordIO-protobuf',
+                    )
+                )
         return problems
 
     def check_label(self, label: float, values: Mapping[str, Any]) -> str | None:
