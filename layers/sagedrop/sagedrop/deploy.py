@@ -193,6 +193,13 @@ class Release:
     def serverless(self) -> bool:
         return self.settings.serverless is not None
 
+    @property
+    def network_isolation(self) -> bool:
+        """EnableNetworkIsolation of the model: on for instance hosting where the algorithm allows it, off
+        behind a ServerlessConfig: network isolation is among Serverless Inference's excluded features
+        (https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints.html, "Feature exclusions")."""
+        return self.algorithm.supports_network_isolation and not self.serverless
+
     def hosting_tags(self, stack: str) -> dict[str, str]:
         """The tags of the model, endpoint config and endpoint (cleanup reads them)."""
         tag_map = tags.base_tags(stack, self.model, self.manifest, self.record.get("manifest_version"))
@@ -222,6 +229,11 @@ def _already_exists(exc: BaseException) -> bool:
 def _in_progress(exc: BaseException) -> bool:
     message = error_message(exc).lower()
     return error_code(exc) == "ValidationException" and ("in-progress" in message or "in progress" in message)
+
+
+def _refused_as_serverless(exc: BaseException) -> bool:
+    """UpdateEndpoint's ValidationError for an instance-based endpoint asked to become serverless."""
+    return error_code(exc) in ("ValidationException", "ValidationError") and "serverless" in error_message(exc).lower()
 
 
 def _absent_or(placeholder: str, op: str) -> str:
@@ -689,7 +701,7 @@ class Deployer:
                 ModelName=release.sagemaker_model,
                 PrimaryContainer={"Image": release.image, "ModelDataUrl": release.model_data},
                 ExecutionRoleArn=self.ctx.role_arn,
-                EnableNetworkIsolation=release.algorithm.supports_network_isolation,
+                EnableNetworkIsolation=release.network_isolation,
                 Tags=tag_list,
                 _job=release.job,
             )
@@ -767,11 +779,15 @@ class Deployer:
                     summary = self._registry.get(model, consistent=True) or {}
                     if newer(summary.get("pending_job"), job) or newer(summary.get("serving_job"), job):
                         return self._superseded(model, job, endpoint)
+                    if release.serverless and self._serves_on_instances(described):
+                        return self._replace(release, described, depth)
                     try:
                         self._sm.update_endpoint(EndpointName=endpoint, EndpointConfigName=release.endpoint_config)
                     except Exception as exc:
                         if _in_progress(exc):
                             return self._wait_turn(release, "Updating")
+                        if release.serverless and _refused_as_serverless(exc):
+                            return self._replace(release, described, depth)
                         self._raise_for_user(exc, "UpdateEndpoint", job)
                     # The endpoint's knobs follow the model now behind it (cleanup reads them).
                     self._sm.add_tags(
@@ -809,6 +825,86 @@ class Deployer:
             ),
             source=release.job,
         )
+
+    def _serves_on_instances(self, described: Mapping[str, Any]) -> bool:
+        """True when the endpoint's live config hosts on instances (no ServerlessConfig); unknown is False
+        (then UpdateEndpoint is tried, and its refusal still leads to :meth:`_replace`)."""
+        live = described.get("EndpointConfigName")
+        if not live:
+            return False
+        try:
+            config = self._sm.describe_endpoint_config(EndpointConfigName=live)
+        except Exception as exc:
+            if _not_found(exc):
+                return False
+            raise
+        variants = config.get("ProductionVariants") or []
+        return bool(variants) and not any(v.get("ServerlessConfig") for v in variants)
+
+    def _replace(self, release: Release, described: Mapping[str, Any], depth: int) -> Outcome:
+        """Instance-based -> serverless: SageMaker refuses that UpdateEndpoint ("You cannot convert your
+        instance-based, real-time endpoint to a serverless endpoint. If you try to update your real-time
+        endpoint to serverless, you receive a ValidationError",
+        https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints.html, "Feature exclusions").
+        The endpoint is deleted and created again from the release's config, under the same name: the
+        model is not served in between, and the notification says so. The claim (``pending_job``) is
+        recorded first, so a deletion that outlasts this invocation is finished by the retry or by the
+        next event of the endpoint (:meth:`_settle` creates it once it is gone). The reverse direction
+        (serverless -> instances) is an UpdateEndpoint that SageMaker accepts (same page)."""
+        model, job, endpoint = release.model, release.job, release.endpoint
+        live = described.get("EndpointConfigName") or ""
+        message = (
+            f"Model {model}: {job} asks for serverless hosting ({release.describe_hosting()}), but endpoint "
+            f"{endpoint} serves {live} on instances. SageMaker cannot update an instance-based endpoint into "
+            "a serverless one (AWS developer guide, serverless-endpoints, Feature exclusions), so sagedrop "
+            f"deletes endpoint {endpoint} and creates it again with {job}.\n\n"
+            f"Downtime: from now until the new endpoint is InService (usually a few minutes), model {model} "
+            "serves no predictions; requests are answered as for a model being deployed (retry later).\n\n"
+            "To switch without downtime, keep the hosting kind of the model in service (deploy.instance_type) "
+            "or deploy the serverless model under another deploy.endpoint_name and move clients over."
+        )
+        self._announce_replacement(release, live, message)
+        log.warning("endpoint replaced: instances -> serverless", extra={"job": job, "endpoint": endpoint})
+        self._delete_endpoint(endpoint)
+        self._wait_gone(endpoint)
+        try:
+            self._sm.create_endpoint(
+                EndpointName=endpoint,
+                EndpointConfigName=release.endpoint_config,
+                Tags=tags.to_list(release.hosting_tags(self.ctx.stack)),
+            )
+        except Exception as exc:
+            if _already_exists(exc):
+                return self._wait_turn(release, "Creating")
+            self._raise_for_user(exc, "CreateEndpoint", job)
+        return self._started(release, "CreateEndpoint (replacing the instance-based endpoint)", depth)
+
+    def _announce_replacement(self, release: Release, live: str, message: str) -> None:
+        """Record and notify the replacement once per job (a retried event does not announce it again)."""
+        first = self._registry.update(
+            release.model,
+            {"endpoint_replaced_at": registry.now_iso(), "replaced_config": live},
+            record=registry.JOB_PREFIX + release.job,
+            condition="attribute_not_exists(endpoint_replaced_at)",
+        )
+        if not first:
+            return
+        try:
+            self._notifier.publish(
+                f"{release.model}: endpoint replaced, predictions paused",
+                message,
+                event="endpoint_replaced",
+                model=release.model,
+                details={"job": release.job, "endpoint": release.endpoint, "previous_config": live},
+            )
+        except Exception:
+            self._registry.update(
+                release.model,
+                {},
+                record=registry.JOB_PREFIX + release.job,
+                remove=("endpoint_replaced_at", "replaced_config"),
+            )
+            raise
 
     def _wait_turn(self, release: Release, status: str) -> Outcome:
         self._job_status(release.model, release.job, JOB_PENDING, {}, from_states=(JOB_COMPLETED,))
