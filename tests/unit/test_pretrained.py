@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from sagedrop import algorithms, naming
+from sagedrop import naming
 from sagedrop.errors import ManifestError
 from sagedrop.manifest import Defaults
 from sagedrop.pretrained import (
@@ -18,6 +18,7 @@ from sagedrop.pretrained import (
     release_name,
 )
 from tests.support.template import resource
+
 
 def parse(data: dict[str, Any], **kwargs: Any):
     return parse_deploy_json(data, default_name=kwargs.pop("default_name", "churn"), source="deploy.json", **kwargs)

@@ -215,7 +215,11 @@ def inspect_archive(raw: BinaryIO, *, where: str, deadline: Callable[[], bool] =
                     heads.append((name, extracted.read(HEAD_BYTES) if extracted is not None else b""))
         except (tarfile.TarError, EOFError) as exc:
             raise ArchiveError(
-                Problem(where, f"the tar archive inside is truncated or corrupt after {len(files)} file(s) ({exc})", AGAIN)
+                Problem(
+                    where,
+                    f"the tar archive inside is truncated or corrupt after {len(files)} file(s) ({exc})",
+                    AGAIN,
+                )
             ) from None
         finally:
             archive.close()
@@ -227,7 +231,8 @@ def inspect_archive(raw: BinaryIO, *, where: str, deadline: Callable[[], bool] =
             Problem(
                 where,
                 f"could not be read to its end in the deploy function's time: {stream.compressed:,} bytes read "
-                f"(sagedrop reads about {LAMBDA_MB_PER_S} MB/s of decompressed data), {len(files)} file(s) seen. sagedrop reads the whole archive "
+                f"(sagedrop reads about {LAMBDA_MB_PER_S} MB/s of decompressed data), {len(files)} file(s) seen. "
+                "sagedrop reads the whole archive "
                 "before it creates anything, so that a truncated or corrupt upload cannot reach an endpoint",
                 "make the archive smaller (leave out what the container does not load: checkpoints, data, logs), "
                 "or host it from a training job's output",
