@@ -12,9 +12,11 @@
   - Completed with ``deploy: false``: status ``trained``.
   - Completed: the gate (:mod:`sagedrop.gate`). A failed gate deploys nothing (``gate_failed``,
     with the figures). A passed gate creates the SageMaker model and endpoint config (named after
-    the job, tagged), then creates the endpoint, or updates it when it is InService (SageMaker's
-    blue/green update keeps the old model serving until the new fleet is healthy), or deletes a
-    Failed endpoint and creates it again.
+    the job, tagged; network isolation for instance hosting only), then creates the endpoint, or
+    updates it when it is InService (SageMaker's blue/green update keeps the old model serving until
+    the new fleet is healthy), or deletes a Failed endpoint and creates it again. An instance-based
+    endpoint that must serve a serverless model is replaced (deleted, then created), with the
+    downtime announced: SageMaker refuses that UpdateEndpoint (:meth:`Deployer._replace`).
 
 * ``SageMaker Endpoint State Change`` (InService, Failed) of an endpoint this stack created: the
   model whose config is now live is recorded as in service (and announced); a newer job that was
