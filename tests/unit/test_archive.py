@@ -164,14 +164,14 @@ def test_a_gzip_bomb_is_read_in_small_slices():
 
 def test_the_documented_throughput_holds_here():
     """MEASURED_MB_PER_S (README, "Checked before anything is created") is the decompressed MB/s of this
-    reader on one core; a third of it must hold even on a busy shared machine. LAMBDA_MB_PER_S scales it
-    to the deploy function's memory (https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html:
+    reader on one core; a third of it must hold (in CPU time, so a busy shared machine does not matter).
+    LAMBDA_MB_PER_S scales it to the deploy function's memory (https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html:
     1,769 MB is one vCPU)."""
     payload = os.urandom(16 * 1024 * 1024) + b"0.5,1.25,3\n" * 1_000_000
     raw = tar_gz({"xgboost-model": payload})
-    started = time.perf_counter()
+    started = time.process_time()  # CPU time of this process: other work on a shared machine does not count
     inspect_archive(io.BytesIO(raw), where=WHERE)
-    mb_per_s = len(payload) / 1e6 / (time.perf_counter() - started)
+    mb_per_s = len(payload) / 1e6 / max(time.process_time() - started, 1e-6)
     assert mb_per_s > MEASURED_MB_PER_S / 3, mb_per_s
     assert LAMBDA_MB_PER_S == MEASURED_MB_PER_S * 1024 // 1769
     template = resource("DeployFunction")["Properties"]
