@@ -208,14 +208,22 @@ BAD_ARCHIVES = {
     "zip": (zip_file(), "is a zip file, not a gzip-compressed tar archive"),
     "gzip, not tar": (gzip.compress(b"xgboost-model\n" * 100), "is gzip-compressed but holds no tar archive"),
     "truncated": (xgboost_archive(b"x" * 50_000)[:40], "the gzip data ends early, after 40 bytes"),
-    "no xgboost-model": (
-        tar_gz({"model.json": b"{}", "README": b"hi"}),
-        "holds no file named xgboost-model* at its top level (the SageMaker XGBoost container loads the Booster "
-        "saved as xgboost-model",
+    "a README beside the model": (
+        tar_gz({"xgboost-model": b"\x80\x04pickled", "README.md": b"# churn model\n"}),
+        "holds README.md at its top level, a text file and not a model; the container loads every file at the top "
+        "level of the archive as a model, whatever its name (aws/sagemaker-xgboost-container@f7a93a2",
     ),
     "nested": (
-        tar_gz({"model/xgboost-model": b"abc"}),
-        "holds model/xgboost-model inside the folder model/, but SageMaker extracts the archive into /opt/ml/model",
+        tar_gz({"model/xgboost-model": b"\x80\x04pickled"}),
+        "holds no model file at its top level",
+    ),
+    "cut short after the last file": (
+        xgboost_archive(bytes(range(256)) * 2000)[:-6],
+        "the gzip data ends early, after ",
+    ),
+    "corrupt checksum": (
+        xgboost_archive(b"x" * 5000)[:-8] + b"\x00\x00\x00\x00" + xgboost_archive(b"x" * 5000)[-4:],
+        "the gzip data is corrupt near byte ",
     ),
     "empty": (b"", "is empty (0 bytes)"),
 }
@@ -239,6 +247,19 @@ def test_a_bad_archive_is_rejected_recorded_and_notified_before_anything_is_crea
     assert expected in note["message"]
     assert hosting.models() == [] and hosting.configs() == []
     assert stack.s3.list_objects_v2(Bucket=stack.artifact_bucket).get("KeyCount", 0) == 0
+
+
+def test_an_xgboost_model_file_of_any_name_deploys(stack, hosting, lambda_context):
+    """aws/sagemaker-xgboost-container@f7a93a2 (1.7-1) algorithm_mode/serve_utils.py get_loaded_booster loads
+    every top-level file that is not a dotfile, whatever its name; a nested file is not read."""
+    archive = tar_gz({"churn.bst": b"\x80\x04pickled", "._churn.bst": b"\x00\x05\x16\x07", "docs/README": b"hi"})
+    out = one(deploy(drop(stack, "churn", {"algorithm": "xgboost"}, archive=archive), lambda_context))
+    assert out["status"] == "in_service", out
+    assert stack.registry_item("churn", f"JOB#{out['job']}")["archive_files"] == [
+        "churn.bst",
+        "._churn.bst",
+        "docs/README",
+    ]
 
 
 def test_a_missing_archive_says_to_upload_it_first(stack, hosting, lambda_context):
@@ -352,6 +373,26 @@ def test_a_pretrained_drop_replaces_a_trained_model_in_service(stack, hosting, l
     assert deploy(hosting.endpoint_event("churn"), lambda_context)["job"] == out["job"]
     item = stack.registry_item("churn")
     assert (item["serving_job"], item["metrics"]) == (out["job"], {})
+
+
+def test_a_serverless_drop_over_an_instance_endpoint_replaces_it_and_says_so(stack, hosting, lambda_context):
+    """https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints.html ("Feature exclusions"): an
+    instance-based endpoint cannot be updated to serverless, and serverless models exclude network isolation."""
+    first = one(deploy(drop(stack, "churn", {"algorithm": "xgboost"}, archive=xgboost_archive()), lambda_context))
+    assert first["status"] == "in_service"
+    stack.notifications()
+    serverless = {"algorithm": "xgboost", "deploy": {"serverless": {"memory_mb": 2048, "max_concurrency": 2}}}
+    out = one(deploy(drop(stack, "churn", serverless, archive=xgboost_archive(b"2"), when=T2), lambda_context))
+    assert out["status"] == "in_service" and out["job"] != first["job"]
+    assert hosting.update_calls == []
+    assert hosting.create_calls == [("churn", first["job"]), ("churn", out["job"])]
+    assert stack.sagemaker.describe_model(ModelName=out["job"])["EnableNetworkIsolation"] is False
+    assert stack.sagemaker.describe_model(ModelName=first["job"])["EnableNetworkIsolation"] is True
+    subjects = [n["subject"] for n in stack.notifications()]
+    assert subjects == [
+        "[sagedrop] churn: endpoint replaced, predictions paused",
+        "[sagedrop] churn: new model in service",
+    ]
 
 
 def test_a_rejected_drop_leaves_the_model_in_service_serving(stack, hosting, lambda_context):

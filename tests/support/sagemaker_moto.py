@@ -5,7 +5,9 @@ silently overwrites a model/config/endpoint created twice, appends tags instead 
 them, and forgets a model's EnableNetworkIsolation. :func:`install` patches those:
 
 * ``UpdateEndpoint``: only an InService (or OutOfService / UpdateRollbackFailed) endpoint can be
-  updated, else ``ValidationException: Cannot update in-progress endpoint``; the endpoint goes
+  updated, else ``ValidationException: Cannot update in-progress endpoint``; an instance-based endpoint
+  cannot be updated to a serverless config (``ValidationException``, the reverse is allowed, as the
+  serverless-endpoints page of the developer guide says); the endpoint goes
   ``Updating`` with ``PendingDeploymentSummary`` naming the new config, and keeps serving the old
   one until the test calls :meth:`Hosting.finish_update` (the new config applies, InService) or
   :meth:`Hosting.fail_update` (rolled back: the old config stays, InService, ``FailureReason``).
@@ -72,11 +74,22 @@ def _update_endpoint(self: SageMakerResponse) -> ActionResult:
     if config not in sm.endpoint_configs:
         config_arn = f"arn:aws:sagemaker:{self.region}:{self.current_account}:endpoint-config/{config}"
         raise ValidationError(message=f'Could not find endpoint configuration "{config_arn}".')
+    if _serverless(sm, config) and not _serverless(sm, endpoint.endpoint_config_name):
+        # "You cannot convert your instance-based, real-time endpoint to a serverless endpoint. If you try to
+        # update your real-time endpoint to serverless, you receive a ValidationError message. You can convert
+        # a serverless endpoint to real-time" (https://docs.aws.amazon.com/sagemaker/latest/dg/
+        # serverless-endpoints.html, "Feature exclusions"). The message's wording is not documented.
+        raise ValidationError(message=f'Cannot update an instance-based endpoint "{arn}" to a serverless endpoint.')
     endpoint.endpoint_status = "Updating"
     endpoint.failure_reason = None
     endpoint.pending_deployment_summary = {"EndpointConfigName": config, "StartTime": utcnow()}
     endpoint.last_modified_time = utcnow()
     return ActionResult({"EndpointArn": endpoint.arn})
+
+
+def _serverless(sm: SageMakerModelBackend, config: str) -> bool:
+    found = sm.endpoint_configs.get(config)
+    return found is not None and any(variant.get("ServerlessConfig") for variant in found.production_variants)
 
 
 def _refuse_existing(kind: str, existing: Mapping[str, Any], name: str, arn: str) -> None:

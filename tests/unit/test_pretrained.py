@@ -2,63 +2,22 @@
 
 from __future__ import annotations
 
-import gzip
-import io
 import json
-import tarfile
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from sagedrop import algorithms, naming
+from sagedrop import naming
 from sagedrop.errors import ManifestError
 from sagedrop.manifest import Defaults
 from sagedrop.pretrained import (
-    ArchiveContents,
-    ArchiveError,
     DropObject,
-    archive_problems,
-    inspect_archive,
     model_data_key,
     parse_deploy_json,
     release_name,
 )
 from tests.support.template import resource
-
-XGB = algorithms.get("xgboost")
-S2S = algorithms.get("seq2seq")
-BT = algorithms.get("blazingtext")
-WHERE = "s3://bucket/churn/model.tar.gz"
-
-
-def tar_bytes(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as archive:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
-
-
-def tar_gz(files: dict[str, bytes]) -> bytes:
-    return gzip.compress(tar_bytes(files), mtime=0)
-
-
-class Trickle(io.RawIOBase):
-    """A stream that returns at most ``step`` bytes per read, as a network body may."""
-
-    def __init__(self, data: bytes, step: int = 7) -> None:
-        self._data, self._at, self._step = data, 0, step
-        self.reads = 0
-
-    def read(self, size: int = -1) -> bytes:
-        self.reads += 1
-        size = self._step if size < 0 else min(size, self._step)
-        chunk = self._data[self._at : self._at + size]
-        self._at += len(chunk)
-        return chunk
 
 
 def parse(data: dict[str, Any], **kwargs: Any):
@@ -85,7 +44,8 @@ def test_minimal_deploy_json_takes_the_folder_name_and_every_default():
         "idle_minutes": 120,
         "keep_alive": False,
     }
-    assert spec.serving_patterns() == ("xgboost-model*",)
+    assert spec.serving_patterns() == ()  # any name: see tests/unit/test_archive.py
+    assert spec.algorithm.directory_loading(spec.version) is not None
 
 
 def test_the_deploy_section_is_training_jsons():
@@ -193,107 +153,6 @@ def test_serving_patterns_follow_the_hyperparameters_when_they_say_enough():
     )
     assert parse({"algorithm": "blazingtext"}).serving_patterns() == ("*.bin",)  # mode unknown: either
     assert parse({"algorithm": "seq2seq"}).serving_patterns() == ("vocab.src*.json", "vocab.trg*.json")
-
-
-# ------------------------------------------------------------------ model.tar.gz
-
-
-def test_a_good_archive_is_scanned_until_every_serving_file_was_seen():
-    files = {"xgboost-model": b"booster", "notes.txt": b"x" * 100_000}
-    contents = inspect_archive(io.BytesIO(tar_gz(files)), ["xgboost-model*"], where=WHERE)
-    assert contents == ArchiveContents(("xgboost-model",), complete=False, compressed_bytes=contents.compressed_bytes)
-    full = inspect_archive(io.BytesIO(tar_gz(files)), [], where=WHERE)
-    assert (full.files, full.complete) == (("xgboost-model", "notes.txt"), True)
-    assert archive_problems(full, ["xgboost-model*"], algorithm=XGB, where=WHERE) == []
-
-
-def test_leading_dot_slash_directories_and_short_reads_are_handled():
-    raw = tar_gz({"./vocab.src.json": b"{}", "./params.best": b"\0" * 3000, "./vocab.trg.0.json": b"{}"})
-    stream = Trickle(raw)
-    contents = inspect_archive(stream, S2S.serving_files, where=WHERE)
-    assert contents.top_level == ("vocab.src.json", "params.best", "vocab.trg.0.json")
-    assert stream.reads > 10
-    assert archive_problems(contents, S2S.serving_files, algorithm=S2S, where=WHERE) == []
-
-
-def test_a_multi_member_gzip_is_read_through():
-    data = tar_bytes({"a.txt": b"a" * 5000, "xgboost-model": b"b"})
-    raw = gzip.compress(data[:4096], mtime=0) + gzip.compress(data[4096:], mtime=0)
-    assert inspect_archive(io.BytesIO(raw), ["xgboost-model*"], where=WHERE).top_level == ("a.txt", "xgboost-model")
-
-
-@pytest.mark.parametrize(
-    ("data", "expected"),
-    [
-        (b"", "is empty (0 bytes)"),
-        (b"hello", "is not gzip-compressed (it starts with 68 65 6c 6c, gzip starts with 1f 8b)"),
-        (tar_bytes({"xgboost-model": b"x"}), "is a tar archive that is not gzip-compressed"),
-        (b"PK\x03\x04rest", "is a zip file, not a gzip-compressed tar archive"),
-        (b"BZh91AY", "is bzip2-compressed, not gzip-compressed"),
-        (b"\xfd7zXZ\x00\x00", "is xz-compressed, not gzip-compressed"),
-        (gzip.compress(b"not a tar " * 200, mtime=0), "is gzip-compressed but holds no tar archive (invalid header)"),
-        (gzip.compress(b"not a tar " * 200, mtime=0)[:-9], "the gzip data ends early, after "),
-        (b"\x1f\x8b\x08\x00" + b"\xff" * 40, "the gzip data is corrupt near byte 44 ("),
-    ],
-)
-def test_what_is_wrong_with_a_bad_archive_is_said_precisely(data, expected):
-    with pytest.raises(ArchiveError) as exc:
-        inspect_archive(io.BytesIO(data), ["xgboost-model*"], where=WHERE)
-    [problem] = exc.value.problems
-    assert problem.path == WHERE
-    assert problem.message.startswith(expected)
-    assert problem.hint
-
-
-def test_missing_serving_files_name_what_the_container_needs_and_what_is_there():
-    contents = ArchiveContents(("model.json", "README"), complete=True)
-    [problem] = archive_problems(contents, ["xgboost-model*"], algorithm=XGB, where=WHERE)
-    assert problem.message == (
-        "holds no file named xgboost-model* at its top level (the SageMaker XGBoost container loads the Booster "
-        "saved as xgboost-model (pickle.dump(booster) or booster.save_model('xgboost-model'))); it holds: "
-        "model.json, README"
-    )
-    [problem] = archive_problems(ArchiveContents((), complete=True), ["xgboost-model*"], algorithm=XGB, where=WHERE)
-    assert problem.message == "holds no files"
-
-
-def test_a_nested_serving_file_says_how_to_pack_from_inside_the_folder():
-    contents = ArchiveContents(("output/model/xgboost-model",), complete=True)
-    [problem] = archive_problems(contents, ["xgboost-model*"], algorithm=XGB, where=WHERE)
-    assert "holds output/model/xgboost-model inside the folder output/model/" in problem.message
-    assert problem.hint == "pack from inside the folder: tar -czf model.tar.gz -C output/model ."
-
-
-def test_vocab_left_beside_the_archive_is_named():
-    contents = ArchiveContents(("params.best", "config"), complete=True)
-    problems = archive_problems(
-        contents, S2S.serving_files, algorithm=S2S, where=WHERE, beside=["model.tar.gz", "vocab.src.json"]
-    )
-    assert [p.message for p in problems] == [
-        "holds no vocab.src*.json: vocab.src.json lies beside model.tar.gz in the folder, but the container reads "
-        "it from inside the archive",
-        "holds no file named vocab.trg*.json at its top level (the Seq2Seq container reads the model files and the "
-        "vocabularies vocab.src.json and vocab.trg.json side by side from the archive's top level (a seq2seq "
-        "training job's model.tar.gz holds them so)); it holds: params.best, config",
-    ]
-
-
-def test_a_scan_past_its_deadline_says_how_to_make_it_fast():
-    ticks = iter(range(1000))
-    raw = tar_gz({"big.bin": bytes(range(256)) * 4000, "xgboost-model": b"x"})
-    with pytest.raises(ArchiveError) as exc:
-        inspect_archive(Trickle(raw, 4096), ["xgboost-model*"], where=WHERE, deadline=lambda: next(ticks) > 3)
-    [problem] = exc.value.problems
-    assert problem.message.startswith("could not be checked in time: ")
-    assert "still missing xgboost-model*" in problem.message
-    assert problem.hint.startswith("put the files the container serves first in the archive")
-
-
-def test_a_gzip_bomb_is_read_in_small_slices():
-    raw = tar_gz({"zeros": b"\0" * 30_000_000, "xgboost-model": b"x"})
-    assert len(raw) < 100_000
-    contents = inspect_archive(io.BytesIO(raw), ["xgboost-model*"], where=WHERE)
-    assert contents.top_level == ("zeros", "xgboost-model")
 
 
 # ------------------------------------------------------------------ names

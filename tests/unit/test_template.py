@@ -50,6 +50,34 @@ def test_buckets_are_encrypted_private_versioned_and_tls_only(bucket):
     assert deny and deny[0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
+def test_sagemaker_role_trust_limits_the_source_as_the_confused_deputy_guidance_says():
+    """https://docs.aws.amazon.com/sagemaker/latest/dg/security-confused-deputy-prevention.html: for
+    inference (real-time, serverless) the trust policy uses ArnLike aws:SourceArn
+    ``arn:aws:sagemaker:<region>:<account>:*`` ("Do not replace ... with the full ARN of a specific model
+    or endpoint"); for training jobs ``...:training-job/*``, which that pattern covers. With both keys,
+    aws:SourceAccount must name the same account."""
+    document = resource("SageMakerExecutionRole")["Properties"]["AssumeRolePolicyDocument"]
+    [statement] = document["Statement"]
+    assert statement["Principal"] == {"Service": "sagemaker.amazonaws.com"}
+    assert statement["Action"] == "sts:AssumeRole"
+    condition = statement["Condition"]
+    assert condition["ArnLike"] == {
+        "aws:SourceArn": {"Fn::Sub": "arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:*"}
+    }
+    assert condition["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    # ArnLike: "*" matches any characters. The ARNs SageMaker names as sources must match in this account only.
+    sub = condition["ArnLike"]["aws:SourceArn"]["Fn::Sub"]
+    arn = sub.replace("${AWS::Partition}", "aws").replace("${AWS::Region}", "us-east-1")
+    arn = arn.replace("${AWS::AccountId}", "123456789012")
+    pattern = ".*".join(re.escape(part) for part in arn.split("*"))
+    for source in (
+        "arn:aws:sagemaker:us-east-1:123456789012:training-job/churn-20261126-101530-abcdef",
+        "arn:aws:sagemaker:us-east-1:123456789012:endpoint/churn",
+    ):
+        assert re.fullmatch(pattern, source)
+    assert not re.fullmatch(pattern, "arn:aws:sagemaker:us-east-1:999999999999:training-job/x")
+
+
 def test_train_may_pass_only_the_sagemaker_role_to_sagemaker():
     statements = resource("TrainFunction")["Properties"]["Policies"][0]["Statement"]
     [pass_role] = [s for s in statements if s["Action"] == "iam:PassRole"]

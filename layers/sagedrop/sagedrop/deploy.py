@@ -12,9 +12,11 @@
   - Completed with ``deploy: false``: status ``trained``.
   - Completed: the gate (:mod:`sagedrop.gate`). A failed gate deploys nothing (``gate_failed``,
     with the figures). A passed gate creates the SageMaker model and endpoint config (named after
-    the job, tagged), then creates the endpoint, or updates it when it is InService (SageMaker's
-    blue/green update keeps the old model serving until the new fleet is healthy), or deletes a
-    Failed endpoint and creates it again.
+    the job, tagged; network isolation for instance hosting only), then creates the endpoint, or
+    updates it when it is InService (SageMaker's blue/green update keeps the old model serving until
+    the new fleet is healthy), or deletes a Failed endpoint and creates it again. An instance-based
+    endpoint that must serve a serverless model is replaced (deleted, then created), with the
+    downtime announced: SageMaker refuses that UpdateEndpoint (:meth:`Deployer._replace`).
 
 * ``SageMaker Endpoint State Change`` (InService, Failed) of an endpoint this stack created: the
   model whose config is now live is recorded as in service (and announced); a newer job that was
@@ -41,17 +43,23 @@ Lambda retries the event.
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from sagedrop import algorithms, naming, registry, tags
-from sagedrop.algorithms.base import Algorithm
-from sagedrop.aws import error_code, error_message
 from sagedrop.errors import Problem, SagedropError, UserError
 from sagedrop.gate import GateResult, evaluate, metrics_by_name
+from sagedrop.hosting import (
+    DeployError,
+    Release,
+    SageMakerHosting,
+    already_exists,
+    in_progress,
+    newer,
+    refused_as_serverless,
+)
 from sagedrop.manifest import Defaults, DeploySettings
 from sagedrop.notify import Notifier
 
@@ -82,29 +90,8 @@ no training job exists; the record carries the model data URL."""
 BUSY = ("Creating", "Updating", "SystemUpdating", "RollingBack")
 UPDATABLE = ("InService", "OutOfService", "UpdateRollbackFailed")
 
-KEEP_NEWEST = 2
-"""After a swap, endpoint configs and models of a model beyond the two newest are deleted."""
 MAX_FOLLOW = 4
 """How many rollouts one event may chain (pending after in service, recreate after failure)."""
-
-_STAMP = re.compile(r"-(\d{8})-(\d{6})-([0-9a-f]{6})$")
-
-
-def job_order(job: str) -> tuple[str, str, str]:
-    """Sort key of a job name: the drop's time, then the hash, then the name itself."""
-    match = _STAMP.search(job)
-    if not match:
-        return ("", "", job)
-    return (match.group(1) + match.group(2), match.group(3), job)
-
-
-def newer(job: str | None, than: str | None) -> bool:
-    """True when ``job`` was started by a later drop than ``than`` (None is older than anything)."""
-    if not job:
-        return False
-    if not than:
-        return True
-    return job_order(job) > job_order(than)
 
 
 def _time_text(value: Any) -> Any:
@@ -112,18 +99,6 @@ def _time_text(value: Any) -> Any:
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return value
-
-
-class DeployError(UserError):
-    """A job passed its gate but cannot be deployed as asked: the user must act."""
-
-    kind = "cannot deploy"
-
-    def describe(self) -> str:
-        head = f"cannot deploy {self.source}" if self.source else "cannot deploy"
-        lines = [head + ":"]
-        lines.extend(f"  - {problem}" for problem in self.problems)
-        return "\n".join(lines)
 
 
 class EndpointBusy(SagedropError):
@@ -165,65 +140,6 @@ class Outcome:
         }
 
 
-@dataclass(frozen=True)
-class Release:
-    """Everything needed to host one job's model."""
-
-    model: str
-    job: str
-    algorithm: Algorithm
-    version: str
-    settings: DeploySettings
-    endpoint: str
-    image: str
-    model_data: str
-    manifest: str
-    instance_type: str | None
-    record: Mapping[str, Any]
-
-    @property
-    def sagemaker_model(self) -> str:
-        return naming.sagemaker_model_name(self.job)
-
-    @property
-    def endpoint_config(self) -> str:
-        return naming.endpoint_config_name(self.job)
-
-    @property
-    def serverless(self) -> bool:
-        return self.settings.serverless is not None
-
-    def hosting_tags(self, stack: str) -> dict[str, str]:
-        """The tags of the model, endpoint config and endpoint (cleanup reads them)."""
-        tag_map = tags.base_tags(stack, self.model, self.manifest, self.record.get("manifest_version"))
-        tag_map[tags.ALGORITHM] = self.algorithm.name
-        tag_map[tags.IDLE_MINUTES] = str(self.settings.idle_minutes)
-        tag_map[tags.KEEP_ALIVE] = str(self.settings.keep_alive).lower()
-        tag_map[tags.SERVERLESS] = str(self.serverless).lower()
-        return tag_map
-
-    def describe_hosting(self) -> str:
-        if self.settings.serverless is not None:
-            s = self.settings.serverless
-            return f"serverless, {s.memory_mb} MB, up to {s.max_concurrency} concurrent requests"
-        count = self.settings.instance_count
-        return f"{count} x {self.instance_type}"
-
-
-def _not_found(exc: BaseException) -> bool:
-    """SageMaker answers Describe*/ListTags on a missing resource with ValidationException."""
-    return error_code(exc) in ("ValidationException", "ResourceNotFound")
-
-
-def _already_exists(exc: BaseException) -> bool:
-    return error_code(exc) == "ValidationException" and "already exist" in error_message(exc).lower()
-
-
-def _in_progress(exc: BaseException) -> bool:
-    message = error_message(exc).lower()
-    return error_code(exc) == "ValidationException" and ("in-progress" in message or "in progress" in message)
-
-
 def _absent_or(placeholder: str, op: str) -> str:
     """A condition that holds when the attribute is missing or NULL, or compares with ``:job``."""
     return f"(attribute_not_exists({placeholder}) OR attribute_type({placeholder}, :null) OR {placeholder} {op} :job)"
@@ -244,6 +160,7 @@ class Deployer:
     ) -> None:
         self.ctx = ctx
         self._sm = sagemaker
+        self._aws = SageMakerHosting(sagemaker, ctx.stack, ctx.role_arn)
         self._registry = registry_
         self._notifier = notifier
         self._sleep = sleep
@@ -255,11 +172,11 @@ class Deployer:
         name = detail.get("TrainingJobName")
         if not isinstance(name, str) or not name:
             return Outcome("ignored", message="the event has no TrainingJobName")
-        description = self._describe_job(name)
+        description = self._aws.describe_job(name)
         if description is None:
             log.warning("training job not found", extra={"job": name})
             return Outcome("ignored", job=name, message=f"training job {name} does not exist")
-        job_tags = self._tags(description["TrainingJobArn"]) or {}
+        job_tags = self._aws.tags(description["TrainingJobArn"]) or {}
         if not tags.owned_by(job_tags, self.ctx.stack):
             owner = job_tags.get(tags.STACK)
             log.info("training job of another stack ignored", extra={"job": name, "owner": owner})
@@ -408,7 +325,7 @@ class Deployer:
         """Model and endpoint config for ``job``, then the claim and the rollout (newest wins)."""
         try:
             release = self._release(model, job, description, record, job_tags)
-            self._ensure_hosting(release)
+            self._aws.ensure_hosting(release)
         except DeployError as exc:
             return self._deploy_failed(model, job, exc.describe(), {"job": job, "problems": _problems(exc)})
         claim = self._claim(release)
@@ -481,11 +398,11 @@ class Deployer:
             return Outcome("ignored", message="the event has no EndpointName")
         arn = detail.get("EndpointArn")
         if not isinstance(arn, str) or not arn:
-            described = self._describe_endpoint(name)
+            described = self._aws.describe_endpoint(name)
             if described is None:
                 return self._endpoint_gone(name, detail)
             arn = described["EndpointArn"]
-        endpoint_tags = self._tags(arn)
+        endpoint_tags = self._aws.tags(arn)
         if endpoint_tags is None:
             return self._endpoint_gone(name, detail)
         if not tags.owned_by(endpoint_tags, self.ctx.stack):
@@ -508,7 +425,7 @@ class Deployer:
         """Act on the endpoint's real state. The summary is read first, then the endpoint, so a
         rollout recorded in the summary was already started when the endpoint was described."""
         summary = self._registry.get(model, consistent=True) or {}
-        described = self._describe_endpoint(endpoint)
+        described = self._aws.describe_endpoint(endpoint)
         if described is None or described.get("EndpointStatus") == "Deleting":
             pending = summary.get("pending_job")
             if pending and summary.get("endpoint") == endpoint and depth < MAX_FOLLOW:
@@ -629,7 +546,7 @@ class Deployer:
         version = str(record.get("version") or algorithm.default_version)
         pretrained = record.get("source") == SOURCE_PRETRAINED  # no training job: the record has it all
         if description is None and not pretrained:
-            description = self._describe_job(job)
+            description = self._aws.describe_job(job)
             if description is None:
                 raise DeployError(Problem(job, "the training job no longer exists"), source=job)
         artifacts = ((description or {}).get("ModelArtifacts") or {}).get("S3ModelArtifacts")
@@ -639,7 +556,7 @@ class Deployer:
                 Problem(job, "the job has no model artifacts (ModelArtifacts.S3ModelArtifacts)"), source=job
             )
         if job_tags is None:
-            job_tags = (self._tags(description["TrainingJobArn"]) or {}) if description else {}
+            job_tags = (self._aws.tags(description["TrainingJobArn"]) or {}) if description else {}
         problems: list[Problem] = []
         if settings.serverless is not None and not algorithm.supports_serverless:
             problems.append(
@@ -679,40 +596,6 @@ class Deployer:
             record=record,
         )
 
-    def _ensure_hosting(self, release: Release) -> None:
-        """The SageMaker model and endpoint config of the job (each created once, tagged)."""
-        tag_list = tags.to_list(release.hosting_tags(self.ctx.stack))
-        if not self._exists(self._sm.describe_model, ModelName=release.sagemaker_model):
-            self._create(
-                "CreateModel",
-                self._sm.create_model,
-                ModelName=release.sagemaker_model,
-                PrimaryContainer={"Image": release.image, "ModelDataUrl": release.model_data},
-                ExecutionRoleArn=self.ctx.role_arn,
-                EnableNetworkIsolation=release.algorithm.supports_network_isolation,
-                Tags=tag_list,
-                _job=release.job,
-            )
-        if not self._exists(self._sm.describe_endpoint_config, EndpointConfigName=release.endpoint_config):
-            variant: dict[str, Any] = {"VariantName": naming.VARIANT_NAME, "ModelName": release.sagemaker_model}
-            if release.settings.serverless is not None:
-                variant["ServerlessConfig"] = {
-                    "MemorySizeInMB": release.settings.serverless.memory_mb,
-                    "MaxConcurrency": release.settings.serverless.max_concurrency,
-                }
-            else:
-                variant["InstanceType"] = release.instance_type
-                variant["InitialInstanceCount"] = release.settings.instance_count
-                variant["InitialVariantWeight"] = 1.0
-            self._create(
-                "CreateEndpointConfig",
-                self._sm.create_endpoint_config,
-                EndpointConfigName=release.endpoint_config,
-                ProductionVariants=[variant],
-                Tags=tag_list,
-                _job=release.job,
-            )
-
     def _claim(self, release: Release) -> str:
         """Record the job as the one that should end up in service, unless a newer one is."""
         claimed = self._registry.update(
@@ -746,8 +629,8 @@ class Deployer:
         """Create, update or re-create the endpoint with the release's config, or leave it pending."""
         model, job, endpoint = release.model, release.job, release.endpoint
         try:
-            self._ensure_hosting(release)
-            described = self._describe_endpoint(endpoint)
+            self._aws.ensure_hosting(release)
+            described = self._aws.describe_endpoint(endpoint)
             if described is not None:
                 self._check_endpoint_owner(release, described)
                 status = described.get("EndpointStatus")
@@ -756,7 +639,7 @@ class Deployer:
                     return self._wait_turn(release, str(status))
                 if status in ("Failed", "Deleting"):
                     if status == "Failed":
-                        self._delete_endpoint(endpoint)
+                        self._aws.delete_endpoint(endpoint)
                     self._wait_gone(endpoint)
                     described = None
                 elif live == release.endpoint_config:
@@ -767,12 +650,16 @@ class Deployer:
                     summary = self._registry.get(model, consistent=True) or {}
                     if newer(summary.get("pending_job"), job) or newer(summary.get("serving_job"), job):
                         return self._superseded(model, job, endpoint)
+                    if release.serverless and self._aws.serves_on_instances(described):
+                        return self._replace(release, described, depth)
                     try:
                         self._sm.update_endpoint(EndpointName=endpoint, EndpointConfigName=release.endpoint_config)
                     except Exception as exc:
-                        if _in_progress(exc):
+                        if in_progress(exc):
                             return self._wait_turn(release, "Updating")
-                        self._raise_for_user(exc, "UpdateEndpoint", job)
+                        if release.serverless and refused_as_serverless(exc):
+                            return self._replace(release, described, depth)
+                        self._aws.raise_for_user(exc, "UpdateEndpoint", job)
                     # The endpoint's knobs follow the model now behind it (cleanup reads them).
                     self._sm.add_tags(
                         ResourceArn=described["EndpointArn"], Tags=tags.to_list(release.hosting_tags(self.ctx.stack))
@@ -785,15 +672,15 @@ class Deployer:
                     Tags=tags.to_list(release.hosting_tags(self.ctx.stack)),
                 )
             except Exception as exc:
-                if _already_exists(exc):
+                if already_exists(exc):
                     return self._wait_turn(release, "Creating")
-                self._raise_for_user(exc, "CreateEndpoint", job)
+                self._aws.raise_for_user(exc, "CreateEndpoint", job)
             return self._started(release, "CreateEndpoint", depth)
         except DeployError as exc:
             return self._deploy_failed(model, job, exc.describe(), {"job": job, "problems": _problems(exc)})
 
     def _check_endpoint_owner(self, release: Release, described: Mapping[str, Any]) -> None:
-        owner = self._tags(described["EndpointArn"]) or {}
+        owner = self._aws.tags(described["EndpointArn"]) or {}
         if tags.owned_by(owner, self.ctx.stack) and owner.get(tags.MODEL) == release.model:
             return
         who = (
@@ -809,6 +696,71 @@ class Deployer:
             ),
             source=release.job,
         )
+
+    def _replace(self, release: Release, described: Mapping[str, Any], depth: int) -> Outcome:
+        """Instance-based -> serverless: SageMaker refuses that UpdateEndpoint ("You cannot convert your
+        instance-based, real-time endpoint to a serverless endpoint. If you try to update your real-time
+        endpoint to serverless, you receive a ValidationError",
+        https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints.html, "Feature exclusions").
+        The endpoint is deleted and created again from the release's config, under the same name: the
+        model is not served in between, and the notification says so. The claim (``pending_job``) is
+        recorded first, so a deletion that outlasts this invocation is finished by the retry or by the
+        next event of the endpoint (:meth:`_settle` creates it once it is gone). The reverse direction
+        (serverless -> instances) is an UpdateEndpoint that SageMaker accepts (same page)."""
+        model, job, endpoint = release.model, release.job, release.endpoint
+        live = described.get("EndpointConfigName") or ""
+        message = (
+            f"Model {model}: {job} asks for serverless hosting ({release.describe_hosting()}), but endpoint "
+            f"{endpoint} serves {live} on instances. SageMaker cannot update an instance-based endpoint into "
+            "a serverless one (AWS developer guide, serverless-endpoints, Feature exclusions), so sagedrop "
+            f"deletes endpoint {endpoint} and creates it again with {job}.\n\n"
+            f"Downtime: from now until the new endpoint is InService (usually a few minutes), model {model} "
+            "serves no predictions; requests are answered as for a model being deployed (retry later).\n\n"
+            "To switch without downtime, keep the hosting kind of the model in service (deploy.instance_type) "
+            "or deploy the serverless model under another deploy.endpoint_name and move clients over."
+        )
+        self._announce_replacement(release, live, message)
+        log.warning("endpoint replaced: instances -> serverless", extra={"job": job, "endpoint": endpoint})
+        self._aws.delete_endpoint(endpoint)
+        self._wait_gone(endpoint)
+        try:
+            self._sm.create_endpoint(
+                EndpointName=endpoint,
+                EndpointConfigName=release.endpoint_config,
+                Tags=tags.to_list(release.hosting_tags(self.ctx.stack)),
+            )
+        except Exception as exc:
+            if already_exists(exc):
+                return self._wait_turn(release, "Creating")
+            self._aws.raise_for_user(exc, "CreateEndpoint", job)
+        return self._started(release, "CreateEndpoint (replacing the instance-based endpoint)", depth)
+
+    def _announce_replacement(self, release: Release, live: str, message: str) -> None:
+        """Record and notify the replacement once per job (a retried event does not announce it again)."""
+        first = self._registry.update(
+            release.model,
+            {"endpoint_replaced_at": registry.now_iso(), "replaced_config": live},
+            record=registry.JOB_PREFIX + release.job,
+            condition="attribute_not_exists(endpoint_replaced_at)",
+        )
+        if not first:
+            return
+        try:
+            self._notifier.publish(
+                f"{release.model}: endpoint replaced, predictions paused",
+                message,
+                event="endpoint_replaced",
+                model=release.model,
+                details={"job": release.job, "endpoint": release.endpoint, "previous_config": live},
+            )
+        except Exception:
+            self._registry.update(
+                release.model,
+                {},
+                record=registry.JOB_PREFIX + release.job,
+                remove=("endpoint_replaced_at", "replaced_config"),
+            )
+            raise
 
     def _wait_turn(self, release: Release, status: str) -> Outcome:
         self._job_status(release.model, release.job, JOB_PENDING, {}, from_states=(JOB_COMPLETED,))
@@ -897,7 +849,7 @@ class Deployer:
 
         def announce() -> None:
             self._announce_in_service(model, live, endpoint, record, previous)
-            self._prune(model, protect=(protect | {live, previous or ""}) - {""})
+            self._aws.prune(model, protect=(protect | {live, previous or ""}) - {""})
 
         return self._once(
             model,
@@ -992,7 +944,7 @@ class Deployer:
 
     def _endpoint_status(self, summary: Mapping[str, Any]) -> str:
         """The summary status a model with a serving job has when no rollout is in flight."""
-        described = self._describe_endpoint(summary.get("endpoint") or "")
+        described = self._aws.describe_endpoint(summary.get("endpoint") or "")
         if described is None:
             return registry.HIBERNATED
         if described.get("EndpointStatus") == "Failed":
@@ -1083,145 +1035,11 @@ class Deployer:
             details={"job": job, "endpoint": endpoint, "metrics": metrics, "previous": previous},
         )
 
-    # ================================================================== pruning
-
-    def _prune(self, model: str, protect: set[str]) -> None:
-        """Delete endpoint configs and models of ``model`` beyond the two newest that no endpoint uses.
-
-        Best effort: an error here is logged and the next swap prunes again.
-        """
-        try:
-            configs = {
-                c["EndpointConfigName"]: c["EndpointConfigArn"]
-                for page in self._sm.get_paginator("list_endpoint_configs").paginate(NameContains=model)
-                for c in page.get("EndpointConfigs", [])
-                if naming.model_of_job(c["EndpointConfigName"]) == model
-            }
-            models = {
-                m["ModelName"]: m["ModelArn"]
-                for page in self._sm.get_paginator("list_models").paginate(NameContains=model)
-                for m in page.get("Models", [])
-                if naming.model_of_job(m["ModelName"]) == model
-            }
-            keep_configs = set(sorted(configs, key=job_order, reverse=True)[:KEEP_NEWEST]) | protect
-            keep_models = set(sorted(models, key=job_order, reverse=True)[:KEEP_NEWEST]) | protect | keep_configs
-            old_configs = [name for name in configs if name not in keep_configs]
-            old_models = [name for name in models if name not in keep_models]
-            if not old_configs and not old_models:
-                return
-            used_configs, used_models = self._hosting_in_use()
-            for name in sorted(old_configs, key=job_order):
-                if name in used_configs or not tags.owned_by(self._tags(configs[name]), self.ctx.stack):
-                    continue
-                self._sm.delete_endpoint_config(EndpointConfigName=name)
-                log.info("old endpoint config deleted", extra={"config": name})
-            for name in sorted(old_models, key=job_order):
-                if name in used_models or not tags.owned_by(self._tags(models[name]), self.ctx.stack):
-                    continue
-                self._sm.delete_model(ModelName=name)
-                log.info("old model deleted", extra={"sagemaker_model": name})
-        except Exception as exc:  # pruning must never undo a finished deploy
-            log.warning("pruning old configs and models failed; the next swap retries", extra={"error": str(exc)})
-
-    def _hosting_in_use(self) -> tuple[set[str], set[str]]:
-        """Endpoint configs (live or being rolled out) and models used by any endpoint of the account."""
-        configs: set[str] = set()
-        for page in self._sm.get_paginator("list_endpoints").paginate():
-            for summary in page.get("Endpoints", []):
-                described = self._describe_endpoint(summary["EndpointName"])
-                if described is None:
-                    continue
-                if described.get("EndpointConfigName"):
-                    configs.add(described["EndpointConfigName"])
-                pending = (described.get("PendingDeploymentSummary") or {}).get("EndpointConfigName")
-                if pending:
-                    configs.add(pending)
-        models: set[str] = set()
-        for name in configs:
-            try:
-                config = self._sm.describe_endpoint_config(EndpointConfigName=name)
-            except Exception as exc:
-                if _not_found(exc):
-                    continue
-                raise
-            models.update(v["ModelName"] for v in config.get("ProductionVariants", []) if v.get("ModelName"))
-        return configs, models
-
-    # ================================================================== AWS helpers
-
-    def _describe_job(self, name: str) -> dict[str, Any] | None:
-        try:
-            return self._sm.describe_training_job(TrainingJobName=name)
-        except Exception as exc:
-            if _not_found(exc):
-                return None
-            raise
-
-    def _describe_endpoint(self, name: str) -> dict[str, Any] | None:
-        try:
-            return self._sm.describe_endpoint(EndpointName=name)
-        except Exception as exc:
-            if _not_found(exc):
-                return None
-            raise
-
-    def _tags(self, arn: str) -> dict[str, str] | None:
-        """The resource's tags (None when it does not exist)."""
-        found: dict[str, str] = {}
-        kwargs: dict[str, Any] = {"ResourceArn": arn}
-        try:
-            while True:
-                page = self._sm.list_tags(**kwargs)
-                found.update(tags.to_map(page.get("Tags")))
-                token = page.get("NextToken")
-                if not token:
-                    return found
-                kwargs["NextToken"] = token
-        except Exception as exc:
-            if _not_found(exc):
-                return None
-            raise
-
-    def _exists(self, describe: Callable[..., Any], **kwargs: Any) -> bool:
-        try:
-            describe(**kwargs)
-        except Exception as exc:
-            if _not_found(exc):
-                return False
-            raise
-        return True
-
-    def _create(self, action: str, create: Callable[..., Any], *, _job: str, **kwargs: Any) -> None:
-        try:
-            create(**kwargs)
-        except Exception as exc:
-            if _already_exists(exc):
-                return
-            self._raise_for_user(exc, action, _job)
-
-    def _raise_for_user(self, exc: BaseException, action: str, job: str) -> None:
-        """SageMaker refused the request itself: the user must act (else: re-raise for a retry)."""
-        code = error_code(exc)
-        if code in ("ValidationException", "ResourceLimitExceeded"):
-            hint = (
-                "ask for a higher SageMaker quota or delete endpoints you do not use"
-                if code == "ResourceLimitExceeded"
-                else "check deploy.instance_type/instance_count/serverless in the manifest"
-            )
-            raise DeployError(Problem(action, f"{code}: {error_message(exc)}", hint), source=job) from exc
-        raise exc
-
-    def _delete_endpoint(self, name: str) -> None:
-        try:
-            self._sm.delete_endpoint(EndpointName=name)
-        except Exception as exc:
-            if not _not_found(exc):
-                raise
-        log.warning("failed endpoint deleted", extra={"endpoint": name})
+    # ================================================================== waiting for a deletion
 
     def _wait_gone(self, name: str) -> None:
         deadline = self._clock() + self.ctx.delete_wait_s
-        while self._describe_endpoint(name) is not None:
+        while self._aws.describe_endpoint(name) is not None:
             if self._clock() >= deadline:
                 raise EndpointBusy(
                     f"endpoint {name} is still being deleted after {self.ctx.delete_wait_s:g} s; "

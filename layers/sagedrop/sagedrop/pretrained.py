@@ -9,12 +9,12 @@ key ending in ``deploy.json`` (the template's ``PretrainedDropped`` notification
    no metrics to gate on), ``labels``, and optionally the ``hyperparameters`` it was trained with
    (they tell predict how to read the answers: xgboost's objective, linear-learner's feature_dim,
    BlazingText's mode). Every problem is reported at once, with its JSON path and a fix.
-2. **Check the archive** ``<folder>/model.tar.gz`` before anything is created: it exists, it is gzip,
-   the gzip holds a tar archive, and its top level holds what the algorithm's container serves
-   (``Algorithm.serving_files_for``: ``xgboost-model`` for XGBoost; ``vocab.src.json`` and
-   ``vocab.trg.json`` beside the model files for Seq2Seq, which reads its vocabularies from the
-   model directory SageMaker extracts the archive into). The archive is streamed and never stored;
-   the scan stops as soon as every required file was seen.
+2. **Check the archive** ``<folder>/model.tar.gz`` before anything is created (:mod:`sagedrop.archive`):
+   it exists, it is gzip, the gzip holds a tar archive, the whole stream reads to its end (a cut-short
+   or corrupt upload is refused here), and its top level holds what the algorithm's container serves:
+   the named files of ``Algorithm.serving_files_for`` (``vocab.src.json`` and ``vocab.trg.json`` beside
+   the model files for Seq2Seq), or, for a container that loads every top-level file whatever its name
+   (``Algorithm.directory_loading``: XGBoost), model files only. The archive is streamed, never stored.
 3. **Copy** that exact version of the archive to ``s3://<artifacts>/models/<model>/<release>/model.tar.gz``,
    so the SageMaker model keeps pointing at the bytes that were checked (a later drop overwrites
    the data bucket's key; a woken or re-created endpoint reads the model data again).
@@ -32,16 +32,15 @@ notified, as for training; throttling and AWS 5xx errors propagate so Lambda ret
 from __future__ import annotations
 
 import difflib
-import fnmatch
 import logging
 import time
-import zlib
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import Any
 
 from sagedrop import algorithms, naming, registry
 from sagedrop.algorithms.base import Algorithm
+from sagedrop.archive import MAX_LISTED, ArchiveContents, ArchiveError, archive_problems, inspect_archive
 from sagedrop.aws import error_code, read_head
 from sagedrop.deploy import JOB_COMPLETED, SOURCE_PRETRAINED, Deployer, Outcome
 from sagedrop.errors import ManifestError, Problem, UserError
@@ -65,42 +64,8 @@ TOP_LEVEL = ("algorithm", "name", "version", "deploy", "labels", "hyperparameter
 TRAINING_ONLY = ("channels", "content_type", "training", "convert", "label_bins")
 """training.json fields that have no meaning for a model that is already trained."""
 
-GZIP_MAGIC = b"\x1f\x8b"
-CHUNK = 1024 * 1024
-"""Compressed bytes read from S3 at a time."""
-OUT_CHUNK = 64 * 1024
-"""Decompressed bytes produced at a time (tarfile reads 10 KiB records)."""
 MAX_COPY_OBJECT_BYTES = 5 * 1024**3
 """CopyObject copies at most 5 GB in one call; larger archives go through a multipart copy."""
-MAX_LISTED = 12
-"""How many archive members an error message lists."""
-
-# Why each algorithm's container needs its files, said once (the patterns come from the algorithm).
-SERVING_HINTS = {
-    "xgboost": "the SageMaker XGBoost container loads the Booster saved as xgboost-model "
-    "(pickle.dump(booster) or booster.save_model('xgboost-model'))",
-    "seq2seq": "the Seq2Seq container reads the model files and the vocabularies vocab.src.json and "
-    "vocab.trg.json side by side from the archive's top level (a seq2seq training job's model.tar.gz "
-    "holds them so)",
-    "linear-learner": "the Linear Learner container loads model_algo-1 (what its training job writes)",
-    "blazingtext": "the BlazingText container loads vectors.bin (Word2Vec) or model.bin (supervised)",
-    "image-classification": "the Image Classification container loads image-classification-symbol.json "
-    "and image-classification-<epoch>.params",
-}
-
-
-class ArchiveError(UserError):
-    """model.tar.gz is missing, not a gzip tar, or lacks what the algorithm serves."""
-
-    kind = "cannot deploy the model archive"
-
-
-class _Unreadable(Exception):
-    """The gzip layer of the archive is broken (raised through tarfile by the reader)."""
-
-
-class _OutOfTime(Exception):
-    """The scan reached its deadline."""
 
 
 # ------------------------------------------------------------------------------------------------
@@ -305,221 +270,6 @@ def _deploy(
 
 
 # ------------------------------------------------------------------------------------------------
-# model.tar.gz
-# ------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ArchiveContents:
-    """What a scan of model.tar.gz saw (regular files only, names without a leading ``./``)."""
-
-    files: tuple[str, ...]
-    complete: bool
-    """True when the whole archive was read (False: the scan stopped once everything was found)."""
-    compressed_bytes: int = 0
-
-    @property
-    def top_level(self) -> tuple[str, ...]:
-        return tuple(name for name in self.files if "/" not in name)
-
-
-class _Gunzip:
-    """A file-like of the decompressed bytes of a gzip stream (multi-member too), read incrementally.
-
-    Output is produced in slices of at most :data:`OUT_CHUNK` bytes, so memory stays small whatever
-    the archive holds. Raises :class:`_Unreadable` for broken or truncated gzip data and
-    :class:`_OutOfTime` past the deadline, so that callers can tell the gzip layer from the tar layer.
-    """
-
-    def __init__(self, raw: BinaryIO, head: bytes, deadline: Callable[[], bool]) -> None:
-        self._raw = raw
-        self._input = head
-        self._deadline = deadline
-        self._inflate = zlib.decompressobj(wbits=31)
-        self._buffer = b""
-        self._done = False
-        self.compressed = len(head)
-
-    def _more(self) -> bool:
-        """Decompress the next slice into the buffer; False at the end of the data."""
-        if self._deadline():
-            raise _OutOfTime()
-        if not self._input:
-            if self._done:
-                return False
-            self._input = self._raw.read(CHUNK)
-            if not self._input:
-                self._done = True
-                if not self._inflate.eof:
-                    raise _Unreadable(
-                        f"the gzip data ends early, after {self.compressed:,} bytes (an incomplete upload?)"
-                    )
-                return False
-            self.compressed += len(self._input)
-        if self._inflate.eof:
-            if not GZIP_MAGIC.startswith(self._input[:2]):  # padding after the last member: ignored
-                self._input, self._done = b"", True
-                return False
-            self._inflate = zlib.decompressobj(wbits=31)  # the next member of a multi-member gzip
-        try:
-            out = self._inflate.decompress(self._input, OUT_CHUNK)
-        except zlib.error as exc:
-            raise _Unreadable(f"the gzip data is corrupt near byte {self.compressed:,} ({exc})") from None
-        self._input = self._inflate.unused_data if self._inflate.eof else self._inflate.unconsumed_tail
-        self._buffer += out
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        while (size < 0 or len(self._buffer) < size) and self._more():
-            pass
-        if size < 0:
-            data, self._buffer = self._buffer, b""
-        else:
-            data, self._buffer = self._buffer[:size], self._buffer[size:]
-        return data
-
-
-def _what_it_is(head: bytes) -> str:
-    """What a file that is not gzip looks like, from its first bytes."""
-    if not head:
-        return "is empty (0 bytes)"
-    if len(head) >= 262 and head[257:262] == b"ustar":
-        return "is a tar archive that is not gzip-compressed"
-    if head.startswith(b"PK\x03\x04"):
-        return "is a zip file, not a gzip-compressed tar archive"
-    if head.startswith(b"BZh"):
-        return "is bzip2-compressed, not gzip-compressed"
-    if head.startswith(b"\xfd7zXZ\x00"):
-        return "is xz-compressed, not gzip-compressed"
-    return f"is not gzip-compressed (it starts with {head[:4].hex(' ')}, gzip starts with 1f 8b)"
-
-
-def inspect_archive(
-    raw: BinaryIO,
-    patterns: Sequence[str],
-    *,
-    where: str,
-    deadline: Callable[[], bool] = lambda: False,
-) -> ArchiveContents:
-    """Stream a model.tar.gz and list its files, stopping once every pattern matched at the top level.
-
-    ArchiveError says what is wrong with the gzip or tar layer; a missing serving file is not an
-    error here (see :func:`archive_problems`). Errors of the underlying stream (the network) propagate.
-    """
-    import tarfile
-
-    pack = "pack the model files with: tar -czf model.tar.gz -C <folder holding the files> ."
-    head = raw.read(512)
-    while len(head) < 512:  # a stream may return short reads
-        more = raw.read(512 - len(head))
-        if not more:
-            break
-        head += more
-    if not head.startswith(GZIP_MAGIC):
-        raise ArchiveError(Problem(where, _what_it_is(head), pack))
-    stream = _Gunzip(raw, head, deadline)
-    files: list[str] = []
-    wanted = list(patterns)
-    try:
-        try:
-            archive = tarfile.open(fileobj=stream, mode="r|")  # noqa: SIM115 - closed below
-        except tarfile.TarError as exc:
-            raise ArchiveError(Problem(where, f"is gzip-compressed but holds no tar archive ({exc})", pack)) from None
-        try:
-            for member in archive:
-                if not member.isfile():
-                    continue
-                name = member.name
-                while name.startswith("./"):
-                    name = name[2:]
-                files.append(name)
-                if "/" not in name:
-                    wanted = [p for p in wanted if not fnmatch.fnmatchcase(name, p)]
-                if patterns and not wanted:
-                    return ArchiveContents(tuple(files), complete=False, compressed_bytes=stream.compressed)
-        except (tarfile.TarError, EOFError) as exc:
-            raise ArchiveError(
-                Problem(
-                    where,
-                    f"the tar archive inside is truncated or corrupt after {len(files)} file(s) ({exc})",
-                    "upload model.tar.gz again, then deploy.json",
-                )
-            ) from None
-        finally:
-            archive.close()
-    except _Unreadable as exc:
-        raise ArchiveError(Problem(where, str(exc), "upload model.tar.gz again, then deploy.json")) from None
-    except _OutOfTime:
-        raise ArchiveError(
-            Problem(
-                where,
-                f"could not be checked in time: {stream.compressed:,} bytes read, {len(files)} file(s) seen, "
-                f"still missing {', '.join(wanted)}",
-                "put the files the container serves first in the archive (tar -czf model.tar.gz "
-                "<serving files> <the rest>), so the check finds them without reading it all",
-            )
-        ) from None
-    return ArchiveContents(tuple(files), complete=True, compressed_bytes=stream.compressed)
-
-
-def archive_problems(
-    contents: ArchiveContents,
-    patterns: Sequence[str],
-    *,
-    algorithm: Algorithm,
-    where: str,
-    beside: Collection[str] = (),
-) -> list[Problem]:
-    """What model.tar.gz lacks for ``algorithm`` to serve it (``beside``: names next to it in the folder)."""
-    if not contents.files:
-        return [
-            Problem(
-                where,
-                "holds no files",
-                "pack the model files with: tar -czf model.tar.gz -C <folder holding the files> .",
-            )
-        ]
-    problems: list[Problem] = []
-    top = contents.top_level
-    listed = ", ".join(contents.files[:MAX_LISTED]) + (" ..." if len(contents.files) > MAX_LISTED else "")
-    why = SERVING_HINTS.get(algorithm.name, f"the {algorithm.title} container serves {', '.join(patterns)}")
-    for pattern in patterns:
-        if any(fnmatch.fnmatchcase(name, pattern) for name in top):
-            continue
-        nested = next((n for n in contents.files if fnmatch.fnmatchcase(n.rsplit("/", 1)[-1], pattern)), None)
-        loose = next((n for n in sorted(beside) if fnmatch.fnmatchcase(n, pattern)), None)
-        if nested is not None:
-            folder = nested.rsplit("/", 1)[0]
-            problems.append(
-                Problem(
-                    where,
-                    f"holds {nested} inside the folder {folder}/, but SageMaker extracts the archive into "
-                    f"/opt/ml/model and the container looks for {pattern} at the top level",
-                    f"pack from inside the folder: tar -czf model.tar.gz -C {folder} .",
-                )
-            )
-        elif loose is not None:
-            problems.append(
-                Problem(
-                    where,
-                    f"holds no {pattern}: {loose} lies beside model.tar.gz in the folder, but the container "
-                    "reads it from inside the archive",
-                    f"add it to the archive, beside the model files (tar -czf model.tar.gz <model files> {loose} "
-                    "...), then upload model.tar.gz and deploy.json again",
-                )
-            )
-        else:
-            problems.append(
-                Problem(
-                    where,
-                    f"holds no file named {pattern} at its top level ({why}); it holds: {listed}",
-                    "check that the model was trained with this algorithm, and pack its files at the top level",
-                )
-            )
-    return problems
-
-
-# ------------------------------------------------------------------------------------------------
 # The flow
 # ------------------------------------------------------------------------------------------------
 
@@ -663,23 +413,22 @@ class PretrainedLauncher:
             kwargs["VersionId"] = version
         body = self._s3.get_object(**kwargs)["Body"]
         patterns = spec.serving_patterns()
+        loading = spec.algorithm.directory_loading(spec.version)
         until = scan_until
         try:
             contents = inspect_archive(
-                body,
-                patterns,
-                where=where,
-                deadline=(lambda: until is not None and self._clock() > until),
+                body, where=where, deadline=(lambda: until is not None and self._clock() > until)
             )
         finally:
             close = getattr(body, "close", None)
             if close is not None:
                 close()
-        problems = archive_problems(contents, patterns, algorithm=spec.algorithm, where=where)
-        if problems:
+        problems = archive_problems(contents, patterns, algorithm=spec.algorithm, where=where, loading=loading)
+        if problems and loading is None:
             problems = archive_problems(
                 contents, patterns, algorithm=spec.algorithm, where=where, beside=self._beside(bucket, key)
             )
+        if problems:
             raise ArchiveError(problems)
         log.info(
             "model archive checked",

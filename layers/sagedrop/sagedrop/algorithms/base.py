@@ -392,6 +392,20 @@ def row_requests(
 # --------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class DirectoryLoading:
+    """How a container that loads model files whatever their names reads the model directory (the
+    top level of model.tar.gz, which SageMaker extracts into /opt/ml/model): every regular file at the
+    top level is a model (sub-folders are not read)."""
+
+    skips_dotfiles: bool
+    """Files whose name starts with "." are ignored (else they are loaded like the others)."""
+    loads_every_file: bool
+    """Every file is loaded (an ensemble); False: only the first one the directory lists, in no set order."""
+    source: str
+    """Where the rule comes from (repository path + commit)."""
+
+
 class Algorithm:
     """Facts and rules about one SageMaker built-in algorithm. Subclasses set the attributes."""
 
@@ -610,6 +624,11 @@ class Algorithm:
     def serving_files_for(self, values: Mapping[str, Any]) -> tuple[str, ...]:
         """What model.tar.gz must hold to be served, given the hyperparameters it was trained with."""
         return self.serving_files
+
+    def directory_loading(self, version: str) -> DirectoryLoading | None:
+        """For a container that loads the files of the model directory whatever their names (None: the
+        container looks for the names in ``serving_files``)."""
+        return None
 
     def check_instance_count(self, count: int, values: Mapping[str, Any], path: str) -> list[Problem]:
         """More than one training instance only where the algorithm trains distributed."""

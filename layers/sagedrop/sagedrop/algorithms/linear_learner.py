@@ -221,7 +221,9 @@ class LinearLearner(Algorithm):
     # Reinforcement Learning containers lack network isolation.
     supports_network_isolation = True
     input_modes = ("File", "Pipe")
-    # Not in the docs: model.tar.gz of a linear learner job holds one file, "model_algo-1".
+    # https://docs.aws.amazon.com/sagemaker/latest/dg/cdf-training.html ("Trained model deserialization"):
+    # the archive of these algorithms holds "model_algo-1" (the page's example is k-means); whether the
+    # (non-public) container insists on that name is not documented.
     serving_files = ("model_algo-*",)
 
     def check_hyperparameters(self, values: dict[str, Any], path: str) -> list[Problem]:

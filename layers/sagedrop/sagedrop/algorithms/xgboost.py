@@ -20,6 +20,7 @@ from sagedrop.algorithms.base import (
     LIBSVM_TYPES,
     Algorithm,
     ChannelSpec,
+    DirectoryLoading,
     HyperParameter,
     InvokeRequest,
     Metric,
@@ -31,6 +32,25 @@ from sagedrop.algorithms.base import (
 from sagedrop.errors import Problem
 
 DEFAULT_VERSION = "1.7-1"
+
+# github.com/aws/sagemaker-xgboost-container, src/sagemaker_xgboost_container/algorithm_mode/serve_utils.py,
+# get_loaded_booster(): every regular file of os.listdir(model_dir) is a model, tried with pickle.load
+# then Booster.load_model, whatever its name ("Model ... cannot be loaded" otherwise). From 1.2-2 the
+# serving code passes ensemble=is_ensemble_enabled(), true unless SAGEMAKER_INFERENCE_ENSEMBLE says
+# otherwise (sagedrop does not set it), so every file is loaded; before, only the first one listed.
+# 1.2-1 and 1.3-1 on skip dotfiles (_get_model_files / _get_full_model_paths); 1.0-1 and 1.2-2 do not.
+_SERVE_UTILS = "src/sagemaker_xgboost_container/algorithm_mode/serve_utils.py"
+MODEL_DIRECTORY_LOADING = {
+    version: DirectoryLoading(skips_dotfiles, every_file, f"aws/sagemaker-xgboost-container@{commit} {_SERVE_UTILS}")
+    for version, skips_dotfiles, every_file, commit in (
+        ("1.0-1", False, False, "0c7a3b8942f8cd75ea1c9e3c32bb83ea4b69b0a5"),
+        ("1.2-1", True, False, "0d8f55de0bec7e7afe29923b217714a592ff5d77"),
+        ("1.2-2", False, True, "dd637a025b8e644ab356a182fab4cd628b123b97"),
+        ("1.3-1", True, True, "07ece4c7b4984690560406ec66a68176820ee921"),
+        ("1.5-1", True, True, "4eef773aab5c9e38a9ba945c8ad31c24d764d44a"),
+        ("1.7-1", True, True, "f7a93a21e50e44b4077f0889a7f676cad8c226f3"),
+    )
+}
 
 # https://docs.aws.amazon.com/sagemaker/latest/dg/xgboost.html ("Supported versions"): algorithm mode
 # 1.2-1, 1.2-2, 1.3-1, 1.5-1, 1.7-1; "You can use XGBoost v1.0-1, but it's not officially supported";
@@ -144,9 +164,13 @@ class XGBoost(Algorithm):
     supports_distributed = True
     supports_network_isolation = True
     input_modes = ("File", "Pipe")
-    # The container saves the booster as "xgboost-model" (algorithm_mode/train.py) and serves the
-    # file(s) it finds in the model directory (serve_utils.get_loaded_booster).
-    serving_files = ("xgboost-model*",)
+    # The container saves the booster as "xgboost-model" (algorithm_mode/train.py) but serves the
+    # file(s) it finds in the model directory whatever their names: see directory_loading().
+    serving_files = ()
+
+    def directory_loading(self, version: str) -> DirectoryLoading | None:
+        """What each version's container loads from the model directory (serve_utils.get_loaded_booster)."""
+        return MODEL_DIRECTORY_LOADING.get(version)
 
     def accounts_for(self, version: str) -> Mapping[str, str]:
         """Every framework version shares one account map."""
