@@ -562,18 +562,15 @@ class Deployer:
             problems.append(
                 Problem(
                     "$.deploy.serverless",
-                    f"{algorithm.name} cannot be served serverless (serverless inference has no GPU)",
-                    "use instance_type with a GPU instance",
+                    f"{algorithm.name} cannot be served serverless ({algorithm.serverless_refusal})",
+                    f'remove serverless and use "instance_type", e.g. {algorithm.default_hosting_instance}',
                 )
             )
         instance_type = None
         if settings.serverless is None:
-            default = (
-                self.ctx.defaults.gpu_hosting_instance_type
-                if algorithm.gpu_only_hosting
-                else self.ctx.defaults.hosting_instance_type
+            instance_type = settings.instance_type or algorithm.hosting_instance(
+                self.ctx.defaults.hosting_instance_type, self.ctx.defaults.gpu_hosting_instance_type
             )
-            instance_type = settings.instance_type or default
             problems.extend(algorithm.instance_problems(instance_type, "hosting", "$.deploy.instance_type"))
         image = ""
         try:

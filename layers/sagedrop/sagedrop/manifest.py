@@ -690,12 +690,9 @@ def _deploy(
             "serverless endpoints have no instances",
         )
     if serverless is None:
-        default_type = (
-            defaults.gpu_hosting_instance_type
-            if algorithm.gpu_only_hosting
-            else algorithm.cpu_hosting_instance or defaults.hosting_instance_type
+        instance_type = instance_type or algorithm.hosting_instance(
+            defaults.hosting_instance_type, defaults.gpu_hosting_instance_type
         )
-        instance_type = instance_type or default_type
         check.problems.extend(algorithm.instance_problems(instance_type, "hosting", f"{path}.instance_type"))
     count = check.integer(raw, "instance_count", path, 1, 1, 100) or 1
 

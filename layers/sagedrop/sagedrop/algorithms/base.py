@@ -601,6 +601,12 @@ class Algorithm:
         """Why the first lines of a text channel are wrong for this algorithm, or None. Override."""
         return None
 
+    def hosting_instance(self, stack_default: str, stack_gpu_default: str) -> str:
+        """The hosting instance type when neither the manifest nor deploy.json names one."""
+        if self.gpu_only_hosting:
+            return stack_gpu_default
+        return self.cpu_hosting_instance or stack_default
+
     def expected_feature_count(self, values: Mapping[str, Any]) -> int | None:
         """How many feature columns (besides the label) the data must have, when known."""
         return None
