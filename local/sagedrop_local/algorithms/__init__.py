@@ -44,10 +44,11 @@ ALGORITHMS: Mapping[str, str] = {
     "xgboost": "sagedrop_local.algorithms.xgboost",
     "linear-learner": "sagedrop_local.algorithms.linear_learner",
     "blazingtext": "sagedrop_local.algorithms.blazingtext",
+    "seq2seq": "sagedrop_local.algorithms.seq2seq",
 }
 """Algorithm name (as in manifests) -> module with ``train(...)`` and ``load(model_dir)``."""
 
-NOT_YET_LOCAL = ("image-classification", "seq2seq")
+NOT_YET_LOCAL = ("image-classification",)
 
 UNSUPPORTED_MESSAGE = (
     "ClientError: {algorithm} is not yet available locally: the local stack trains "
