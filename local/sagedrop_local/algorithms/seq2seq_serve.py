@@ -87,6 +87,7 @@ class Seq2SeqPredictor:
         config = json.loads((model_dir / CONFIG_FILE).read_text())
         if config.get("format") != FORMAT:
             raise RuntimeError(f"{CONFIG_FILE} is not from this version of the local seq2seq ({config.get('format')})")
+        torch.set_num_threads(1)  # see seq2seq_train.Trainer
         net = Seq2SeqNet(NetConfig(**config["network"]))
         net.load_state_dict(torch.load(model_dir / WEIGHTS_FILE, weights_only=True))
         net.eval()
