@@ -42,7 +42,8 @@ MANIFEST: dict[str, Any] = {
         "bleu_sample_size": 100,
         "beam_size": 3,
     },
-    "deploy": {"gate": {"metric": "validation:bleu", "min": GATE_BLEU}},
+    # a GPU instance (seq2seq hosting needs one) that the emulator's moto knows: it has no ml.g5 types
+    "deploy": {"instance_type": "ml.g4dn.xlarge", "gate": {"metric": "validation:bleu", "min": GATE_BLEU}},
 }
 
 
@@ -95,3 +96,21 @@ def score(translate: Callable[[list[str]], list[str]], test: list[tuple[str, str
 def run_in(workdir: str | None = None) -> tuple[Path, list[tuple[str, str]]]:
     """``prepare`` in a fresh temporary folder (kept for the demo's lifetime)."""
     return prepare(Path(workdir or tempfile.mkdtemp(prefix="sagedrop-seq2seq-")))
+
+
+def report(post: Callable[[bytes], tuple[int, Any]], test: list[tuple[str, str]], log: Callable[[str], None]) -> None:
+    """Translate the held-out pairs over HTTPS (``post`` sends a JSON body) and log what the model achieved."""
+
+    def translate(sources: list[str]) -> list[str]:
+        status, answer = post(json.dumps({"instances": [{"data": s} for s in sources]}).encode())
+        if status != 200:
+            raise RuntimeError(f"translation request failed: HTTP {status} {answer}")
+        return [p["target"] for p in answer["predictions"]]
+
+    result = score(translate, test)
+    source, hypothesis, reference = result["example"]
+    log(
+        f"{MODEL:20s} held-out BLEU {result['bleu']:.1f} (copying the source: {result['copy_bleu']:.1f}); "
+        f"{result['exact']}/{result['count']} sentences exactly right"
+    )
+    log(f"{'':20s} {source!r} -> {hypothesis!r} (reference {reference!r})")
