@@ -10,7 +10,7 @@ One interface for every algorithm, looked up by the name manifests use:
 * ``load(algorithm, model_dir)`` gives a :class:`Predictor` for an extracted ``model.tar.gz``;
   ``invoke(body, content_type, accept)`` answers in the algorithm's real wire format or raises
   :class:`InvokeError` (the container's HTTP status and message, for InvokeEndpoint's ModelError).
-* ``supported(algorithm)``: image-classification and seq2seq are not available locally yet;
+* ``supported(algorithm)``: the algorithms in ``NOT_YET_LOCAL`` are not available locally yet;
   ``unsupported_message(algorithm)`` is the FailureReason for them (never a fake success).
 
 Local only: the Lambda layer (``sagedrop``) never imports this package.
