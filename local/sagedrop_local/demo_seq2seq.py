@@ -36,7 +36,7 @@ MANIFEST: dict[str, Any] = {
         "batch_size": 64,
         "optimizer_type": "adam",
         "learning_rate": 0.005,
-        "max_num_epochs": 6,
+        "max_num_epochs": 4,
         "checkpoint_frequency_num_batches": 40,
         "optimized_metric": "bleu",
         "bleu_sample_size": 100,

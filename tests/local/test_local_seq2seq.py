@@ -317,6 +317,16 @@ def test_a_missing_vocabulary_file_is_named(small, tmp_path):
         train(small, TINY, tmp_path / "out", chans={**channels(small), "vocab": vocab})
 
 
+def test_a_vocabulary_with_wrong_special_ids_is_named(small, tmp_path):
+    """create_vocab_proto.py: <pad>=0, <unk>=1, <s>=2, </s>=3."""
+    vocab = tmp_path / "vocab"
+    vocab.mkdir()
+    (vocab / "vocab.src.json").write_bytes((small / "vocab" / "vocab.src.json").read_bytes())
+    (vocab / "vocab.trg.json").write_text('{"<unk>": 0, "<pad>": 1, "<s>": 2, "</s>": 3, "hund": 4}')
+    with pytest.raises(AlgorithmError, match=r"vocab/vocab\.trg\.json: <pad> has id 1, seq2seq needs 0"):
+        train(small, TINY, tmp_path / "out", chans={**channels(small), "vocab": vocab})
+
+
 def test_records_in_the_wrong_format_are_named(small, tmp_path):
     """Linear-learner style records (features["values"]) in the train channel are not seq2seq data."""
     bad = tmp_path / "train"

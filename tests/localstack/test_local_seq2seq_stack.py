@@ -13,8 +13,10 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+import numpy as np
 import pytest
 
+from sagedrop import recordio
 from sagedrop_cli.prepare.seq2seq import prepare_seq2seq
 from sagedrop_local.demo_seq2seq import corpus_bleu
 from sagedrop_local.seq2seq_corpus import read_corpus
@@ -135,3 +137,37 @@ def test_a_seq2seq_job_with_a_setting_it_cannot_honour_fails_with_the_reason(loc
     assert "encoder_type=cnn" in item["last_error"] and "not available locally" in item["last_error"]
     job = local.client("sagemaker").describe_training_job(TrainingJobName=item["latest_job"])
     assert job["TrainingJobStatus"] == "Failed" and "not available locally" in job["FailureReason"]
+
+
+def small_folder(tmp_path, name: str):
+    pairs = read_corpus()[:200]
+    (tmp_path / "src").write_text("".join(s + "\n" for s, _ in pairs), encoding="utf-8")
+    (tmp_path / "trg").write_text("".join(t + "\n" for _, t in pairs), encoding="utf-8")
+    folder = tmp_path / name
+    prepare_seq2seq(tmp_path / "src", tmp_path / "trg", folder, validation_ratio=0.2, seed=0)
+    (folder / "training.json").write_text(json.dumps({"algorithm": "seq2seq", "hyperparameters": HYPERPARAMETERS}))
+    return folder
+
+
+def test_records_of_another_algorithm_fail_the_job_naming_the_file(local, tmp_path):
+    """RecordIO-protobuf framing passes the train function's check; the records' layout fails the job."""
+    folder = small_folder(tmp_path, "dense-s2s")
+    with open(folder / "train" / "train.rec", "wb") as handle:
+        recordio.write_dense(handle, np.ones((4, 3), dtype=np.float32), np.zeros(4, dtype=np.float32))
+    put_folder(local, "dense-s2s", folder)
+    item = local.wait_for_status("dense-s2s", SETTLED, timeout=60)
+    assert item["status"] == "failed"
+    assert "train/train.rec is not seq2seq RecordIO-protobuf" in item["last_error"]
+    assert 'features["source"]' in item["last_error"]
+
+
+def test_a_missing_vocabulary_file_starts_no_job(local, tmp_path):
+    """The train function checks the vocab channel before any job starts (a recorded rejection)."""
+    folder = small_folder(tmp_path, "novocab-s2s")
+    (folder / "vocab" / "vocab.trg.json").unlink()
+    put_folder(local, "novocab-s2s", folder)
+    item = local.wait_for_status("novocab-s2s", SETTLED, timeout=60)
+    assert item["status"] == "rejected"
+    assert "vocab.trg.json" in item["last_error"]
+    jobs = local.client("sagemaker").list_training_jobs()["TrainingJobSummaries"]
+    assert not [j for j in jobs if j["TrainingJobName"].startswith("novocab-s2s-")]

@@ -200,7 +200,8 @@ def read_vocab(directory: Path, name: str) -> dict[str, int]:
     try:
         return load_vocab(path)
     except PrepareError as exc:
-        raise client_error(f"Channel 'vocab': {str(exc).replace(str(directory), 'vocab')}") from None
+        detail = "; ".join(str(problem).replace(str(directory), "vocab") for problem in exc.problems)
+        raise client_error(f"Channel 'vocab': {detail}") from None
 
 
 def read_pairs(root: Path, channel: str, source_size: int, target_size: int) -> tuple[list[list[int]], list[list[int]]]:
