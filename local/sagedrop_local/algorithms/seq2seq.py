@@ -49,8 +49,6 @@ way round).
 from __future__ import annotations
 
 import json
-import math
-import random
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -324,22 +322,6 @@ def train(
 
 def _jsonable(values: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is None or isinstance(v, bool | int | float | str)}
-
-
-def bleu(hypotheses: list[str], references: list[str]) -> float:
-    """Sockeye's raw_corpus_bleu: sacreBLEU, no tokenization, floor smoothing 0.01, as a fraction (0..1)."""
-    from sacrebleu.metrics import BLEU
-
-    scorer = BLEU(tokenize="none", smooth_method="floor", smooth_value=0.01, effective_order=True, force=True)
-    score = scorer.corpus_score(hypotheses, [references]).score / 100.0
-    return 0.0 if math.isnan(score) else min(score, 1.0)
-
-
-def sample_indices(size: int, wanted: int, seed: int = SEED) -> list[int]:
-    """``wanted`` distinct indices of ``size`` (all when wanted is -1 or at least size), sorted."""
-    if wanted < 0 or wanted >= size:
-        return list(range(size))
-    return sorted(random.Random(seed).sample(range(size), wanted))
 
 
 # --------------------------------------------------------------------------------------------

@@ -56,8 +56,8 @@ def _flag(value: Any, where: str) -> bool:
 
 
 class Seq2SeqPredictor:
-    def __init__(self, trainer: Any, source_vocab: Mapping[str, int], target_vocab: Mapping[str, int], values: Any):
-        self.trainer = trainer
+    def __init__(self, net: Any, source_vocab: Mapping[str, int], target_vocab: Mapping[str, int], values: Any):
+        self.net = net
         self.source_vocab = dict(source_vocab)
         self.target_tokens = {index: token for token, index in target_vocab.items()}
         self.beam = int(values["beam_size"])
@@ -111,7 +111,7 @@ class Seq2SeqPredictor:
             for row, (_, ids) in enumerate(chunk):
                 source[row, : len(ids)] = torch.tensor(ids)
             lengths = torch.tensor([len(s) for _, s in chunk])
-            decoded = beam_search(self.trainer, source, lengths, self.beam, self.max_target + 1)
+            decoded = beam_search(self.net, source, lengths, self.beam, self.max_target + 1)
             for (index, ids), (target, rows) in zip(chunk, decoded, strict=True):
                 results[index] = (target, [row[: len(ids)] for row in rows])
         return results

@@ -104,6 +104,22 @@ def tensors(batch: list[Pair], values: Mapping[str, Any], pad_to_max: bool) -> t
     return source, lengths, target_in, target_out
 
 
+def bleu(hypotheses: list[str], references: list[str]) -> float:
+    """Sockeye's raw_corpus_bleu: sacreBLEU, no tokenization, floor smoothing 0.01, as a fraction (0..1)."""
+    from sacrebleu.metrics import BLEU
+
+    scorer = BLEU(tokenize="none", smooth_method="floor", smooth_value=0.01, effective_order=True, force=True)
+    score = scorer.corpus_score(hypotheses, [references]).score / 100.0
+    return 0.0 if math.isnan(score) else min(score, 1.0)
+
+
+def sample_indices(size: int, wanted: int, seed: int = SEED) -> list[int]:
+    """``wanted`` distinct indices of ``size`` (all when wanted is -1 or at least size), sorted."""
+    if wanted < 0 or wanted >= size:
+        return list(range(size))
+    return sorted(random.Random(seed).sample(range(size), wanted))
+
+
 class Trainer:
     def __init__(self, values: Mapping[str, Any], source_vocab: int, target_vocab: int, log: Log) -> None:
         self.values = values
@@ -196,8 +212,6 @@ class Trainer:
         return out
 
     def evaluate(self, validation: list[Pair], bleu_pairs: list[Pair] | None) -> dict[str, float]:
-        from sagedrop_local.algorithms.seq2seq import bleu
-
         perplexity, accuracy = self.score(validation)
         metrics = {"validation:perplexity": perplexity, "validation:accuracy": accuracy}
         if bleu_pairs:
@@ -213,8 +227,6 @@ class Trainer:
     # ---- the loop ----------------------------------------------------------------------------
 
     def fit(self, train: list[Pair], validation: list[Pair]) -> list[tuple[str, float]]:
-        from sagedrop_local.algorithms.seq2seq import sample_indices
-
         v = self.values
         optimized = v["optimized_metric"]
         sample = v["bleu_sample_size"]
