@@ -7,6 +7,7 @@
 3. Drop three models into the data bucket: an XGBoost ``multi:softmax`` classifier (the tutorial's
    settings), a linear-learner multiclass classifier, and a linear-learner regressor on the raw
    target. Each is validated, trained for real, gated and deployed by the same functions as on AWS.
+   Plus Seq2Seq on the synthetic English -> German corpus shipped in the repo (demo_seq2seq.py).
 4. Send the held-out rows to the HTTPS API with the key; print weighted precision, recall and F1
    for the classifiers and RMSE for the regressor; show that a wrong key is refused.
 5. Run cleanup with the emulated clock moved past the idle window: the endpoints nobody called
