@@ -45,7 +45,7 @@ HYPERPARAMETERS = {
 @pytest.fixture(scope="module")
 def local() -> Any:
     lines: list[str] = []
-    stack = LocalStack(api_port=0, endpoint_delay=0.2, log=lines.append)
+    stack = LocalStack(stack="sagedrop-seq2seq", api_port=0, endpoint_delay=0.2, log=lines.append)  # own tables
     stack.start()
     stack.lines = lines
     yield stack
