@@ -35,7 +35,7 @@ HYPERPARAMETERS = {
     "batch_size": 64,
     "learning_rate": 0.01,
     "checkpoint_frequency_num_batches": 15,
-    "max_num_epochs": 6,
+    "max_num_epochs": 5,
     "optimized_metric": "bleu",
     "bleu_sample_size": 60,
     "beam_size": 3,
@@ -77,7 +77,7 @@ def post(stack: LocalStack, path: str, body: dict[str, Any]) -> tuple[int, Any]:
 
 def test_seq2seq_from_drop_to_translations_and_a_redelivered_event(local, tmp_path):
     pairs = read_corpus()
-    train, test = pairs[:1200], pairs[-100:]
+    train, test = pairs[:1000], pairs[-100:]
     (tmp_path / "src").write_text("".join(s + "\n" for s, _ in train), encoding="utf-8")
     (tmp_path / "trg").write_text("".join(t + "\n" for _, t in train), encoding="utf-8")
     folder = tmp_path / "en-de"
@@ -111,7 +111,7 @@ def test_seq2seq_from_drop_to_translations_and_a_redelivered_event(local, tmp_pa
     assert status == 200, answer
     hypotheses = [p["target"] for p in answer["predictions"]]
     references = [t for _, t in test]
-    assert corpus_bleu(hypotheses, references) > 60 > 5 > corpus_bleu([s for s, _ in test], references)
+    assert corpus_bleu(hypotheses, references) > 50 > 5 > corpus_bleu([s for s, _ in test], references)
 
     # S3 may deliver the same notification twice: the same job name, so no second job starts.
     manifest_events = [e for e in train_events if e["Records"][0]["s3"]["object"]["key"].endswith("training.json")]
