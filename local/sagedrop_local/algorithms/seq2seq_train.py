@@ -51,10 +51,10 @@ def net_config(values: Mapping[str, Any], source_vocab: int, target_vocab: int) 
 def initialize(net: nn.Module, values: Mapping[str, Any], generator: torch.Generator) -> None:
     """Weights (2+ dimensions) as MXNet's initializers draw them; biases zero.
 
-    apache/mxnet ``python/mxnet/initializer.py``: ``Uniform(scale)`` draws from [-scale, scale];
-    ``Xavier(rnd_type="uniform", factor_type, magnitude)`` from [-s, s] with
-    s = sqrt(magnitude / factor), factor = fan_in, fan_out or their mean (``in``/``out``/``avg``),
-    fan_in = the product of the dimensions after the first, fan_out = the first dimension.
+    apache/mxnet ``python/mxnet/initializer.py`` (at 69799f3ce3b60ca0110970a429417159cb0073d5):
+    ``Uniform(scale)`` draws from [-scale, scale]; ``Xavier(rnd_type="uniform", factor_type,
+    magnitude)`` from [-s, s] with s = sqrt(magnitude / factor), factor = fan_in, fan_out or their
+    mean (``in``/``out``/``avg``); for the 2-D weights here fan_in = shape[1], fan_out = shape[0].
     """
     scale = values["weight_init_scale"]
     with torch.no_grad():
