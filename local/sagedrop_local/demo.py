@@ -7,6 +7,7 @@
 3. Drop three models into the data bucket: an XGBoost ``multi:softmax`` classifier (the tutorial's
    settings), a linear-learner multiclass classifier, and a linear-learner regressor on the raw
    target. Each is validated, trained for real, gated and deployed by the same functions as on AWS.
+   Plus Seq2Seq on the synthetic English -> German corpus shipped in the repo (demo_seq2seq.py).
 4. Send the held-out rows to the HTTPS API with the key; print weighted precision, recall and F1
    for the classifiers and RMSE for the regressor; show that a wrong key is refused.
 5. Run cleanup with the emulated clock moved past the idle window: the endpoints nobody called
@@ -25,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from sagedrop_local import demo_seq2seq
 from sagedrop_local.stack import LocalStack
 
 LABELS = ["low", "medium", "high", "very high"]
@@ -206,10 +208,13 @@ def run(print_step: Callable[[str], None] = step) -> None:
                 Body=json.dumps(manifest, indent=2).encode(),
             )
             log(f"dropped s3://{stack.data_bucket}/demo/{model}/training.json")
+        s2s_folder, s2s_test = demo_seq2seq.run_in()  # the shipped synthetic en->de corpus, `sagedrop prepare seq2seq`
+        demo_seq2seq.drop(s3, stack.data_bucket, "demo", s2s_folder)
+        log(f"dropped s3://{stack.data_bucket}/demo/{demo_seq2seq.MODEL}/training.json (seq2seq)")
 
         print_step("3/5 training, gating and deploying")
-        models = list(manifests())
-        items = wait_all(stack, models, timeout=90)
+        models = [*manifests(), demo_seq2seq.MODEL]
+        items = wait_all(stack, models, timeout=180)
         for model, item in items.items():
             metrics = ", ".join(f"{k}={v:.3f}" for k, v in sorted((item.get("metrics") or {}).items()))
             log(f"{model:20s} in service at endpoint {item.get('endpoint')}  [{metrics}]")
@@ -230,6 +235,8 @@ def run(print_step: Callable[[str], None] = step) -> None:
         scores = np.array([float(p["score"]) for p in predictions])
         rmse = float(np.sqrt(np.mean((scores - data["y"][test]) ** 2)))
         log(f"{'diabetes-regressor':20s} RMSE {rmse:.1f} (target range {data['y'].min():.0f}..{data['y'].max():.0f})")
+        path = f"/models/{demo_seq2seq.MODEL}/predictions"
+        demo_seq2seq.report(lambda body: api_call(stack, "POST", path, body, "application/json"), s2s_test, log)
         status, answer = api_call(stack, "GET", "/models", None, None, principal=None)
         if status != 403:
             raise DemoFailure(f"an unsigned request got HTTP {status}, expected 403")

@@ -11,7 +11,7 @@ One interface for every algorithm, looked up by the name manifests use:
   (``serving``: the Model's image tag and container environment, for the modules that use them);
   ``invoke(body, content_type, accept)`` answers in the algorithm's real wire format or raises
   :class:`InvokeError` (the container's HTTP status and message, for InvokeEndpoint's ModelError).
-* ``supported(algorithm)``: image-classification and seq2seq are not available locally yet;
+* ``supported(algorithm)``: the algorithms in ``NOT_YET_LOCAL`` are not available locally yet;
   ``unsupported_message(algorithm)`` is the FailureReason for them (never a fake success).
 
 Local only: the Lambda layer (``sagedrop``) never imports this package.
@@ -47,10 +47,11 @@ ALGORITHMS: Mapping[str, str] = {
     "xgboost": "sagedrop_local.algorithms.xgboost",
     "linear-learner": "sagedrop_local.algorithms.linear_learner",
     "blazingtext": "sagedrop_local.algorithms.blazingtext",
+    "seq2seq": "sagedrop_local.algorithms.seq2seq",
 }
 """Algorithm name (as in manifests) -> module with ``train(...)`` and ``load(model_dir)``."""
 
-NOT_YET_LOCAL = ("image-classification", "seq2seq")
+NOT_YET_LOCAL = ("image-classification",)
 
 UNSUPPORTED_MESSAGE = (
     "ClientError: {algorithm} is not yet available locally: the local stack trains "
