@@ -6,7 +6,9 @@
    ``pandas.cut(y, 4)``; 70% train, 15% validation, 15% held out.
 3. Drop three models into the data bucket: an XGBoost ``multi:softmax`` classifier (the tutorial's
    settings), a linear-learner multiclass classifier, and a linear-learner regressor on the raw
-   target. Each is validated, trained for real, gated and deployed by the same functions as on AWS.
+   target; and an image classifier (ResNet-20) on scikit-learn's digits packed as MXNet ``.rec``
+   files (``demo_images``). Each is validated, trained for real, gated and deployed by the same
+   functions as on AWS.
 4. Send the held-out rows to the HTTPS API with the key; print weighted precision, recall and F1
    for the classifiers and RMSE for the regressor; show that a wrong key is refused.
 5. Run cleanup with the emulated clock moved past the idle window: the endpoints nobody called
@@ -25,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from sagedrop_local import demo_images
 from sagedrop_local.stack import LocalStack
 
 LABELS = ["low", "medium", "high", "very high"]
@@ -175,6 +178,7 @@ def run(print_step: Callable[[str], None] = step) -> None:
         log(f"API {stack.api_url}")
 
         print_step("2/5 uploading data: scikit-learn's diabetes set, target binned into 4 classes (pandas.cut style)")
+        held_images = demo_images.drop(stack, log)  # first: the slowest job starts first
         data = load_data()
         s3 = stack.client("s3")
         for model, manifest in manifests().items():
@@ -196,8 +200,8 @@ def run(print_step: Callable[[str], None] = step) -> None:
             log(f"dropped s3://{stack.data_bucket}/demo/{model}/training.json")
 
         print_step("3/5 training, gating and deploying")
-        models = list(manifests())
-        items = wait_all(stack, models, timeout=90)
+        models = [*manifests(), demo_images.MODEL]
+        items = wait_all(stack, models, timeout=180)
         for model, item in items.items():
             metrics = ", ".join(f"{k}={v:.3f}" for k, v in sorted((item.get("metrics") or {}).items()))
             log(f"{model:20s} in service at endpoint {item.get('endpoint')}  [{metrics}]")
@@ -218,6 +222,7 @@ def run(print_step: Callable[[str], None] = step) -> None:
         scores = np.array([float(p["score"]) for p in predictions])
         rmse = float(np.sqrt(np.mean((scores - data["y"][test]) ** 2)))
         log(f"{'diabetes-regressor':20s} RMSE {rmse:.1f} (target range {data['y'].min():.0f}..{data['y'].max():.0f})")
+        demo_images.report(held_images, lambda *request: api_call(stack, *request), log)
         status, answer = api_call(stack, "GET", "/models", None, None, key="not-the-key")
         if status != 403:
             raise DemoFailure(f"a wrong API key got HTTP {status}, expected 403")

@@ -10,7 +10,7 @@ One interface for every algorithm, looked up by the name manifests use:
 * ``load(algorithm, model_dir)`` gives a :class:`Predictor` for an extracted ``model.tar.gz``;
   ``invoke(body, content_type, accept)`` answers in the algorithm's real wire format or raises
   :class:`InvokeError` (the container's HTTP status and message, for InvokeEndpoint's ModelError).
-* ``supported(algorithm)``: image-classification and seq2seq are not available locally yet;
+* ``supported(algorithm)``: seq2seq is not available locally yet;
   ``unsupported_message(algorithm)`` is the FailureReason for them (never a fake success).
 
 Local only: the Lambda layer (``sagedrop``) never imports this package.
@@ -44,10 +44,11 @@ ALGORITHMS: Mapping[str, str] = {
     "xgboost": "sagedrop_local.algorithms.xgboost",
     "linear-learner": "sagedrop_local.algorithms.linear_learner",
     "blazingtext": "sagedrop_local.algorithms.blazingtext",
+    "image-classification": "sagedrop_local.algorithms.image_classification",
 }
 """Algorithm name (as in manifests) -> module with ``train(...)`` and ``load(model_dir)``."""
 
-NOT_YET_LOCAL = ("image-classification", "seq2seq")
+NOT_YET_LOCAL = ("seq2seq",)
 
 UNSUPPORTED_MESSAGE = (
     "ClientError: {algorithm} is not yet available locally: the local stack trains "
