@@ -243,6 +243,8 @@ class LocalAws:
             )
 
         self._patch.set(rt_responses.SageMakerRuntimeResponse, "invoke_endpoint", invoke_endpoint)
+        # InvokeEndpoint bodies are bytes (images, RecordIO): moto would decode them as UTF-8 and fail with a 500
+        self._patch.set(rt_responses.SageMakerRuntimeResponse, "use_raw_body", True)
 
     def uninstall(self) -> None:
         self._patch.undo()

@@ -203,7 +203,14 @@ def test_image_format_with_lst_files_and_multi_label_vectors(small: dict, digits
     model_dir = tmp_path / "model-multi"
     lines_logged: list[str] = []
     multi = ic.train(
-        {**FAST, "num_classes": "2", "multi_label": "1", "use_weighted_loss": "1", "epochs": "4", "num_training_samples": "240"},
+        {
+            **FAST,
+            "num_classes": "2",
+            "multi_label": "1",
+            "use_weighted_loss": "1",
+            "epochs": "4",
+            "num_training_samples": "240",
+        },
         {name: out / name for name in ("train", "validation", "train_lst", "validation_lst")},
         dict.fromkeys(("train", "validation", "train_lst", "validation_lst"), "application/x-image"),
         model_dir,
@@ -222,8 +229,12 @@ def test_optimizers_schedule_augmentation_checkpoints_and_early_stopping(small: 
         {"num_layers": "18", "epochs": "1", "augmentation_type": "crop", "mini_batch_size": "100"},
         {"optimizer": "rmsprop", "learning_rate": "0.001", "augmentation_type": "crop_color", "top_k": "3"},
         {"optimizer": "nag", "lr_scheduler_step": "1,2", "lr_scheduler_factor": "0.5", "checkpoint_frequency": "2"},
-        {"early_stopping": "True", "early_stopping_min_epochs": "1", "early_stopping_patience": "1",
-         "early_stopping_tolerance": "1.0"},
+        {
+            "early_stopping": "True",
+            "early_stopping_min_epochs": "1",
+            "early_stopping_patience": "1",
+            "early_stopping_tolerance": "1.0",
+        },
     ):
         model_dir = tmp_path / "-".join(settings)
         lines: list[str] = []
@@ -282,7 +293,7 @@ def test_a_channel_in_the_wrong_record_format_fails_with_the_file_named(tmp_path
     csv.mkdir()
     (csv / "train.rec").write_text("0,1,2\n1,2,3\n")
     base = {**FAST, "num_training_samples": "4"}
-    for folder, expected in ((protobuf, "train/train.rec record 0"), (csv, "train/train.rec is not an MXNet RecordIO")):
+    for folder in (protobuf, csv):
         with pytest.raises(AlgorithmError) as failed:
             algorithms.train(
                 "image-classification",
@@ -291,7 +302,9 @@ def test_a_channel_in_the_wrong_record_format_fails_with_the_file_named(tmp_path
                 {"train": REC, "validation": REC},
                 tmp_path / "model",
             )
-        assert failed.value.message.startswith("ClientError: ") and expected in failed.value.message, failed.value
+        assert failed.value.message.startswith(
+            "ClientError: train/train.rec holds no MXNet image records (record index 0"
+        )
     labelled = tmp_path / "labels"
     labelled.mkdir()
     with open(labelled / "train.rec", "wb") as handle:

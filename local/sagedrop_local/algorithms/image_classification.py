@@ -520,7 +520,9 @@ def load(model_dir: Path) -> Predictor:
     if not params.is_file():
         raise RuntimeError(f"model.tar.gz lacks {params.name}, named by {SYMBOL_FILE}")
     channels, height, width = description["image_shape"]
-    spec = image_data.Spec(channels, height, width, int(description["num_classes"]), bool(description["multi_label"]), None)
+    spec = image_data.Spec(
+        channels, height, width, int(description["num_classes"]), bool(description["multi_label"]), None
+    )
     values = {**DEFAULTS, "num_layers": int(description["num_layers"]), "image_shape": [channels, height, width]}
     trainer = Trainer(values, spec, log=lambda _line: None)
     trainer.model.load_state_dict(torch.load(params, map_location="cpu", weights_only=True))

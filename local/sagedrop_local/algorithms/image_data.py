@@ -31,7 +31,7 @@ import numpy as np
 
 from sagedrop.recordio import RecordIOError, iter_image_rec
 from sagedrop_cli.prepare.images import resized_size
-from sagedrop_local.algorithms.common import AlgorithmError, channel_files, client_error, relative_name
+from sagedrop_local.algorithms.common import channel_files, client_error, relative_name
 
 SKIPPED_SUFFIXES = (".idx", ".lst")  # im2rec's companions of a .rec, harmless in a channel
 
@@ -144,8 +144,9 @@ def read_recordio(root: Path, channel: str, spec: Spec, class_ids: bool) -> Data
                 where.append(here)
         except RecordIOError as exc:
             raise client_error(
-                f"{name} is not an MXNet RecordIO file ({exc}); the {channel} channel takes .rec files "
-                "(application/x-recordio) as sagedrop prepare images or im2rec write them"
+                f"{name} holds no MXNet image records ({exc}): the {channel} channel takes .rec files of images "
+                "(application/x-recordio) as sagedrop prepare images or im2rec write them; RecordIO-protobuf "
+                "(application/x-recordio-protobuf) is another format"
             ) from None
     return _finish(images, labels, where, spec)
 
@@ -261,7 +262,9 @@ def random_affine(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     offset = np.array([cx, cy]) - inverse @ np.array([cx, cy])
     matrix = (inverse[0, 0], inverse[0, 1], offset[0], inverse[1, 0], inverse[1, 1], offset[1])
     squeezed = image[:, :, 0] if image.shape[2] == 1 else image
-    out = Image.fromarray(squeezed).transform((width, height), Image.Transform.AFFINE, matrix, Image.Resampling.BILINEAR)
+    out = Image.fromarray(squeezed).transform(
+        (width, height), Image.Transform.AFFINE, matrix, Image.Resampling.BILINEAR
+    )
     array = np.asarray(out, dtype=np.uint8)
     return array[:, :, None] if array.ndim == 2 else array
 
@@ -290,16 +293,3 @@ def augmented_batch(
 def require_images(data: Dataset, channel: str) -> None:
     if not data.images:
         raise client_error(f"the {channel} channel holds no images")
-
-
-__all__ = [
-    "AlgorithmError",
-    "Dataset",
-    "Spec",
-    "augmented_batch",
-    "decode_image",
-    "read_listed_images",
-    "read_recordio",
-    "require_images",
-    "stack_centered",
-]

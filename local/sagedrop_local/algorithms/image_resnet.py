@@ -27,7 +27,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-LARGE_UNITS = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3), 50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3), 200: (3, 24, 36, 3)}
+LARGE_UNITS = {
+    18: (2, 2, 2, 2),
+    34: (3, 4, 6, 3),
+    50: (3, 4, 6, 3),
+    101: (3, 4, 23, 3),
+    152: (3, 8, 36, 3),
+    200: (3, 24, 36, 3),
+}
 SMALL_DEPTHS = (20, 32, 44, 56, 110)
 BN_EPS = 2e-5  # MXNet's reference symbol
 BN_MOMENTUM = 0.1  # torch's convention for MXNet's bn_mom=0.9
