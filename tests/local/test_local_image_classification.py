@@ -107,7 +107,7 @@ def test_the_resnets_have_the_documented_depths() -> None:
     import torch
 
     torch.set_num_threads(1)
-    for depth in SMALL_DEPTHS + (18, 34, 50):
+    for depth in (*SMALL_DEPTHS, 18, 34, 50):
         model = ResNet(depth, 4, (3, 16, 16))
         assert depth_of(model) == depth
         if depth in (20, 18, 50):

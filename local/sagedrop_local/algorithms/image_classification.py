@@ -113,7 +113,7 @@ def _bad(detail: str) -> Exception:
 def parse_hyperparameters(given: Mapping[str, str], log: Log) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for name, raw in given.items():
-        if name.startswith("_") or name.startswith("sagemaker_"):
+        if name.startswith(("_", "sagemaker_")):
             log(f"hyperparameter {name} is ignored locally")
             continue
         spec = _SPECS.get(name)
@@ -300,7 +300,7 @@ class Trainer:
         return self.model(torch.from_numpy(np.ascontiguousarray(batch)).float().div_(255.0))
 
     def _loss(self, logits: Any, targets: Any, pos_weight: Any) -> Any:
-        import torch.nn.functional as F  # noqa: N812
+        import torch.nn.functional as F
 
         if self.spec.multi_label:
             return F.binary_cross_entropy_with_logits(logits, targets, pos_weight=pos_weight)
