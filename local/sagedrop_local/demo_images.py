@@ -43,7 +43,7 @@ def manifest(num_training_samples: int) -> dict[str, Any]:
             "image_shape": "3,16,16",
             "num_classes": 10,
             "num_training_samples": num_training_samples,
-            "epochs": 6,
+            "epochs": 4,
             "mini_batch_size": 32,
             "learning_rate": 0.05,
         },

@@ -30,7 +30,7 @@ FAST = {
     "num_layers": "20",
     "image_shape": "3,16,16",
     "num_classes": "10",
-    "epochs": "5",
+    "epochs": "4",
     "mini_batch_size": "32",
     "learning_rate": "0.05",
     "optimizer": "sgd",
@@ -127,7 +127,7 @@ def test_learns_the_digits_and_beats_chance_on_held_out_images(trained: dict, di
     assert metrics["validation:accuracy"] > 0.8, trained["lines"]
     lines = trained["lines"]
     assert any(line.startswith("Epoch[0] Train-accuracy=") for line in lines)
-    assert any(line.startswith("Epoch[4] Validation-accuracy=") for line in lines)
+    assert any(line.startswith("Epoch[3] Validation-accuracy=") for line in lines)
 
     predictor = algorithms.load("image-classification", trained["model_dir"])
     hits = 0
@@ -223,7 +223,7 @@ def test_image_format_with_lst_files_and_multi_label_vectors(small: dict, digits
 
 def test_optimizers_schedule_augmentation_checkpoints_and_early_stopping(small: dict, tmp_path: Path) -> None:
     out = small["rec"]
-    base = {**FAST, "num_training_samples": "240", "epochs": "4", "image_shape": "3,12,12"}
+    base = {**FAST, "num_training_samples": "240", "epochs": "3", "image_shape": "3,12,12"}
     for settings in (
         {"optimizer": "adam", "learning_rate": "0.01", "augmentation_type": "crop_color_transform", "resize": "14"},
         {"num_layers": "18", "epochs": "1", "augmentation_type": "crop", "mini_batch_size": "100"},
@@ -248,7 +248,7 @@ def test_optimizers_schedule_augmentation_checkpoints_and_early_stopping(small: 
         assert "validation:accuracy" in dict(result.metrics), settings
         params = sorted(p.name for p in model_dir.glob("*.params"))
         if "checkpoint_frequency" in settings:
-            assert params == ["image-classification-0002.params", "image-classification-0004.params"]
+            assert params == ["image-classification-0002.params", "image-classification-0003.params"]
         if "top_k" in settings:
             assert any("Validation-top_k_accuracy_3=" in line for line in lines)
         if "early_stopping" in settings:  # a tolerance of 100 % means no epoch ever improves enough
@@ -267,7 +267,7 @@ def test_settings_it_cannot_honour_fail_the_job_clearly(small: dict, tmp_path: P
         ({"num_layers": "19"}, "num_layers='19' is not one of 18, 34"),
         ({"image_shape": "3,32,32"}, "smaller than image_shape's 32x32"),
         ({"optimizer": "adagrad"}, "optimizer='adagrad'"),
-        ({"checkpoint_frequency": "9"}, "checkpoint_frequency (9) is larger than epochs (5)"),
+        ({"checkpoint_frequency": "9"}, "checkpoint_frequency (9) is larger than epochs (4)"),
         ({"frobnicate": "1"}, "'frobnicate' was unexpected"),
     ]
     for settings, expected in cases:
