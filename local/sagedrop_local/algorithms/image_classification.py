@@ -15,8 +15,8 @@ What follows the developer guide (image-classification.html, IC-Hyperparameter.h
   binary cross-entropy, "average accuracy across all classes"; ``use_weighted_loss`` weighs each
   class's positives by its negatives/positives ratio), ``early_stopping`` with ``_min_epochs``,
   ``_patience`` and ``_tolerance`` (relative improvement of the validation accuracy),
-  ``checkpoint_frequency`` (a checkpoint every so many epochs; by default only the epoch with the best
-  validation accuracy);
+  ``checkpoint_frequency`` (a checkpoint every so many epochs and at the last one, the endpoint serving
+  the latest; by default only the epoch with the best validation accuracy, which the endpoint serves);
 * ``use_pretrained_model=1`` fails: the ImageNet weights it loads cannot be fetched by the local
   stack. ``precision_dtype=float16`` fails too: half precision is a GPU feature, and torch's float16
   autocast on this CPU ran a ResNet-20 batch about 200 times slower than float32 (measured: 26 s
@@ -29,7 +29,9 @@ What follows the developer guide (image-classification.html, IC-Hyperparameter.h
   ``application/x-image``, ``image/jpeg`` or ``image/png``; the answer is the JSON list of the
   probabilities of every class (``application/json``) or, for ``Accept: application/jsonlines`` (batch
   transform), one line ``{"prediction": [...]}``. Other request types are refused with 415, other
-  Accept types with 406.
+  Accept types with 406 (the statuses a model server gives; the guide names none). The request image is
+  resized to ``image_shape``'s height and width with bilinear filtering: a local choice, the guide does
+  not say how the container fits an image to the network.
 
 Artifacts: the container's file names, ``image-classification-symbol.json``,
 ``image-classification-<epoch>.params`` and ``model-shapes.json`` (a model.tar.gz of the real
@@ -524,6 +526,7 @@ def load(model_dir: Path) -> Predictor:
         channels, height, width, int(description["num_classes"]), bool(description["multi_label"]), None
     )
     values = {**DEFAULTS, "num_layers": int(description["num_layers"]), "image_shape": [channels, height, width]}
+    torch.set_num_threads(_threads())
     trainer = Trainer(values, spec, log=lambda _line: None)
     trainer.model.load_state_dict(torch.load(params, map_location="cpu", weights_only=True))
     trainer.model.eval()
