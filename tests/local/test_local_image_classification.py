@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -172,6 +173,35 @@ def test_serving_speaks_the_containers_formats(trained: dict, digits: dict) -> N
     assert refused.value.status_code == 400 and "decode" in refused.value.message
 
 
+def test_incremental_training_starts_from_a_local_model(trained: dict, rec_channels: dict, tmp_path: Path) -> None:
+    """image-classification.html, Incremental Training: a model channel; num_layers, image_shape, num_classes match."""
+    channel = tmp_path / "model"
+    channel.mkdir()
+    with tarfile.open(channel / "model.tar.gz", "w:gz") as archive:
+        for path in trained["model_dir"].iterdir():
+            archive.add(path, arcname=path.name)
+    out = rec_channels["out"]
+    lines: list[str] = []
+    result = algorithms.train(
+        "image-classification",
+        {**FAST, "epochs": "1", "learning_rate": "0.001", "num_training_samples": "1037"},
+        {"train": out / "train", "validation": out / "validation", "model": channel},
+        {"train": REC, "validation": REC, "model": "application/x-sagemaker-model"},
+        tmp_path / "next",
+        log=lines.append,
+    )
+    assert any(line.startswith("starting from the model channel's model") for line in lines)
+    assert dict(result.metrics)["validation:accuracy"] > 0.8  # one gentle epoch keeps what the seed knew
+    with pytest.raises(AlgorithmError, match="the model channel's model has num_layers=20, this job 32"):
+        algorithms.train(
+            "image-classification",
+            {**FAST, "num_layers": "32", "num_training_samples": "1037"},
+            {"train": out / "train", "validation": out / "validation", "model": channel},
+            {},
+            tmp_path / "other",
+        )
+
+
 def test_a_sagemaker_mxnet_archive_is_refused_clearly(tmp_path: Path) -> None:
     (tmp_path / "image-classification-symbol.json").write_text(json.dumps({"nodes": [], "arg_nodes": [], "heads": []}))
     (tmp_path / "image-classification-0010.params").write_bytes(b"\x12\x01\x00\x00\x00\x00\x00\x00")
@@ -277,8 +307,13 @@ def test_settings_it_cannot_honour_fail_the_job_clearly(small: dict, tmp_path: P
     without = {k: v for k, v in base.items() if k != "num_classes"}
     with pytest.raises(AlgorithmError, match="'num_classes' is a required property"):
         algorithms.train("image-classification", without, dirs, types, tmp_path / "m")
-    with pytest.raises(AlgorithmError, match="incremental training"):
-        algorithms.train("image-classification", base, {**dirs, "model": tmp_path}, types, tmp_path / "m")
+    mxnet = tmp_path / "mxnet"
+    (mxnet / "model").mkdir(parents=True)
+    (mxnet / "image-classification-symbol.json").write_text(json.dumps({"nodes": [], "heads": []}))
+    with tarfile.open(mxnet / "model" / "model.tar.gz", "w:gz") as archive:
+        archive.add(mxnet / "image-classification-symbol.json", arcname="image-classification-symbol.json")
+    with pytest.raises(AlgorithmError, match=r"model\.tar\.gz cannot seed this job: .* is an MXNet symbol"):
+        algorithms.train("image-classification", base, {**dirs, "model": mxnet / "model"}, types, tmp_path / "m")
     with pytest.raises(AlgorithmError, match="validation is missing"):
         algorithms.train("image-classification", base, {"train": dirs["train"]}, types, tmp_path / "m")
 

@@ -17,6 +17,8 @@ What follows the developer guide (image-classification.html, IC-Hyperparameter.h
   ``_patience`` and ``_tolerance`` (relative improvement of the validation accuracy),
   ``checkpoint_frequency`` (a checkpoint every so many epochs and at the last one, the endpoint serving
   the latest; by default only the epoch with the best validation accuracy, which the endpoint serves);
+* the ``model`` channel (incremental training) takes a model.tar.gz trained by the local stack with the
+  same ``num_layers``, ``image_shape`` and ``num_classes``; an MXNet archive from SageMaker is refused;
 * ``use_pretrained_model=1`` fails: the ImageNet weights it loads cannot be fetched by the local
   stack. ``precision_dtype=float16`` fails too: half precision is a GPU feature, and torch's float16
   autocast on this CPU ran a ResNet-20 batch about 200 times slower than float32 (measured: 26 s
@@ -56,13 +58,14 @@ from typing import Any
 import numpy as np
 
 from sagedrop.algorithms.image_classification import ALGORITHM as SPEC
-from sagedrop.algorithms.image_classification import HYPERPARAMETERS, IMAGE_TYPES, RECORDIO
+from sagedrop.algorithms.image_classification import HYPERPARAMETERS, IMAGE_TYPES, MODEL_TYPE, RECORDIO
 from sagedrop_local.algorithms import image_data
 from sagedrop_local.algorithms.common import (
     InvokeError,
     Log,
     TrainResult,
     base_content_type,
+    channel_files,
     client_error,
     content_type_parameters,
     dumps,
@@ -164,11 +167,6 @@ def _formats(channels: Mapping[str, Path], content_types: Mapping[str, str | Non
                 f"Unable to initialize the algorithm. Failed to validate input data configuration: channel {name!r} "
                 "is not supported (channels: train, validation, train_lst, validation_lst, model)"
             )
-    if "model" in channels:
-        raise client_error(
-            "incremental training (the model channel) is not available locally: the local stack cannot read the "
-            "MXNet parameters of a SageMaker-trained model; train without the model channel"
-        )
     for name in ("train", "validation"):
         if name not in channels:
             raise client_error(
@@ -179,7 +177,7 @@ def _formats(channels: Mapping[str, Path], content_types: Mapping[str, str | Non
     class_ids = False
     for name, content_type in content_types.items():
         base = base_content_type(content_type)
-        if base is None:
+        if base is None or (name == "model" and base == MODEL_TYPE):
             continue
         if base not in (RECORDIO, *IMAGE_TYPES):
             raise client_error(
@@ -447,6 +445,8 @@ def train(
     torch.set_num_threads(_threads())
     model_dir.mkdir(parents=True, exist_ok=True)
     trainer = Trainer(values, spec, log)
+    if "model" in channels:
+        _start_from(trainer, values, channels["model"], log)
     log(
         f"ResNet-{values['num_layers']} on {spec.channels}x{spec.height}x{spec.width} images, {spec.num_classes} "
         f"classes, optimizer {values['optimizer']}, {torch.get_num_threads()} CPU threads"
@@ -502,9 +502,36 @@ class Predictor:
         return array.transpose(2, 0, 1)
 
 
-def load(model_dir: Path) -> Predictor:
+def _start_from(trainer: Trainer, values: Mapping[str, Any], root: Path, log: Log) -> None:
+    """Incremental training (image-classification.html, "Incremental Training"): the model channel's
+    model.tar.gz seeds the network; num_layers, image_shape and num_classes must match."""
+    import tarfile
+    import tempfile
+
     import torch
 
+    archives = [p for p in channel_files(root) if p.name.endswith(".tar.gz")]
+    if len(archives) != 1:
+        raise client_error(f"the model channel needs one model.tar.gz (image classification), not {len(archives)}")
+    with tempfile.TemporaryDirectory(prefix="sagedrop-ic-model-") as tmp:
+        try:
+            with tarfile.open(archives[0], mode="r:gz") as archive:
+                archive.extractall(tmp, filter="data")
+            description, params = _describe_archive(Path(tmp))
+        except (tarfile.TarError, OSError, RuntimeError) as exc:
+            raise client_error(f"the model channel's {archives[0].name} cannot seed this job: {exc}") from None
+        for name in ("num_layers", "image_shape", "num_classes"):
+            if list(np.atleast_1d(description[name])) != list(np.atleast_1d(values[name])):
+                raise client_error(
+                    f"the model channel's model has {name}={description[name]}, this job {values[name]}: incremental "
+                    "training needs the same num_layers, image_shape and num_classes"
+                )
+        trainer.model.load_state_dict(torch.load(params, map_location="cpu", weights_only=True))
+    log(f"starting from the model channel's model (epoch {description['epoch']} of its job)")
+
+
+def _describe_archive(model_dir: Path) -> tuple[dict[str, Any], Path]:
+    """The local symbol description and the parameter file it names; RuntimeError for anything else."""
     symbol = model_dir / SYMBOL_FILE
     if not symbol.is_file():
         raise RuntimeError(f"model.tar.gz has no {SYMBOL_FILE}: it is not an image-classification model")
@@ -517,10 +544,16 @@ def load(model_dir: Path) -> Predictor:
             f"{SYMBOL_FILE} is an MXNet symbol (a model trained by SageMaker): the local stack serves only image "
             "classification models it trained itself; deploy this one on AWS SageMaker"
         )
-    epoch = int(description["epoch"])
-    params = model_dir / PARAMS_PATTERN.format(epoch=epoch)
+    params = model_dir / PARAMS_PATTERN.format(epoch=int(description["epoch"]))
     if not params.is_file():
         raise RuntimeError(f"model.tar.gz lacks {params.name}, named by {SYMBOL_FILE}")
+    return description, params
+
+
+def load(model_dir: Path) -> Predictor:
+    import torch
+
+    description, params = _describe_archive(model_dir)
     channels, height, width = description["image_shape"]
     spec = image_data.Spec(
         channels, height, width, int(description["num_classes"]), bool(description["multi_label"]), None
