@@ -6,8 +6,10 @@
    ``pandas.cut(y, 4)``; 70% train, 15% validation, 15% held out.
 3. Drop three models into the data bucket: an XGBoost ``multi:softmax`` classifier (the tutorial's
    settings), a linear-learner multiclass classifier, and a linear-learner regressor on the raw
-   target. Each is validated, trained for real, gated and deployed by the same functions as on AWS.
-   Plus Seq2Seq on the synthetic English -> German corpus shipped in the repo (demo_seq2seq.py).
+   target; and an image classifier (ResNet-20) on scikit-learn's digits packed as MXNet ``.rec``
+   files (``demo_images``). Each is validated, trained for real, gated and deployed by the same
+   functions as on AWS. Plus Seq2Seq on the synthetic English -> German corpus shipped
+   in the repo (``demo_seq2seq``).
 4. Send the held-out rows to the HTTPS API with the key; print weighted precision, recall and F1
    for the classifiers and RMSE for the regressor; show that a wrong key is refused.
 5. Run cleanup with the emulated clock moved past the idle window: the endpoints nobody called
@@ -26,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from sagedrop_local import demo_seq2seq
+from sagedrop_local import demo_images, demo_seq2seq
 from sagedrop_local.stack import LocalStack
 
 LABELS = ["low", "medium", "high", "very high"]
@@ -189,6 +191,7 @@ def run(print_step: Callable[[str], None] = step) -> None:
         log(f"API {stack.api_url}")
 
         print_step("2/5 uploading data: scikit-learn's diabetes set, target binned into 4 classes (pandas.cut style)")
+        held_images = demo_images.drop(stack, log)  # first: the slowest job starts first
         data = load_data()
         s3 = stack.client("s3")
         for model, manifest in manifests().items():
@@ -213,7 +216,7 @@ def run(print_step: Callable[[str], None] = step) -> None:
         log(f"dropped s3://{stack.data_bucket}/demo/{demo_seq2seq.MODEL}/training.json (seq2seq)")
 
         print_step("3/5 training, gating and deploying")
-        models = [*manifests(), demo_seq2seq.MODEL]
+        models = [*manifests(), demo_images.MODEL, demo_seq2seq.MODEL]
         items = wait_all(stack, models, timeout=180)
         for model, item in items.items():
             metrics = ", ".join(f"{k}={v:.3f}" for k, v in sorted((item.get("metrics") or {}).items()))
@@ -237,6 +240,7 @@ def run(print_step: Callable[[str], None] = step) -> None:
         log(f"{'diabetes-regressor':20s} RMSE {rmse:.1f} (target range {data['y'].min():.0f}..{data['y'].max():.0f})")
         path = f"/models/{demo_seq2seq.MODEL}/predictions"
         demo_seq2seq.report(lambda body: api_call(stack, "POST", path, body, "application/json"), s2s_test, log)
+        demo_images.report(held_images, lambda *request: api_call(stack, *request), log)
         status, answer = api_call(stack, "GET", "/models", None, None, principal=None)
         if status != 403:
             raise DemoFailure(f"an unsigned request got HTTP {status}, expected 403")

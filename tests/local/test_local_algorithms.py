@@ -91,21 +91,16 @@ def metrics_of(result) -> dict[str, float]:
 # --------------------------------------------------------------------------------------------
 
 
-def test_registry_supports_three_algorithms_and_refuses_the_others_clearly(tmp_path: Path) -> None:
-    assert [a for a in ("xgboost", "linear-learner", "blazingtext") if algorithms.supported(a)] == [
-        "xgboost",
-        "linear-learner",
-        "blazingtext",
-    ]
-    assert algorithms.supported("seq2seq")
-    for name in algorithms.NOT_YET_LOCAL:
-        assert not algorithms.supported(name)
-        message = algorithms.unsupported_message(name)
-        assert message.startswith("ClientError: ") and "not yet available locally" in message and name in message
-        with pytest.raises(AlgorithmError, match="not yet available locally"):
-            algorithms.train(name, {}, {}, {}, tmp_path / "model")
-        with pytest.raises(RuntimeError, match="not yet available locally"):
-            algorithms.load(name, tmp_path)
+def test_every_algorithm_of_the_layer_trains_locally_and_others_are_refused_clearly(tmp_path: Path) -> None:
+    from sagedrop.algorithms import NAMES
+
+    assert sorted(algorithms.ALGORITHMS) == sorted(NAMES)
+    message = algorithms.unsupported_message("kmeans")
+    assert message.startswith("ClientError: ")
+    with pytest.raises(AlgorithmError, match="unknown algorithm 'kmeans'"):
+        algorithms.train("kmeans", {}, {}, {}, tmp_path / "model")
+    with pytest.raises(RuntimeError, match="unknown algorithm 'kmeans'"):
+        algorithms.load("kmeans", tmp_path)
     assert not (tmp_path / "model").exists()  # nothing pretends to have trained
     assert "unknown algorithm 'kmeans'" in algorithms.unsupported_message("kmeans")
 

@@ -203,16 +203,6 @@ def test_a_bad_hyperparameter_fails_the_job_with_the_algorithms_own_error(local)
     assert "monotone" in job["FailureReason"]
 
 
-def test_an_algorithm_not_yet_local_fails_honestly(local):
-    put(local, "ic/train/train.rec", b"\x0a\x23\xd7\xce" + b"\x00" * 12)
-    put(local, "ic/validation/val.rec", b"\x0a\x23\xd7\xce" + b"\x00" * 12)
-    manifest = {"algorithm": "image-classification", "hyperparameters": {"num_classes": 2, "num_training_samples": 10}}
-    put(local, "ic/training.json", json.dumps(manifest))
-    item = local.wait_for_status("ic", SETTLED, timeout=30)
-    assert item["status"] == "failed"
-    assert "not yet available locally" in item["last_error"]
-
-
 def test_the_wiring_comes_from_template_yaml():
     """A wrong suffix filter in the template breaks the local stack as it would break AWS."""
     template = copy.deepcopy(read_template())

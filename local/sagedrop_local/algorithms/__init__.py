@@ -11,8 +11,8 @@ One interface for every algorithm, looked up by the name manifests use:
   (``serving``: the Model's image tag and container environment, for the modules that use them);
   ``invoke(body, content_type, accept)`` answers in the algorithm's real wire format or raises
   :class:`InvokeError` (the container's HTTP status and message, for InvokeEndpoint's ModelError).
-* ``supported(algorithm)``: the algorithms in ``NOT_YET_LOCAL`` are not available locally yet;
-  ``unsupported_message(algorithm)`` is the FailureReason for them (never a fake success).
+* ``supported(algorithm)``: every algorithm of the layer's registry trains locally (a test keeps the two
+  lists equal); ``unsupported_message(algorithm)`` is the FailureReason for any other name.
 
 Local only: the Lambda layer (``sagedrop``) never imports this package.
 """
@@ -30,8 +30,6 @@ from sagedrop_local.algorithms.common import AlgorithmError, InvokeError, Servin
 
 __all__ = [
     "ALGORITHMS",
-    "NOT_YET_LOCAL",
-    "UNSUPPORTED_MESSAGE",
     "AlgorithmError",
     "InvokeError",
     "Predictor",
@@ -48,17 +46,9 @@ ALGORITHMS: Mapping[str, str] = {
     "linear-learner": "sagedrop_local.algorithms.linear_learner",
     "blazingtext": "sagedrop_local.algorithms.blazingtext",
     "seq2seq": "sagedrop_local.algorithms.seq2seq",
+    "image-classification": "sagedrop_local.algorithms.image_classification",
 }
 """Algorithm name (as in manifests) -> module with ``train(...)`` and ``load(model_dir)``."""
-
-NOT_YET_LOCAL = ("image-classification",)
-
-UNSUPPORTED_MESSAGE = (
-    "ClientError: {algorithm} is not yet available locally: the local stack trains "
-    + ", ".join(ALGORITHMS)
-    + " only; run this job on AWS SageMaker"
-)
-"""FailureReason template for an algorithm the local stack cannot train (``{algorithm}`` is filled in)."""
 
 
 class Predictor(Protocol):
@@ -72,8 +62,6 @@ def supported(algorithm: str) -> bool:
 
 
 def unsupported_message(algorithm: str) -> str:
-    if algorithm in NOT_YET_LOCAL:
-        return UNSUPPORTED_MESSAGE.format(algorithm=algorithm)
     return f"ClientError: unknown algorithm {algorithm!r}: the local stack trains {', '.join(ALGORITHMS)}"
 
 
