@@ -304,7 +304,25 @@ def test_seq2seq_refuses_non_strings_and_options():
     assert [p.path for p in caught.value.problems] == ["$.instances[1].data", "$.instances[2]"]
     with pytest.raises(codecs.BadInput) as caught:
         ctx(S2S, options={"beam": 3})
-    assert "seq2seq takes no options: remove it" in str(caught.value)
+    assert "has no inference option 'beam'" in str(caught.value)
+    with pytest.raises(codecs.BadInput) as caught:
+        S2S.encode_request(rows({"data": "hi", "configuration": {"attention_matrix": "true"}}), ctx(S2S))
+    assert caught.value.problems[0].path == "$.instances[0].configuration"
+    assert '"configuration": {"attention_matrix": true}' in caught.value.problems[0].hint
+
+
+def test_seq2seq_attention_matrix_is_asked_for_every_instance_and_returned():
+    """docs seq-2-seq.html "Inference" and the en-de example notebook (aws/amazon-sagemaker-examples
+    at 53e81a12): an instance with {"configuration": {"attention_matrix": "true"}} is answered with "matrix"."""
+    (sent,) = S2S.encode_request(rows("i am", "hi"), ctx(S2S, options={"attention_matrix": True}))
+    assert json.loads(sent.body) == {
+        "instances": [
+            {"data": "i am", "configuration": {"attention_matrix": "true"}},
+            {"data": "hi", "configuration": {"attention_matrix": "true"}},
+        ]
+    }
+    answer = '{"predictions": [{"target": "ich bin", "matrix": [[0.9, 0.1]]}, {"target": "hallo", "matrix": [[1.0]]}]}'
+    assert decode(S2S, answer, ctx(S2S), 2)[0]["matrix"] == [[0.9, 0.1]]
 
 
 def test_empty_instances_are_refused_for_every_algorithm():

@@ -17,6 +17,7 @@ from sagedrop.algorithms.base import (
     Choice,
     Float,
     HyperParameter,
+    InferenceOption,
     Int,
     InvokeRequest,
     Metric,
@@ -195,11 +196,20 @@ class Seq2Seq(Algorithm):
     # The container tokenizes with the model's own vocabulary.
 
     request_content_types = ("text/plain",)
+    # The container answers an instance carrying {"configuration": {"attention_matrix": "true"}} with
+    # its attention "matrix" beside "target" (docs seq-2-seq.html "Inference"; example notebook
+    # aws/amazon-sagemaker-examples introduction_to_amazon_algorithms/seq2seq_translation_en-de/
+    # SageMaker-Seq2Seq-Translation-English-German.ipynb at 53e81a12d63bb1ff3655dac2a886b41ebaf1a0d8).
+    # The API takes it once per request, as {"configuration": {"attention_matrix": true}}.
+    inference_options = (
+        InferenceOption("attention_matrix", Bool(), "also return each translation's attention matrix"),
+    )
 
     def encode_request(self, payload: PredictionInput, ctx: ServingContext) -> list[InvokeRequest]:
         self.check_media_type(payload)
+        attention = {"configuration": {"attention_matrix": "true"}} if ctx.options.get("attention_matrix") else {}
         if payload.body is not None:
-            items: list[Any] = [{"data": line} for line in codecs.text_lines(payload.body)]
+            items: list[Any] = [{"data": line, **attention} for line in codecs.text_lines(payload.body)]
             paths = [f"text/plain body line {i + 1}" for i in range(len(items))]
         else:
             items, paths = [], []
@@ -208,6 +218,14 @@ class Seq2Seq(Algorithm):
                 path = f"$.instances[{index}]"
                 text = item.get("data") if isinstance(item, dict) else item
                 if isinstance(item, dict):
+                    for key in sorted(set(item) - {"data"}):
+                        hint = (
+                            'give it once for the request: {"instances": [...], "configuration": '
+                            '{"attention_matrix": true}}'
+                            if key == "configuration"
+                            else 'an instance is "a sentence" or {"data": "a sentence"}'
+                        )
+                        problems.add(f"{path}.{key}", f"unknown key {key!r} in an instance", hint)
                     path += ".data"
                 if not isinstance(text, str) or not text.strip():
                     problems.add(
@@ -216,7 +234,7 @@ class Seq2Seq(Algorithm):
                         'send "a sentence" or {"data": "a sentence"}',
                     )
                     continue
-                items.append({"data": text})
+                items.append({"data": text, **attention})
                 paths.append(path)
             problems.raise_if_any()
         sizes = [len(codecs.json_dumps(item)) for item in items]
