@@ -22,19 +22,26 @@ ACCOUNT = "123456789012"  # moto's default account
 STACK = "sagedrop-test"
 
 
+FAKE_AWS_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_NAMESPACE": "Sagedrop",
+    "POWERTOOLS_SERVICE_NAME": "sagedrop",
+    "POWERTOOLS_DEV": "false",
+}
+"""Fake credentials and a fixed region: nothing can touch a real account."""
+
+
 @pytest.fixture(autouse=True)
 def _aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """Never touch a real account: fake credentials and a fixed region for every test."""
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ENDPOINT_URL"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_REGION", REGION)
-    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
-    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Sagedrop")
-    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "sagedrop")
-    monkeypatch.setenv("POWERTOOLS_DEV", "false")
+    for name, value in FAKE_AWS_ENVIRONMENT.items():
+        monkeypatch.setenv(name, value)
 
 
 def load_event(*parts: str) -> dict[str, Any]:

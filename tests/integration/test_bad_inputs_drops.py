@@ -7,11 +7,12 @@ the problem is and how to fix it). None may start a training job, raise, or be l
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.conftest import load_function
+from tests.conftest import FAKE_AWS_ENVIRONMENT, REGION, STACK, load_function
 
 CSV = "".join(f"{i % 2},{i * 0.5:.2f},{(i * 7) % 5},{i % 3}\n" for i in range(20))
 TEXT = "".join(f"__label__{i % 2} the quick brown fox number {i}\n" for i in range(20))
@@ -42,7 +43,7 @@ def with_(base: dict[str, Any], **changes: Any) -> dict[str, Any]:
     return merged
 
 
-# (id, files under the model folder, manifest (dict, or raw bytes), words the rejection must contain)
+# (id = the model folder, files under it, manifest (dict, or raw bytes), words the rejection must contain)
 CASES: list[tuple[str, dict[str, str | bytes], Any, list[str]]] = [
     ("invalid-json", {"train/a.csv": CSV}, b'{"algorithm": "xgboost",}', ["not valid JSON"]),
     ("too-big", {"train/a.csv": CSV}, b'{"algorithm": "xgboost"' + b" " * 70_000 + b"}", ["70,024 bytes", "64 KiB"]),
@@ -147,15 +148,33 @@ CASES: list[tuple[str, dict[str, str | bytes], Any, list[str]]] = [
 ]
 
 
-@pytest.mark.parametrize(("files", "manifest", "words"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_a_bad_drop_starts_nothing_and_says_what_to_fix(stack, lambda_context, files, manifest, words):
+@pytest.fixture(scope="module")
+def drops() -> Iterator[tuple[Any, Any]]:
+    """One moto stack and one train function for the whole table (each case drops into its own folder)."""
+    from moto import mock_aws
+
+    from tests.support.stack import MotoStack
+
+    with pytest.MonkeyPatch.context() as env:
+        for name, value in FAKE_AWS_ENVIRONMENT.items():
+            env.setenv(name, value)
+        with mock_aws():
+            stack = MotoStack.create(STACK, REGION)
+            for name, value in stack.environment().items():
+                env.setenv(name, value)
+            yield stack, load_function("train")
+
+
+@pytest.mark.parametrize(("model", "files", "manifest", "words"), CASES, ids=[c[0] for c in CASES])
+def test_a_bad_drop_starts_nothing_and_says_what_to_fix(drops, lambda_context, model, files, manifest, words):
+    stack, train = drops
     for name, body in files.items():
-        stack.put(f"bad/{name}", body)
-    event = stack.drop_manifest("bad", manifest if isinstance(manifest, bytes) else json.dumps(manifest))
-    results = load_function("train").handler(event, lambda_context)["results"]
+        stack.put(f"{model}/{name}", body)
+    event = stack.drop_manifest(model, manifest if isinstance(manifest, bytes) else json.dumps(manifest))
+    results = train.handler(event, lambda_context)["results"]
     assert results[0]["status"] == "rejected", results
     assert stack.training_jobs() == []
-    error = stack.registry_item("bad")["last_error"]
+    error = stack.registry_item(model)["last_error"]
     for word in words:
         assert word in error, f"{word!r} not in: {error}"
     [note] = stack.notifications()
