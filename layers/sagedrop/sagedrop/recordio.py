@@ -50,6 +50,8 @@ from itertools import chain, islice
 from numbers import Number
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, NamedTuple, TextIO
 
+from sagedrop.csvblocks import CsvFormatError
+
 if TYPE_CHECKING:  # pragma: no cover - typing only; numpy is imported lazily at run time
     import numpy as np
 
@@ -151,15 +153,6 @@ class RecordIOError(ValueError):
         super().__init__(message)
         self.record = record
         self.offset = offset
-
-
-class CsvFormatError(ValueError):
-    """A CSV line that cannot become a record; the message names the line and column (1-based)."""
-
-    def __init__(self, message: str, *, line: int, column: int | None = None) -> None:
-        super().__init__(message)
-        self.line = line
-        self.column = column
 
 
 class _ProtoError(Exception):
@@ -718,9 +711,7 @@ def _dense_layout(columns: int, kind: str, label_kind: str | None) -> _DenseLayo
     )
 
 
-def _fill_dense(
-    out: np.ndarray, layout: _DenseLayout, block: np.ndarray, x: np.ndarray, y: np.ndarray | None
-) -> None:
+def _fill_dense(out: np.ndarray, layout: _DenseLayout, block: np.ndarray, x: np.ndarray, y: np.ndarray | None) -> None:
     """Encode rows into the flat uint8 ``out`` (rows x record size bytes), in three copies.
 
     ``block`` holds at least as many template records as there are rows: one contiguous copy
@@ -1533,111 +1524,56 @@ def read_seq2seq(src: Source) -> tuple[list[list[int]], list[list[int]]]:
 # --------------------------------------------------------------------------------------------
 
 
-def _is_number(token: str) -> bool:
-    """What numpy's text parser accepts: Python float syntax without digit-group underscores."""
-    if "_" in token:
-        return False
-    try:
-        float(token)
-    except ValueError:
-        return False
-    return True
-
-
-def _diagnose_csv(lines: list[str], first_line: int, columns: int | None) -> CsvFormatError | None:
-    """Find the first bad line of a chunk: wrong column count or a non-numeric value."""
-    for number, line in enumerate(lines, first_line):
-        if not line.strip():
-            continue
-        tokens = line.rstrip("\r\n").split(",")
-        if columns is not None and len(tokens) != columns:
-            return CsvFormatError(
-                f"line {number}: {len(tokens)} columns, expected {columns} like the lines before",
-                line=number,
-                column=None,
-            )
-        columns = len(tokens)
-        for col, token in enumerate(tokens, 1):
-            if not _is_number(token):
-                hint = " (SageMaker CSV has no header row)" if number == 1 else ""
-                shown = token.strip() or "<empty>"
-                return CsvFormatError(
-                    f"line {number}, column {col}: {shown!r} is not a number{hint}", line=number, column=col
-                )
-    return None
-
-
 def csv_to_recordio(
-    src_textio: TextIO | Iterable[str],
+    src: TextIO | IO[bytes] | Iterable[str],
     dst_binaryio: IO[bytes],
     *,
     label_first: bool = True,
     dtype: str = "float32",
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
 ) -> CsvConversionStats:
-    """Stream a headerless numeric CSV into dense RecordIO-protobuf, ``chunk_rows`` lines at a time.
+    """Stream a headerless numeric CSV into dense RecordIO-protobuf, one block of lines at a time.
 
-    With ``label_first`` (the SageMaker CSV training layout) column 1 becomes ``label["values"]``
-    and the rest ``features["values"]``; without it every column is a feature and no label is
-    written (the inference layout). Values and labels use ``dtype`` ("float32" or "float64").
-    Blank lines are skipped. A non-numeric value or a changed column count raises
-    ``CsvFormatError`` naming the 1-based line and column. Memory is bounded by one chunk.
+    ``src`` is a binary or text file object, or an iterable of lines. With ``label_first`` (the
+    SageMaker CSV training layout) column 1 becomes ``label["values"]`` and the rest
+    ``features["values"]``; without it every column is a feature and no label is written (the
+    inference layout). Values and labels use ``dtype`` ("float32" or "float64"), parsed exactly
+    (``sagedrop.csvblocks``). Blank lines are skipped. A non-numeric value or a changed column
+    count raises ``CsvFormatError`` naming the 1-based line and column. Memory is bounded by one
+    block of CSV (about 1 MiB) and its encoded records; ``chunk_rows`` bounds the encoded chunks.
     """
-    import numpy as np
+    from sagedrop.csvblocks import CsvReader
 
     kind = _resolve_dtype(dtype, "csv_to_recordio")
     if kind == "int32":
         raise ValueError("csv_to_recordio writes float32 or float64 values")
-    np_dtype = np.dtype(np.float32 if kind == "float32" else np.float64)
-    lines_iter = iter(src_textio)
-    line_no = blank = rows = written = chunks = 0
-    columns: int | None = None
-    while True:
-        raw = list(islice(lines_iter, max(1, chunk_rows)))
-        if not raw:
-            break
-        first_line = line_no + 1
-        line_no += len(raw)
-        lines = [line for line in raw if line and not line.isspace()]
-        blank += len(raw) - len(lines)
-        if not lines:
-            continue
-        try:
-            table = np.loadtxt(lines, delimiter=",", dtype=np_dtype, ndmin=2, comments=None, quotechar=None)
-        except ValueError as exc:
-            problem = _diagnose_csv(raw, first_line, columns)
-            if problem is not None:
-                raise problem from None
-            raise CsvFormatError(f"lines {first_line}-{line_no}: {exc}", line=first_line) from None
-        if columns is None:
-            columns = table.shape[1]
-            if label_first and columns < 2:
-                raise CsvFormatError(
-                    f"line {first_line}: {columns} column; label_first needs a label and a feature",
-                    line=first_line,
-                )
-        elif table.shape[1] != columns:
-            problem = _diagnose_csv(raw, first_line, columns)
-            raise problem or CsvFormatError(
-                f"lines {first_line}-{line_no}: {table.shape[1]} columns, expected {columns}", line=first_line
+    reader = CsvReader(src, dtype=kind)
+    blank = rows = written = chunks = 0
+    for block in reader:
+        table = block.table
+        blank += block.blank
+        if label_first and table.shape[1] < 2:
+            line = reader.line - block.lines + 1
+            raise CsvFormatError(
+                f"line {line}: {table.shape[1]} column; label_first needs a label and a feature", line=line
             )
         if label_first:
             x, y = table[:, 1:], table[:, 0]
             label_kind: str | None = kind
         else:
             x, y, label_kind = table, None, None
-        for block in _dense_blocks(x, y, kind, label_kind, chunk_rows):
-            dst_binaryio.write(block)
-            written += block.size
+        for encoded in _dense_blocks(x, y, kind, label_kind, chunk_rows):
+            dst_binaryio.write(encoded)
+            written += encoded.size
             chunks += 1
         rows += table.shape[0]
-        del table, x, y, lines, raw
+    columns = reader.columns
     feature_columns = 0 if columns is None else columns - (1 if label_first else 0)
     return CsvConversionStats(
         rows=rows,
         feature_columns=feature_columns,
         has_label=label_first,
-        lines_read=line_no,
+        lines_read=reader.line,
         blank_lines=blank,
         bytes_written=written,
         chunks=chunks,
