@@ -26,14 +26,17 @@ accepted). numpy is imported lazily; memory is bounded by one block plus the cur
 
 from __future__ import annotations
 
+import os
+from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import numpy as np
 
-BLOCK_BYTES = 1 << 20
+BLOCK_BYTES = 256 << 10
 """Bytes of CSV parsed per block: large enough to amortize numpy's per-call cost, small enough
 that the per-field arrays stay in the CPU cache."""
 
@@ -196,33 +199,70 @@ def _digit_word(c: _Consts, w: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, n
 
 def _eight_digits(c: _Consts, w: np.ndarray) -> np.ndarray:
     """Value of 8 ASCII digits per word, first digit in the lowest byte (Lemire 2021)."""
+    import numpy as np
+
     v = w - c.zeros
-    v = v * c.u(10) + (v >> c.u(8))
-    return ((v & c.mask) * c.mul1 + ((v >> c.u(16)) & c.mask) * c.mul2) >> c.u(32)
+    t = v >> c.u(8)
+    v *= c.u(10)
+    v += t
+    np.right_shift(v, c.u(16), out=t)
+    t &= c.mask
+    t *= c.mul2
+    v &= c.mask
+    v *= c.mul1
+    v += t
+    v >>= c.u(32)
+    return v
 
 
 def _short(c: _Consts, buf: np.ndarray, mend: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, ...]:
     """(mantissa, digits after the '.', bad) of fields of up to 8 characters after the sign.
 
     The '.' is taken out by moving the bytes before it one byte up (no division). Longer
-    fields come out bad here and are redone by ``_long``.
+    fields come out bad here and are redone by ``_long``. Operations run in place: each
+    temporary is one array of the block's field count.
     """
     import numpy as np
 
-    n = np.minimum(length, 8)
-    np.maximum(n, 0, out=n)
+    u = c.u
+    n = np.clip(length, 0, 8)
     keep = c.keep[n]
-    w = (_words_at(buf, mend) & keep) | (c.zeros & ~keep)
+    w = _words_at(buf, mend)
+    w &= keep
+    np.invert(keep, out=keep)
+    keep &= c.zeros
+    w |= keep  # '0' before the field
     x = w ^ c.dots
-    dots = (x - c.ones) & ~x & c.high  # 0x80 in each byte that is '.'
-    w ^= (dots >> c.u(7)) * c.u(0x1E)  # '.' ^ 0x1E == '0'
-    bad = (((w + c.add46) | (w - c.zeros)) & c.high) != 0  # a byte outside '0'..'9'
-    has = (dots != 0).astype(np.uint64)
-    above = ~((dots << c.u(1)) - has)  # bytes after the '.' (all bytes when there is none)
-    below = (dots >> c.u(7)) - has  # bytes before the '.'
-    w = (w & above) | ((w & below) << c.u(8)) | c.zeros  # '.' dropped, '0' in front
-    bad |= (np.bitwise_count(dots) > 1) | (length - has.astype(np.int64) < 1) | (length > 8)
-    frac = (np.bitwise_count(above) >> c.u(3)).astype(np.int64) & 7
+    dots = x - c.ones
+    np.invert(x, out=x)
+    dots &= x
+    dots &= c.high  # 0x80 in each byte that is '.'
+    np.right_shift(dots, u(7), out=x)
+    below = x.copy()
+    x *= u(0x1E)
+    w ^= x  # '.' ^ 0x1E == '0'
+    np.add(w, c.add46, out=x)
+    check = w - c.zeros
+    check |= x
+    check &= c.high
+    bad = check != 0  # a byte outside '0'..'9'
+    has = dots != 0
+    bad |= np.bitwise_count(dots) > 1
+    bad |= length > 8
+    bad |= length <= has  # at least one digit
+    hasu = has.view(np.uint8).astype(np.uint64)
+    below -= hasu  # bytes before the '.'
+    np.left_shift(dots, u(1), out=x)
+    x -= hasu
+    np.invert(x, out=x)  # bytes after the '.' (all bytes when there is none)
+    frac = np.bitwise_count(x).view(np.int8).astype(np.int64)
+    frac >>= 3
+    frac &= 7
+    np.bitwise_and(w, below, out=below)
+    below <<= u(8)
+    w &= x
+    w |= below
+    w |= c.zeros  # '.' dropped, '0' in front
     return _eight_digits(c, w), frac, bad
 
 
@@ -274,7 +314,9 @@ def _parse_fields(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tupl
     long = np.flatnonzero(length > 8)
     if long.size:
         mantissa[long], frac[long], bad[long] = _long(c, buf, mend[long], length[long])
-    value = mantissa.astype(np.float64)
+    value = mantissa.view(np.int64).astype(np.float64)  # int64: a faster conversion than uint64
+    if long.size:
+        value[long] = mantissa[long].astype(np.float64)  # may exceed 2**63
     value /= c.p10f[frac]
     exact = (frac <= 22) & (mantissa < c.u(1 << 53))
     if field is not None:
@@ -288,7 +330,7 @@ def _parse_fields(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tupl
             value[field] = np.where(k >= 0, m * c.p10f[magnitude], m / c.p10f[magnitude])
         exact[field] &= np.abs(k) <= 22
         far = np.abs(k) > 300
-    np.negative(value, out=value, where=neg)
+    value *= np.where(neg, -1.0, 1.0)
     exact &= ~bad
     safe32 = exact.copy()
     maybe = np.flatnonzero(~exact & ~bad)
@@ -361,6 +403,7 @@ class _Layout:
     def __init__(self, buf: np.ndarray) -> None:
         import numpy as np
 
+        self.buf = buf
         body = buf[_PAD:]
         self.ends = np.flatnonzero((body == 44) | (body == 10)) + _PAD
         self.starts = np.empty_like(self.ends)
@@ -378,7 +421,13 @@ class CsvReader:
     """
 
     def __init__(
-        self, src: Any, *, dtype: str = "float32", labels64: bool = False, block_bytes: int = BLOCK_BYTES
+        self,
+        src: Any,
+        *,
+        dtype: str = "float32",
+        labels64: bool = False,
+        block_bytes: int = BLOCK_BYTES,
+        workers: int | None = None,
     ) -> None:
         import numpy as np
 
@@ -386,32 +435,56 @@ class CsvReader:
         self._dtype = np.dtype(dtype)
         self._labels64 = labels64
         self._block_bytes = block_bytes
+        self._workers = min(2, os.cpu_count() or 1) if workers is None else max(1, workers)
         self.columns: int | None = None
-        self.line = 0  # lines consumed so far
-        self._buf = np.empty(0, np.uint8)
+        self.line = 0  # lines read so far (blocks being parsed included)
 
     def __iter__(self) -> Iterator[Block]:
-        for data in _line_blocks(self._src, self._block_bytes):
-            yield self._block(data)
+        """Blocks in file order. With 2+ workers, the next blocks are parsed in threads meanwhile
+        (numpy releases the GIL inside its loops); at most ``workers + 1`` blocks are held."""
+        blocks = _line_blocks(self._src, self._block_bytes)
+        first = next(blocks, None)
+        if first is None:
+            return
+        yield self._block(first)  # fixes the column count before any other block starts
+        if self._workers == 1:
+            for data in blocks:
+                yield self._block(data)
+            return
+        with ThreadPoolExecutor(self._workers, thread_name_prefix="csvblocks") as pool:
+            pending: deque[Future[Block]] = deque()
+            for data in blocks:
+                lines = data.count(b"\n")
+                pending.append(pool.submit(self._parse_block, data, lines, self.line + 1))
+                self.line += lines
+                if len(pending) > self._workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
 
     # -- one block ----------------------------------------------------------------------------
 
-    def _buffer(self, data: bytes) -> np.ndarray:
-        """The block after ``_PAD`` separators, in a reused buffer with 16 spare bytes at the end."""
+    @staticmethod
+    def _buffer(data: bytes) -> np.ndarray:
+        """The block after ``_PAD`` separators, in a buffer with 16 spare bytes at the end."""
         import numpy as np
 
         need = _PAD + len(data)
-        if self._buf.size < need + 16:
-            self._buf = np.zeros(max(need + 16, 2 * self._buf.size) + 8 & ~7, np.uint8)
-            self._buf[:_PAD] = 44
-        buf = self._buf[:need]
+        whole = np.empty(need + 16 + 7 & ~7, np.uint8)
+        whole[:_PAD] = 44
+        whole[need:] = 0
+        buf = whole[:need]
         buf[_PAD:] = np.frombuffer(data, np.uint8)
         return buf
 
     def _block(self, data: bytes) -> Block:
+        """Parse one block; called in file order (line numbers are counted here, not in threads)."""
         lines = data.count(b"\n")
         first_line = self.line + 1
         self.line += lines
+        return self._parse_block(data, lines, first_line)
+
+    def _parse_block(self, data: bytes, lines: int, first_line: int) -> Block:
         columns = self.columns
         if b"\n\n" not in data and not data.startswith(b"\n"):
             try:
@@ -419,7 +492,7 @@ class CsvReader:
             except CsvFormatError:
                 if not _has_blank(data):
                     raise
-                self.columns = columns  # a whitespace-only first line may have set it
+                self.columns = columns  # a whitespace-only first line may have set it (first block only)
         # drop blank (empty or whitespace-only) lines, keeping their numbers for messages
         kept = [(i, line) for i, line in enumerate(data.split(b"\n")[:-1]) if line.strip()]
         if not kept:
@@ -467,7 +540,7 @@ class CsvReader:
 
         if not stop:
             return
-        buf = self._buf
+        buf = layout.buf
         starts, ends = layout.starts[:stop], layout.ends[:stop]
         _, _, safe32 = _parse_fields(buf, starts, ends)
         for index in np.flatnonzero(~safe32):
