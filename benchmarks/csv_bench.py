@@ -30,8 +30,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "layers" / "sagedrop"))
 
-from sagedrop import convert, recordio  # noqa: E402
-from sagedrop.csvblocks import CsvReader  # noqa: E402
+from sagedrop import convert, recordio
+from sagedrop.csvblocks import CsvReader
 
 GOAL_MB_S = 200
 BLOCK_MB = 32
@@ -126,7 +126,10 @@ def main() -> int:
     print(f"  (c) np.loadtxt alone (the old parser)        {len(block) / t_loadtxt / 1e6:8.1f} MB/s of CSV")
     print(f"  streaming memory, peak traced: {peaks[0]:.1f} MB for {BLOCK_MB} MB of CSV, {peaks[1]:.1f} MB for 4x that")
     met = mb_s >= GOAL_MB_S
-    print(f"  CSV in, train function's conversion: {mb_s:.0f} MB/s, goal >= {GOAL_MB_S} MB/s: {'MET' if met else 'NOT MET'}")
+    print(
+        f"  CSV in, train function's conversion: {mb_s:.0f} MB/s, goal >= {GOAL_MB_S} MB/s:",
+        "MET" if met else "NOT MET",
+    )
     return 0 if met else 1
 
 

@@ -34,7 +34,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "layers" / "sagedrop"))
 
-from sagedrop import recordio  # noqa: E402
+from sagedrop import recordio
 
 GOAL_VS_SDK = 150
 
@@ -181,7 +181,6 @@ def main() -> int:
         t_copy = fastest(lambda: bytes(buffer), args.runs)
         t_copy_file = fastest(to_file(lambda f: f.write(encoded)), args.runs)
         assert path.read_bytes() == encoded
-        del encoded, buffer
 
         sub_x, sub_y = features[:base_rows], labels[:base_rows]
         slow_runs = max(1, min(2, args.runs))
