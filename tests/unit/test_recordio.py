@@ -814,6 +814,18 @@ def test_csv_first_error_wins_across_blocks_and_threads(workers: int) -> None:
     assert (info.value.line, info.value.column, info.value.token) == (701, 3, "x7")
 
 
+def test_csv_leading_blank_blocks_then_data_in_threads() -> None:
+    """Whole blocks of blank lines before the first data line: the column count comes from the data."""
+    from sagedrop.csvblocks import CsvReader
+
+    data = b"\n" * 3000 + b"".join(b"%d,%d,%d\n" % (i, i, i) for i in range(3000))
+    reader = CsvReader(io.BytesIO(data), block_bytes=512, workers=2)
+    blocks = list(reader)
+    table = np.concatenate([b.table for b in blocks if b.table.size])
+    assert np.array_equal(table, np.repeat(np.arange(3000, dtype=np.float32)[:, None], 3, axis=1))
+    assert (sum(b.blank for b in blocks), reader.line, reader.columns) == (3000, 6000, 3)
+
+
 def test_csv_non_utf8_bytes_are_a_bad_value_not_a_crash() -> None:
     with pytest.raises(CsvFormatError) as info:
         recordio.csv_to_recordio(io.BytesIO(b"1,2\n3,\xff\xfe\n"), io.BytesIO())

@@ -443,10 +443,10 @@ class CsvReader:
         """Blocks in file order. With 2+ workers, the next blocks are parsed in threads meanwhile
         (numpy releases the GIL inside its loops); at most ``workers + 1`` blocks are held."""
         blocks = _line_blocks(self._src, self._block_bytes)
-        first = next(blocks, None)
-        if first is None:
-            return
-        yield self._block(first)  # fixes the column count before any other block starts
+        for data in blocks:  # serially until a data line fixes the column count
+            yield self._block(data)
+            if self.columns is not None:
+                break
         if self._workers == 1:
             for data in blocks:
                 yield self._block(data)

@@ -1552,6 +1552,8 @@ def csv_to_recordio(
     for block in reader:
         table = block.table
         blank += block.blank
+        if not table.shape[0]:
+            continue
         if label_first and table.shape[1] < 2:
             line = reader.line - block.lines + 1
             raise CsvFormatError(
