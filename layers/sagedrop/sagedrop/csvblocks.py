@@ -27,13 +27,13 @@ accepted). numpy is imported lazily; memory is bounded by one block plus the cur
 from __future__ import annotations
 
 import os
-from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
+    from concurrent.futures import Future
+
     import numpy as np
 
 BLOCK_BYTES = 256 << 10
@@ -451,6 +451,9 @@ class CsvReader:
             for data in blocks:
                 yield self._block(data)
             return
+        from collections import deque
+        from concurrent.futures import ThreadPoolExecutor  # imported when used: keeps imports cheap
+
         with ThreadPoolExecutor(self._workers, thread_name_prefix="csvblocks") as pool:
             pending: deque[Future[Block]] = deque()
             for data in blocks:
