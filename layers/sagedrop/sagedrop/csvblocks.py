@@ -27,7 +27,7 @@ accepted). numpy is imported lazily; memory is bounded by one block plus the cur
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -618,10 +618,3 @@ def _empty(dtype: Any, columns: int | None) -> np.ndarray:
     import numpy as np
 
     return np.empty((0, columns or 0), dtype)
-
-
-def iter_blocks(
-    src: Any, *, dtype: str = "float32", labels64: bool = False, block_bytes: int = BLOCK_BYTES
-) -> Iterable[Block]:
-    """``CsvReader`` as a function: blocks of parsed lines from a file object or lines."""
-    return CsvReader(src, dtype=dtype, labels64=labels64, block_bytes=block_bytes)
