@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+import sagedrop
 from sagedrop import recordio
 from sagedrop.recordio import (
     MAGIC,
@@ -579,7 +580,7 @@ def test_import_is_cheap_and_framing_works_without_numpy() -> None:
         "assert h.label == (1.0, 2.0) and img == b'img'\n"
         "print('ok')\n"
     )
-    src = str(Path(recordio.__file__).resolve().parents[1])
+    src = str(Path(sagedrop.__file__).resolve().parents[1])  # the layer folder that holds the package
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env={"PYTHONPATH": src}, check=False
     )
