@@ -81,7 +81,7 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the generated files")
     args = parser.parse_args()
 
-    cores = f"{os.cpu_count()} CPU cores (CSV parsed in 2 threads)"
+    cores = f"{os.cpu_count()} CPU cores (the CSV is parsed in one thread)"
     print(f"python {platform.python_version()}, numpy {np.__version__}, {cores}")
     block = make_block(args.cols, BLOCK_MB)
     expected = np.loadtxt(io.StringIO(block.decode()), delimiter=",", dtype=np.float32)
