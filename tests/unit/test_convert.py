@@ -1,5 +1,6 @@
 import io
 
+import numpy as np
 import pytest
 
 from sagedrop import recordio
@@ -60,3 +61,34 @@ def test_files_of_one_channel_must_agree_on_columns():
     with pytest.raises(DataError) as info:
         transform_csv(["1,2"], out, where="b", stats=stats)
     assert "earlier files had 3" in str(info.value)
+
+
+def test_transform_reads_a_binary_stream_like_the_s3_body():
+    """The train function passes the S3 object's streaming body: bytes, BOM and CRLF included."""
+    body = io.BytesIO(b"\xef\xbb\xbf1,0.1,2\r\n0,3,4.25\r\n")
+    out = io.BytesIO()
+    stats = transform_csv(body, out, where="s3://b/k.csv", recordio=True)
+    features, labels = recordio.read_dense(out.getvalue())
+    assert (stats.rows, stats.columns) == (2, 3)
+    assert labels.tolist() == [1.0, 0.0]
+    assert features.tolist() == [[float(np.float32(0.1)), 2.0], [3.0, 4.25]]
+
+
+def test_bad_cell_in_a_binary_stream_is_named_with_its_line_and_column():
+    with pytest.raises(DataError) as info:
+        transform_csv(io.BytesIO(b"1,2,3\n4,5,6\n7,8\n"), io.BytesIO(), where="s3://b/k.csv")
+    assert "line 3 has 2 columns, expected 3" in str(info.value)
+    with pytest.raises(DataError) as info:
+        transform_csv(io.BytesIO(b"1,2,3\n4,\xff,6\n"), io.BytesIO(), where="s3://b/k.csv")
+    assert "line 2, column 2 is not a number" in str(info.value)
+
+
+def test_label_bins_use_the_exact_double_labels():
+    """A label just above a bin edge in float64 but equal to it in float32 stays above the edge."""
+    bins = LabelBins((0.0, 0.1, 1.0))
+    above = "0.10000000000000002"  # the double after 0.1; float32 would round both to 0.1
+    out = io.BytesIO()
+    transform_csv(io.BytesIO(f"{above},1\n0.1,1\n".encode()), out, where="x", bins=bins, recordio=True)
+    _, labels = recordio.read_dense(out.getvalue())
+    assert labels.tolist() == [1.0, 0.0]
+    assert label_range(io.BytesIO(f"{above},1\n0.05,2\n".encode()), "x") == (0.05, float(above), 2)

@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+import sagedrop
 from sagedrop import recordio
 from sagedrop.recordio import (
     MAGIC,
@@ -579,7 +580,7 @@ def test_import_is_cheap_and_framing_works_without_numpy() -> None:
         "assert h.label == (1.0, 2.0) and img == b'img'\n"
         "print('ok')\n"
     )
-    src = str(Path(recordio.__file__).resolve().parents[1])
+    src = str(Path(sagedrop.__file__).resolve().parents[1])  # the layer folder that holds the package
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env={"PYTHONPATH": src}, check=False
     )
@@ -742,6 +743,94 @@ def test_csv_conversion_streams_large_input_in_chunks() -> None:
     expected = table.astype(np.float32)
     assert out.getvalue() == recordio.encode_dense(expected[:, 1:], expected[:, 0])
     assert stats.chunks >= 5000 // 512
+
+
+# The vectorized CSV parser (sagedrop.csvblocks) against Python's float(): every value must have
+# the bits of float(text) (float64) and of float(text) rounded to float32, as np.loadtxt gave.
+
+_DIGITS = st.text("0123456789", min_size=1, max_size=21)
+
+
+@st.composite
+def _decimal(draw: st.DrawFn) -> str:
+    digits = draw(_DIGITS)
+    cut = draw(st.integers(0, len(digits)))
+    text = draw(st.sampled_from(["", "-", "+"])) + draw(st.sampled_from([digits, f"{digits[:cut]}.{digits[cut:]}"]))
+    if draw(st.booleans()):
+        text += draw(st.sampled_from("eE")) + draw(st.sampled_from(["", "-", "+"])) + str(draw(st.integers(0, 400)))
+    return text
+
+
+def _bits(values: np.ndarray) -> np.ndarray:
+    return values.view(np.uint32 if values.dtype == np.float32 else np.uint64)
+
+
+@FAST
+@given(rows=st.lists(st.lists(_decimal(), min_size=3, max_size=3), min_size=1, max_size=40))
+def test_csv_values_are_pythons_float_bit_for_bit(rows: list[list[str]]) -> None:
+    from sagedrop.csvblocks import CsvReader
+
+    text = "".join(",".join(row) + "\n" for row in rows).encode()
+    exact = np.array([[float(v) for v in row] for row in rows], np.float64)
+    for dtype in ("float32", "float64"):
+        blocks = list(CsvReader(io.BytesIO(text), dtype=dtype, labels64=True, block_bytes=64))
+        got = np.concatenate([b.table for b in blocks])
+        with np.errstate(over="ignore"):
+            expected = exact.astype(dtype)
+        assert np.array_equal(_bits(got), _bits(expected))
+        assert np.array_equal(_bits(np.concatenate([b.labels64 for b in blocks])), _bits(exact[:, 0]))
+
+
+def test_csv_float32_ties_and_long_mantissas_round_like_loadtxt() -> None:
+    """Values whose double lies on (or next to) a float32 rounding tie, written with 17+ digits:
+    the fast approximation must hand them to the exact path (np.loadtxt parses to double first)."""
+    tie = np.float64(1.0) + np.float64(2.0**-24)  # halfway between two float32 values
+    values = [tie, np.nextafter(tie, 2.0), np.nextafter(tie, 0.0), 0.1, 1 / 3, 3.4028235677973366e38]
+    text = "".join(f"{float(v)!r},{float(v):.20e}\n" for v in values)
+    expected = np.loadtxt(io.StringIO(text), delimiter=",", dtype=np.float32)
+    from sagedrop.csvblocks import CsvReader
+
+    got = np.concatenate([b.table for b in CsvReader(io.BytesIO(text.encode()))])
+    assert np.array_equal(_bits(got), _bits(expected))
+
+
+def test_csv_bytes_bom_crlf_cr_blank_and_whitespace_lines() -> None:
+    data = b"\xef\xbb\xbf1,2\r\n\r\n  \r\n3,4\r5,6\n\t\n7,8"  # BOM, CRLF, CR, blank lines, no final newline
+    out = io.BytesIO()
+    stats = recordio.csv_to_recordio(io.BytesIO(data), out, label_first=False)
+    assert out.getvalue() == recordio.encode_dense(np.array([[1, 2], [3, 4], [5, 6], [7, 8]], np.float32))
+    assert (stats.rows, stats.lines_read, stats.blank_lines) == (4, 7, 3)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_csv_first_error_wins_across_blocks_and_threads(workers: int) -> None:
+    """Many small blocks parsed in threads: the earliest problem in the file is the one reported."""
+    from sagedrop.csvblocks import CsvReader
+
+    lines = [f"{i},{i * 0.5},{-i}" for i in range(2000)]
+    lines[1500] = "1,2"  # a later column-count problem
+    lines[700] = "1,2,x7"  # the first problem
+    with pytest.raises(CsvFormatError) as info:
+        list(CsvReader(io.BytesIO("\n".join(lines).encode()), block_bytes=512, workers=workers))
+    assert (info.value.line, info.value.column, info.value.token) == (701, 3, "x7")
+
+
+def test_csv_leading_blank_blocks_then_data_in_threads() -> None:
+    """Whole blocks of blank lines before the first data line: the column count comes from the data."""
+    from sagedrop.csvblocks import CsvReader
+
+    data = b"\n" * 3000 + b"".join(b"%d,%d,%d\n" % (i, i, i) for i in range(3000))
+    reader = CsvReader(io.BytesIO(data), block_bytes=512, workers=2)
+    blocks = list(reader)
+    table = np.concatenate([b.table for b in blocks if b.table.size])
+    assert np.array_equal(table, np.repeat(np.arange(3000, dtype=np.float32)[:, None], 3, axis=1))
+    assert (sum(b.blank for b in blocks), reader.line, reader.columns) == (3000, 6000, 3)
+
+
+def test_csv_non_utf8_bytes_are_a_bad_value_not_a_crash() -> None:
+    with pytest.raises(CsvFormatError) as info:
+        recordio.csv_to_recordio(io.BytesIO(b"1,2\n3,\xff\xfe\n"), io.BytesIO())
+    assert (info.value.line, info.value.column) == (2, 2)
 
 
 # --------------------------------------------------------------------------------------------

@@ -18,10 +18,11 @@ from typing import IO, Any
 
 from sagedrop.errors import DataError, Problem
 
-CHUNK_ROWS = 20_000
 MAX_CONVERT_BYTES = 2 * 1024**3
-"""Largest channel the train function converts: at ~40 MB/s it fits the 15-minute Lambda limit
-with room to spare, and /tmp (10 GB) holds the output. Larger data: `sagedrop prepare recordio`."""
+"""Largest channel the train function converts: parsing and encoding run at a few hundred MB/s
+(``make bench``: benchmarks/recordio_bench.py), so S3 transfer dominates the function's time
+(Timeout in template.yaml), and /tmp (10 GB) holds the output. Larger data:
+`sagedrop prepare recordio`."""
 
 
 @dataclass(frozen=True)
@@ -66,58 +67,41 @@ class LabelBins:
         return {"edges": list(self.edges), "names": self.names()}
 
 
-def _chunks(lines: Iterable[str], rows: int) -> Iterator[list[tuple[int, str]]]:
-    chunk: list[tuple[int, str]] = []
-    for number, line in enumerate(lines, start=1):
-        if line.strip():
-            chunk.append((number, line))
-            if len(chunk) >= rows:
-                yield chunk
-                chunk = []
-    if chunk:
-        yield chunk
-
-
-def _parse(chunk: list[tuple[int, str]], where: str, columns: int | None) -> Any:
-    import numpy as np
+def _reader(source: Any, where: str, *, dtype: str) -> Iterator[Any]:
+    """Parsed blocks of a CSV (``csvblocks``), its mistakes as ``DataError`` naming line and column."""
+    from sagedrop.csvblocks import CsvFormatError, CsvReader
 
     try:
-        return np.loadtxt([line for _, line in chunk], delimiter=",", dtype=np.float64, ndmin=2, comments=None)
-    except ValueError:
-        pass
-    for number, line in chunk:  # find the offending line for a precise message
-        cells = line.split(",")
-        if columns is not None and len(cells) != columns:
+        yield from CsvReader(source, dtype=dtype, labels64=True)
+    except CsvFormatError as exc:
+        if exc.token is None:
             raise DataError(
                 Problem(
                     where,
-                    f"line {number} has {len(cells)} columns, expected {columns}",
+                    f"line {exc.line} has {exc.columns} columns, expected {exc.expected}",
                     "every row needs the same number of columns",
                 )
             ) from None
-        for index, cell in enumerate(cells, start=1):
-            try:
-                float(cell)
-            except ValueError:
-                raise DataError(
-                    Problem(
-                        where,
-                        f"line {number}, column {index} is not a number: {cell.strip()[:40]!r}",
-                        "the algorithm reads numbers only",
-                    )
-                ) from None
-    raise DataError(Problem(where, "the CSV could not be read as numbers", "check the file"))
+        raise DataError(
+            Problem(
+                where,
+                f"line {exc.line}, column {exc.column} is not a number: {exc.token[:40]!r}",
+                "the algorithm reads numbers only",
+            )
+        ) from None
 
 
-def label_range(lines: Iterable[str], where: str) -> tuple[float, float, int]:
-    """Minimum and maximum of the first column, and the row count, in one streaming pass."""
-    low, high, rows, columns = math.inf, -math.inf, 0, None
-    for chunk in _chunks(lines, CHUNK_ROWS):
-        table = _parse(chunk, where, columns)
-        columns = table.shape[1]
-        labels = table[:, 0]
-        low, high = min(low, float(labels.min())), max(high, float(labels.max()))
-        rows += len(labels)
+def label_range(source: Iterable[str] | IO[bytes], where: str) -> tuple[float, float, int]:
+    """Minimum and maximum of the first column, and the row count, in one streaming pass.
+
+    ``source`` is a binary stream (an S3 body) or lines; the labels are exact float64 values.
+    """
+    low, high, rows = math.inf, -math.inf, 0
+    for block in _reader(source, where, dtype="float32"):
+        labels = block.labels64
+        if labels is not None and labels.size:
+            low, high = min(low, float(labels.min())), max(high, float(labels.max()))
+            rows += labels.size
     if rows == 0:
         raise DataError(Problem(where, "holds no rows", "upload the data"))
     return low, high, rows
@@ -131,7 +115,7 @@ class ConvertStats:
 
 
 def transform_csv(
-    lines: Iterable[str],
+    source: Iterable[str] | IO[bytes],
     out: IO[bytes],
     *,
     where: str,
@@ -139,15 +123,21 @@ def transform_csv(
     recordio: bool = False,
     stats: ConvertStats | None = None,
 ) -> ConvertStats:
-    """Stream CSV rows (label first) to ``out``: labels binned if asked, as CSV or RecordIO-protobuf."""
+    """Stream CSV rows (label first) to ``out``: labels binned if asked, as CSV or RecordIO-protobuf.
+
+    ``source`` is a binary stream (an S3 body: parsed in blocks of bytes, ``csvblocks``) or
+    lines. Values are the correctly rounded doubles of the text, features then rounded to
+    float32 for RecordIO; labels stay float64 until binned. Memory is bounded by one block.
+    """
     import numpy as np
 
     from sagedrop import recordio as rio
 
     stats = stats or ConvertStats()
-    columns = stats.columns or None
-    for chunk in _chunks(lines, CHUNK_ROWS):
-        table = _parse(chunk, where, columns)
+    for block in _reader(source, where, dtype="float32" if recordio else "float64"):
+        table = block.table
+        if not table.shape[0]:
+            continue
         columns = table.shape[1]
         if stats.columns and columns != stats.columns:
             raise DataError(
@@ -158,18 +148,18 @@ def transform_csv(
                 )
             )
         stats.columns = columns
-        labels = table[:, 0]
+        labels = block.labels64
         if bins is not None:
             labels = bins.classes(labels).astype(np.float64)
         if recordio:
-            data = rio.encode_dense(table[:, 1:].astype(np.float32), labels.astype(np.float32))
+            written = rio.write_dense(out, table[:, 1:], labels.astype(np.float32)).bytes_written
         else:
             body = np.column_stack([labels, table[:, 1:]])
-            text = "\n".join(",".join(_number(v) for v in row) for row in body.tolist()) + "\n"
-            data = text.encode()
-        out.write(data)
+            data = ("\n".join(",".join(_number(v) for v in row) for row in body.tolist()) + "\n").encode()
+            out.write(data)
+            written = len(data)
         stats.rows += len(table)
-        stats.bytes_written += len(data)
+        stats.bytes_written += written
     return stats
 
 

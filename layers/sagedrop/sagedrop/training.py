@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -277,7 +277,7 @@ class TrainingLauncher:
             train = csv_channels["train"]
             low, high = float("inf"), float("-inf")
             for key in objects["train"]:
-                lo, hi, _ = convert.label_range(self._lines(train.bucket, key), f"s3://{train.bucket}/{key}")
+                lo, hi, _ = convert.label_range(self._body(train.bucket, key), f"s3://{train.bucket}/{key}")
                 low, high = min(low, lo), max(high, hi)
             bins = convert.LabelBins.equal_width(low, high, manifest.label_bins)
 
@@ -289,7 +289,7 @@ class TrainingLauncher:
             with tempfile.TemporaryFile() as out:
                 for key in objects[name]:
                     convert.transform_csv(
-                        self._lines(channel.bucket, key),
+                        self._body(channel.bucket, key),
                         out,
                         where=f"s3://{channel.bucket}/{key}",
                         bins=bins,
@@ -316,10 +316,9 @@ class TrainingLauncher:
             )
         return converted, bins
 
-    def _lines(self, bucket: str, key: str) -> Iterator[str]:
-        body = self._s3.get_object(Bucket=bucket, Key=key)["Body"]
-        for raw in body.iter_lines():
-            yield raw.decode("utf-8-sig")
+    def _body(self, bucket: str, key: str) -> Any:
+        """The object's streaming body: ``convert`` reads it in blocks of bytes (BOM, CRLF handled)."""
+        return self._s3.get_object(Bucket=bucket, Key=key)["Body"]
 
     def _job_exists(self, job: str) -> bool:
         try:

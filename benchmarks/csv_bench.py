@@ -1,0 +1,138 @@
+"""Benchmark CSV -> RecordIO-protobuf streaming, the train function's channel conversion.
+
+    python benchmarks/csv_bench.py [--mb 1024] [--cols 11] [--runs 2] [--keep]
+
+Writes a headerless numeric CSV of --mb MB in /tmp (label first, --cols features, values
+formatted like ``np.savetxt(fmt="%.6g")``: a 32 MB block of rows repeated), then measures, in
+one run:
+  (a) ``convert.transform_csv(binary stream, out, recordio=True)``: what the train function
+      runs on each S3 object (here a local file; S3 transfer excluded), MB/s of CSV in;
+  (b) ``recordio.csv_to_recordio`` (`sagedrop prepare recordio`) on the same file;
+  (c) the previous parser, ``np.loadtxt`` (float32), on the first 32 MB: the old bound;
+  and checks on the 32 MB block that the float32 values are exactly ``np.loadtxt``'s, and
+  that peak traced memory (tracemalloc) stays flat when the input grows 4x. The file is
+  deleted afterwards (unless --keep). Goal: (a) >= 200 MB/s of CSV.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import platform
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "layers" / "sagedrop"))
+
+from sagedrop import convert, recordio
+from sagedrop.csvblocks import CsvReader
+
+GOAL_MB_S = 200
+BLOCK_MB = 32
+
+
+def make_block(cols: int, mb: int, seed: int = 0) -> bytes:
+    """About ``mb`` MB of CSV rows: a rounded non-negative label, then normal features."""
+    rng = np.random.default_rng(seed)
+    out = io.StringIO()
+    while out.tell() < mb * 1_000_000:
+        table = rng.normal(size=(50_000, cols + 1))
+        table[:, 0] = np.round(np.abs(table[:, 0]))
+        np.savetxt(out, table, fmt="%.6g", delimiter=",")
+    return out.getvalue().encode()
+
+
+def write_csv(path: Path, block: bytes, mb: int) -> int:
+    with path.open("wb") as f:
+        while f.tell() < mb * 1_000_000:
+            f.write(block)
+    return path.stat().st_size
+
+
+def fastest(fn, runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def traced_peak(src: Path, dst: Path) -> float:
+    tracemalloc.start()
+    with src.open("rb") as fin, dst.open("wb") as fout:
+        convert.transform_csv(fin, fout, where=str(src), recordio=True)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak / 1e6
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mb", type=int, default=1024, help="size of the generated CSV in MB (default 1 GB)")
+    parser.add_argument("--cols", type=int, default=11, help="feature columns after the label")
+    parser.add_argument("--runs", type=int, default=2, help="timed runs of the big conversions (fastest counts)")
+    parser.add_argument("--keep", action="store_true", help="keep the generated files")
+    args = parser.parse_args()
+
+    cores = f"{os.cpu_count()} CPU cores (the CSV is parsed in one thread)"
+    print(f"python {platform.python_version()}, numpy {np.__version__}, {cores}")
+    block = make_block(args.cols, BLOCK_MB)
+    expected = np.loadtxt(io.StringIO(block.decode()), delimiter=",", dtype=np.float32)
+    parsed = np.concatenate([b.table for b in CsvReader(io.BytesIO(block))])
+    assert parsed.shape == expected.shape and np.array_equal(parsed.view(np.uint32), expected.view(np.uint32))
+    print(f"checked: {expected.size:,} values of a {len(block) / 1e6:.0f} MB block, float32 bits == np.loadtxt's")
+
+    tmp = Path(tempfile.mkdtemp(prefix="csv-bench-", dir="/tmp"))
+    try:
+        src, dst = tmp / "in.csv", tmp / "out.pbr"
+        size = write_csv(src, block, args.mb)
+        print(f"input: {src} {size / 1e6:,.0f} MB ({size // len(block)}+ copies of the block)")
+
+        def run_convert() -> None:
+            with src.open("rb") as fin, dst.open("wb") as fout:
+                stats = convert.transform_csv(fin, fout, where=str(src), recordio=True)
+            assert stats.columns == args.cols + 1
+
+        def run_prepare() -> None:
+            with src.open("rb") as fin, dst.open("wb") as fout:
+                recordio.csv_to_recordio(fin, fout)
+
+        t_convert = fastest(run_convert, args.runs)
+        out_mb = dst.stat().st_size / 1e6
+        t_prepare = fastest(run_prepare, 1)
+        text = block.decode()
+        t_loadtxt = fastest(lambda: np.loadtxt(io.StringIO(text), delimiter=",", dtype=np.float32), 1)
+
+        small, large = tmp / "small.csv", tmp / "large.csv"
+        write_csv(small, block, BLOCK_MB)
+        write_csv(large, block, 4 * BLOCK_MB)
+        peaks = traced_peak(small, tmp / "small.pbr"), traced_peak(large, tmp / "large.pbr")
+    finally:
+        if not args.keep:
+            for path in tmp.iterdir():
+                path.unlink()
+            tmp.rmdir()
+
+    mb_s = size / t_convert / 1e6
+    print(f"\nCSV -> RecordIO, {size / 1e6:,.0f} MB of CSV -> {out_mb:,.0f} MB (fastest of {args.runs} runs):")
+    print(f"  (a) convert.transform_csv (train function)  {mb_s:8.1f} MB/s of CSV  ({t_convert:.1f} s)")
+    print(f"  (b) recordio.csv_to_recordio (prepare)       {size / t_prepare / 1e6:8.1f} MB/s of CSV")
+    print(f"  (c) np.loadtxt alone (the old parser)        {len(block) / t_loadtxt / 1e6:8.1f} MB/s of CSV")
+    print(f"  streaming memory, peak traced: {peaks[0]:.1f} MB for {BLOCK_MB} MB of CSV, {peaks[1]:.1f} MB for 4x that")
+    met = mb_s >= GOAL_MB_S
+    print(
+        f"  CSV in, train function's conversion: {mb_s:.0f} MB/s, goal >= {GOAL_MB_S} MB/s:",
+        "MET" if met else "NOT MET",
+    )
+    return 0 if met else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
