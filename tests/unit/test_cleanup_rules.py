@@ -441,7 +441,7 @@ def test_prices_and_unknown_instances():
     assert pricing.hourly_price("ML.M5.LARGE ") == large
     assert pricing.hourly_price("ml.unknown.large") is None
     assert pricing.hourly_cost([("ml.m5.large", 2), ("ml.g4dn.xlarge", 1), ("ml.new.xlarge", 3)]) == (
-        round(2 * large + gpu, 3),
+        round(2 * large + gpu, 4),
         ["ml.new.xlarge"],
     )
     assert all(name.startswith("ml.") and price > 0 for name, price in pricing.HOURLY_USD.items())
