@@ -6,6 +6,8 @@ import base64
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sagedrop import codecs
 from sagedrop.codecs import BadInput, BadModelResponse, Chunk, PayloadTooLarge
@@ -55,6 +57,45 @@ def test_rows_to_csv_names_every_bad_row_and_value():
 
 def test_rows_to_csv_missing_values_become_empty_fields_when_allowed():
     assert codecs.rows_to_csv([[1, None, 3]], allow_missing=True) == [b"1,,3"]
+
+
+def _per_value_lines(rows):
+    """The reference: every value through number_text, one by one."""
+    return [",".join(codecs.number_text(v) for v in row).encode() for row in rows]
+
+
+EDGE_VALUES = [0, -0.0, 0.0, 7.0, -12.0, 10.0, 1e15, 9999999999999998.0, 1e16, -1e16, 1e22, 0.05, -0.05, 1e-7, 2**60]
+
+
+@pytest.mark.parametrize("value", EDGE_VALUES)
+def test_rows_to_csv_whole_request_path_writes_what_number_text_writes(value):
+    rows = [[value, 1.5, -3], [2, value, 0.25], [value, value, value]]
+    assert codecs.rows_to_csv(rows) == _per_value_lines(rows)
+    assert codecs.rows_to_csv(rows, feature_dim=3) == _per_value_lines(rows)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.lists(
+            st.one_of(st.floats(allow_nan=False, allow_infinity=False), st.integers(), st.sampled_from(EDGE_VALUES)),
+            min_size=3,
+            max_size=3,
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_rows_to_csv_equals_number_text_value_by_value(rows):
+    assert codecs.rows_to_csv(rows, feature_dim=3) == _per_value_lines(rows)
+
+
+@pytest.mark.parametrize("bad", [math.inf, -math.inf, math.nan, True, None, "1"])
+def test_rows_to_csv_refuses_a_bad_value_among_plain_rows(bad):
+    rows = [[1.0, 2.0, 3.0]] * 5 + [[1.0, bad, 3.0]]
+    with pytest.raises(BadInput) as caught:
+        codecs.rows_to_csv(rows)
+    assert [p.path for p in caught.value.problems] == ["$.instances[5][1]"]
 
 
 def test_problems_are_capped_and_counted():

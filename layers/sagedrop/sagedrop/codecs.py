@@ -213,6 +213,9 @@ def rows_to_csv(
     ``allow_missing``: ``null`` becomes an empty field, which algorithms such as XGBoost read as a
     missing value.
     """
+    fast = _plain_rows_csv(instances, feature_dim)
+    if fast is not None:
+        return fast
     problems = ProblemList()
     lines: list[bytes] = []
     first: int | None = None
@@ -245,6 +248,32 @@ def rows_to_csv(
         lines.append(",".join(fields).encode())
     problems.raise_if_any()
     return lines
+
+
+_NUMBER_TYPES = frozenset((int, float))  # exact types: bool (an int subclass) is not a number here
+_INTEGRAL_FLOAT = re.compile(r"(?<![^,\n])(-?\d+)\.0(?=[,\n]|$)")
+"""A field ``repr`` wrote for a whole float below 1e16 (``7.0``, ``-12.0``): :func:`number_text` writes
+it without ``.0`` (larger whole floats are written ``1e+16`` by ``repr`` and by :func:`number_text`)."""
+
+
+def _plain_rows_csv(instances: Sequence[Any], feature_dim: int | None) -> list[bytes] | None:
+    """:func:`rows_to_csv`'s lines in one join and one substitution, for the usual request: every row a
+    non-empty list of ints and floats, all of the same width (``feature_dim`` when known). None for
+    anything else (missing values, feature objects, a problem to name), which the per-value loop handles;
+    the text is the same as :func:`number_text` writes value by value.
+    """
+    width = feature_dim
+    for row in instances:
+        if type(row) is not list or not row or not _NUMBER_TYPES.issuperset(map(type, row)):
+            return None
+        if width is None:
+            width = len(row)
+        elif len(row) != width:
+            return None
+    text = "\n".join([",".join(map(repr, row)) for row in instances])
+    if "n" in text or "-0.0" in text:  # inf or nan (not finite numbers); -0.0 (number_text writes "0")
+        return None
+    return _INTEGRAL_FLOAT.sub(r"\1", text).encode().split(b"\n")
 
 
 def csv_body_rows(
