@@ -68,7 +68,7 @@ class MemoryTable:
     def put(self, model: str, record: str, data: dict[str, Any]) -> None:
         self.items[(model, record)] = to_item({"model": model, "record": record, **data})
 
-    def get_item(self, *, TableName: str, Key: dict[str, Any], ConsistentRead: bool = False) -> dict[str, Any]:  # noqa: N803
+    def get_item(self, *, TableName: str, Key: dict[str, Any], ConsistentRead: bool = False) -> dict[str, Any]:
         self.reads += 1
         item = self.items.get((Key["model"]["S"], Key["record"]["S"]))
         return {"Item": item} if item else {}
@@ -91,7 +91,7 @@ class InstantRuntime:
         self._answers: dict[int, tuple[bytes, str]] = {}
         self.calls = 0
 
-    def invoke_endpoint(self, *, EndpointName: str, Body: bytes, ContentType: str, Accept: str) -> dict[str, Any]:  # noqa: N803
+    def invoke_endpoint(self, *, EndpointName: str, Body: bytes, ContentType: str, Accept: str) -> dict[str, Any]:
         self.calls += 1
         rows = Body.count(b"\n") + 1
         answer = self._answers.get(rows)
@@ -165,11 +165,12 @@ def setup() -> tuple[Any, dict[str, InstantRuntime], dict[str, dict[str, Any]]]:
     app = load_predict()
     table = MemoryTable()
     models = {
-        "xgb": ("xgboost", {"objective": "binary:logistic", "num_round": "50"}, xgboost_answer),
-        "ll": ("linear-learner", {"predictor_type": "binary_classifier", "feature_dim": str(FEATURES)}, None),
+        "xgb": ("xgboost", {"objective": "binary:logistic", "num_round": "50"}),
+        "ll": ("linear-learner", {"predictor_type": "binary_classifier", "feature_dim": str(FEATURES)}),
     }
-    for name, (algorithm, hyperparameters, _) in models.items():
-        table.put(name, JOB_PREFIX + JOB, {"status": "deployed", "algorithm": algorithm, "hyperparameters": hyperparameters})
+    for name, (algorithm, hyperparameters) in models.items():
+        job = {"status": "deployed", "algorithm": algorithm, "hyperparameters": hyperparameters}
+        table.put(name, JOB_PREFIX + JOB, job)
         table.put(
             name,
             SUMMARY,
@@ -187,7 +188,9 @@ def setup() -> tuple[Any, dict[str, InstantRuntime], dict[str, dict[str, Any]]]:
                 "stack": STACK,
             },
         )
-    runtime = _RoutingRuntime({"xgb-endpoint": InstantRuntime(xgboost_answer), "ll-endpoint": InstantRuntime(linear_learner_answer)})
+    runtime = _RoutingRuntime(
+        {"xgb-endpoint": InstantRuntime(xgboost_answer), "ll-endpoint": InstantRuntime(linear_learner_answer)}
+    )
     app.clients.set("dynamodb", table)
     app.clients.set("sagemaker-runtime", runtime)
     data = rows()
@@ -268,7 +271,7 @@ def profile(app: Any, event: dict[str, Any], count: int) -> None:
         app.handler(dict(event), context)
     profiler.disable()
     out = io.StringIO()
-    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(45)
+    pstats.Stats(profiler, stream=out).sort_stats(os.environ.get("BENCH_SORT", "cumulative")).print_stats(45)
     sys.__stdout__.write(out.getvalue())
 
 

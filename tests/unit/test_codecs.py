@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import math
 
 import pytest
@@ -72,6 +73,11 @@ def test_rows_to_csv_whole_request_path_writes_what_number_text_writes(value):
     rows = [[value, 1.5, -3], [2, value, 0.25], [value, value, value]]
     assert codecs.rows_to_csv(rows) == _per_value_lines(rows)
     assert codecs.rows_to_csv(rows, feature_dim=3) == _per_value_lines(rows)
+
+
+def test_rows_to_csv_one_feature_rows_and_ints():
+    rows = [[7.0], [2.5], [-3], [10**20], [3.0]]
+    assert codecs.rows_to_csv(rows) == [b"7", b"2.5", b"-3", b"100000000000000000000", b"3"] == _per_value_lines(rows)
 
 
 @settings(max_examples=300, deadline=None)
@@ -329,3 +335,32 @@ def test_a_json_body_that_is_not_utf8_names_the_byte():
     with pytest.raises(BadInput) as exc:
         codecs.parse_json_body(b'{"instances": ["\xff"]}')
     assert messages(exc.value) == ["the body: byte 16 (0xff) is not valid UTF-8 (send UTF-8 text)"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.integers(0, 30), max_size=12),
+    st.integers(1, 100),
+    st.integers(1, 6),
+    st.integers(0, 2),
+    st.integers(0, 10),
+)
+def test_chunks_are_consecutive_full_and_within_limits(sizes, max_bytes, max_rows, separator, overhead):
+    """Whatever path chunk_sizes takes: the chunks cover every item in order, each within both limits, and
+    each but the last is full (the next item would not have fit), or an item alone over the limit is 413."""
+    if any(overhead + size > max_bytes for size in sizes):
+        with pytest.raises(PayloadTooLarge):
+            codecs.chunk_sizes(sizes, max_bytes=max_bytes, max_rows=max_rows, separator=separator, overhead=overhead)
+        return
+    chunks = codecs.chunk_sizes(sizes, max_bytes=max_bytes, max_rows=max_rows, separator=separator, overhead=overhead)
+
+    def used(start: int, end: int) -> int:
+        return overhead + sum(sizes[start:end]) + separator * (end - start - 1)
+
+    assert [c.start for c in chunks] == ([0] if chunks else []) + [c.end for c in chunks[:-1]]
+    assert (chunks[-1].end if chunks else 0) == len(sizes)
+    for chunk, following in itertools.pairwise(chunks):
+        assert chunk.count == max_rows or used(chunk.start, chunk.end + 1) > max_bytes
+        assert following.count >= 1
+    for chunk in chunks:
+        assert 1 <= chunk.count <= max_rows and used(chunk.start, chunk.end) <= max_bytes

@@ -20,6 +20,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 from sagedrop.errors import Problem, SagedropError, UserError
@@ -251,29 +252,30 @@ def rows_to_csv(
 
 
 _NUMBER_TYPES = frozenset((int, float))  # exact types: bool (an int subclass) is not a number here
-_INTEGRAL_FLOAT = re.compile(r"(?<![^,\n])(-?\d+)\.0(?=[,\n]|$)")
-"""A field ``repr`` wrote for a whole float below 1e16 (``7.0``, ``-12.0``): :func:`number_text` writes
-it without ``.0`` (larger whole floats are written ``1e+16`` by ``repr`` and by :func:`number_text`)."""
 
 
 def _plain_rows_csv(instances: Sequence[Any], feature_dim: int | None) -> list[bytes] | None:
-    """:func:`rows_to_csv`'s lines in one join and one substitution, for the usual request: every row a
-    non-empty list of ints and floats, all of the same width (``feature_dim`` when known). None for
-    anything else (missing values, feature objects, a problem to name), which the per-value loop handles;
-    the text is the same as :func:`number_text` writes value by value.
+    """:func:`rows_to_csv`'s lines without a per-value loop, for the usual request: every row a non-empty
+    list of ints and floats, all of the same width (``feature_dim`` when known). None for anything else
+    (missing values, feature objects, a problem to name), which the per-value loop handles.
+
+    The text is what :func:`number_text` writes value by value: ``repr`` of a list writes each number as
+    ``repr`` does (the shortest round-trip form), separated by ``", "``; a whole float below 1e16 is the
+    only number ``repr`` ends with ``.0``, which :func:`number_text` drops (larger ones are ``1e+16``).
     """
-    width = feature_dim
-    for row in instances:
-        if type(row) is not list or not row or not _NUMBER_TYPES.issuperset(map(type, row)):
-            return None
-        if width is None:
-            width = len(row)
-        elif len(row) != width:
-            return None
-    text = "\n".join([",".join(map(repr, row)) for row in instances])
+    if not isinstance(instances, list) or not instances or set(map(type, instances)) != {list}:
+        return None
+    widths = set(map(len, instances))
+    width = widths.pop()
+    if widths or not width or (feature_dim is not None and width != feature_dim):
+        return None
+    if not _NUMBER_TYPES.issuperset(map(type, chain.from_iterable(instances))):
+        return None
+    text = repr(instances)[2:-2]
     if "n" in text or "-0.0" in text:  # inf or nan (not finite numbers); -0.0 (number_text writes "0")
         return None
-    return _INTEGRAL_FLOAT.sub(r"\1", text).encode().split(b"\n")
+    text = text.replace("], [", "\n").replace(", ", ",").replace(".0,", ",").replace(".0\n", "\n")
+    return text.removesuffix(".0").encode().split(b"\n")
 
 
 def csv_body_rows(
@@ -422,6 +424,9 @@ def chunk_sizes(
     """
     if max_rows < 1:
         raise ValueError("max_rows must be at least 1")
+    count = len(sizes)
+    if 0 < count <= max_rows and overhead + sum(sizes) + separator * (count - 1) <= max_bytes:
+        return [Chunk(0, count)]  # all in one request (the loop below finds the same, item by item)
     chunks: list[Chunk] = []
     start, used = 0, overhead
     for index, size in enumerate(sizes):
