@@ -34,7 +34,6 @@ it, the answer is 504 and the chunks still queued are cancelled.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
@@ -152,9 +151,6 @@ class PredictionService:
         self._autoscaling = autoscaling
         self._clock = clock
         self.directory = ModelDirectory(registry_, settings.cache_s, clock)
-        self._idle_pool: ThreadPoolExecutor | None = None
-        """The thread pool of the last request that ended cleanly, reused by the next (see :meth:`_take_pool`)."""
-        self._pool_lock = threading.Lock()
 
     # ---- GET /models, GET /models/{model} ----------------------------------------------------
 
@@ -491,8 +487,9 @@ class PredictionService:
         budget = deadline - self._clock()
         if budget <= 0:
             raise PredictTimeout("no time left to call the endpoint")
-        pool = self._take_pool()
-        clean = False
+        pool = ThreadPoolExecutor(
+            max_workers=min(self.settings.concurrency, len(requests)), thread_name_prefix="invoke"
+        )
         try:
             futures = [pool.submit(self._invoke, endpoint, request) for request in requests]
             done, pending = wait(futures, timeout=budget, return_when=FIRST_EXCEPTION)
@@ -505,29 +502,9 @@ class PredictionService:
                     f"endpoint {endpoint} answered {finished} of {len(requests)} calls within "
                     f"{budget:.0f} s (API Gateway allows 29 s): send fewer instances per request"
                 )
-            clean = True
             return [f.result() for f in futures]
         finally:
-            self._give_back_pool(pool, clean)
-
-    def _take_pool(self) -> ThreadPoolExecutor:
-        """A pool of :attr:`PredictSettings.concurrency` threads for one request, for it alone: the idle pool
-        of an earlier request (its threads already started: starting them is most of a small request's own
-        time), else a new one. Its threads start as calls are submitted, at most one per call."""
-        with self._pool_lock:
-            pool, self._idle_pool = self._idle_pool, None
-        return pool or ThreadPoolExecutor(max_workers=self.settings.concurrency, thread_name_prefix="invoke")
-
-    def _give_back_pool(self, pool: ThreadPoolExecutor, clean: bool) -> None:
-        """Keep the pool of a request whose calls all ended for the next request; a pool left with calls
-        still running (a failure, the deadline) is shut down, its queued calls cancelled, as is a pool
-        returned while another one is already kept (concurrent requests)."""
-        if clean:
-            with self._pool_lock:
-                if self._idle_pool is None:
-                    self._idle_pool = pool
-                    return
-        pool.shutdown(wait=False, cancel_futures=True)
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def _invoke(self, endpoint: str, request: InvokeRequest) -> tuple[bytes, str]:
         try:
