@@ -96,7 +96,7 @@ def test_rows_to_csv_equals_number_text_value_by_value(rows):
     assert codecs.rows_to_csv(rows, feature_dim=3) == _per_value_lines(rows)
 
 
-@pytest.mark.parametrize("bad", [math.inf, -math.inf, math.nan, True, None, "1"])
+@pytest.mark.parametrize("bad", [math.inf, -math.inf, math.nan, True, False, None, "1", "1e5", [2], [[2]], {"a": 1}])
 def test_rows_to_csv_refuses_a_bad_value_among_plain_rows(bad):
     rows = [[1.0, 2.0, 3.0]] * 5 + [[1.0, bad, 3.0]]
     with pytest.raises(BadInput) as caught:

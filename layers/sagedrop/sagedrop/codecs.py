@@ -20,7 +20,6 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from itertools import chain
 from typing import Any
 
 from sagedrop.errors import Problem, SagedropError, UserError
@@ -251,7 +250,7 @@ def rows_to_csv(
     return lines
 
 
-_NUMBER_TYPES = frozenset((int, float))  # exact types: bool (an int subclass) is not a number here
+_NUMERIC_BYTES = b"0123456789.e+-,\n"
 
 
 def _plain_rows_csv(instances: Sequence[Any], feature_dim: int | None) -> list[bytes] | None:
@@ -259,9 +258,11 @@ def _plain_rows_csv(instances: Sequence[Any], feature_dim: int | None) -> list[b
     list of ints and floats, all of the same width (``feature_dim`` when known). None for anything else
     (missing values, feature objects, a problem to name), which the per-value loop handles.
 
-    The text is what :func:`number_text` writes value by value: ``repr`` of a list writes each number as
-    ``repr`` does (the shortest round-trip form), separated by ``", "``; a whole float below 1e16 is the
-    only number ``repr`` ends with ``.0``, which :func:`number_text` drops (larger ones are ``1e+16``).
+    ``repr`` of the rows writes each number as ``repr`` does (the shortest round-trip form), separated by
+    ``", "``, rows by ``"], ["``. Only numbers are written with nothing but digits, ``.``, ``e``, ``+`` and
+    ``-``: ``True``, ``None``, ``inf``, ``nan``, strings, objects and nested lists (a ``[`` is left) are
+    not. A whole float below 1e16 is the only number ``repr`` ends with ``.0``, which :func:`number_text`
+    drops (larger ones are ``1e+16``); ``-0.0``, which it writes ``0``, goes the per-value way.
     """
     if not isinstance(instances, list) or not instances or set(map(type, instances)) != {list}:
         return None
@@ -269,13 +270,11 @@ def _plain_rows_csv(instances: Sequence[Any], feature_dim: int | None) -> list[b
     width = widths.pop()
     if widths or not width or (feature_dim is not None and width != feature_dim):
         return None
-    if not _NUMBER_TYPES.issuperset(map(type, chain.from_iterable(instances))):
+    data = repr(instances)[2:-2].replace("], [", "\n").replace(", ", ",").encode()
+    if data.translate(None, _NUMERIC_BYTES) or b"-0.0" in data:
         return None
-    text = repr(instances)[2:-2]
-    if "n" in text or "-0.0" in text:  # inf or nan (not finite numbers); -0.0 (number_text writes "0")
-        return None
-    text = text.replace("], [", "\n").replace(", ", ",").replace(".0,", ",").replace(".0\n", "\n")
-    return text.removesuffix(".0").encode().split(b"\n")
+    data = data.replace(b".0,", b",").replace(b".0\n", b"\n")
+    return data.removesuffix(b".0").split(b"\n")
 
 
 def csv_body_rows(
