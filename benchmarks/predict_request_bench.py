@@ -78,7 +78,9 @@ class MemoryTable:
         return {"Item": item} if item else {}
 
 
-class Body:
+class AnswerBody:
+    """The ``Body`` stream of an InvokeEndpoint answer."""
+
     def __init__(self, data: bytes) -> None:
         self._data = data
 
@@ -101,15 +103,15 @@ class InstantRuntime:
         answer = self._answers.get(rows)
         if answer is None:
             answer = self._answers[rows] = self._answer_for(rows)
-        return {"Body": _Reader(answer[0]), "ContentType": answer[1]}
-
-
-_Reader = Body
+        return {"Body": AnswerBody(answer[0]), "ContentType": answer[1]}
 
 
 def xgboost_answer(rows: int) -> tuple[bytes, str]:
-    """binary:logistic through the XGBoost container: one probability per row, comma-separated text/csv
-    (aws/sagemaker-xgboost-container algorithm_mode/serve.py, as sagedrop.algorithms.xgboost describes)."""
+    """binary:logistic: one probability per row as text/csv. The container's answer goes through
+    sagemaker_containers' ``encoders.encode(preds_list, accept)`` (aws/sagemaker-xgboost-container, commit
+    f7a93a21e50e44b4077f0889a7f676cad8c226f3, src/sagemaker_xgboost_container/algorithm_mode/serve.py);
+    written comma-separated here, as tests/integration/test_predict_function.py does ("2.0,0.0,3.0"):
+    sagedrop reads commas and line breaks alike (``codecs.parse_csv_values``)."""
     rng = random.Random(rows)
     return ",".join(repr(round(rng.random(), 6)) for _ in range(rows)).encode(), "text/csv"
 
@@ -124,8 +126,13 @@ def linear_learner_answer(rows: int) -> tuple[bytes, str]:
 
 
 def rows(count: int = ROWS) -> list[list[float]]:
+    """Rows shaped like the sample event's: measurements with decimals, and whole-number floats (counts,
+    one-hot flags) as clients send them (``2.0``)."""
     rng = random.Random(16)
-    return [[round(rng.uniform(0, 250), 2) for _ in range(FEATURES)] for _ in range(count)]
+    return [
+        [round(rng.uniform(0, 250), 2) if i % 2 else float(rng.randint(0, 12)) for i in range(FEATURES)]
+        for _ in range(count)
+    ]
 
 
 def event_for(model: str, body: str, content_type: str) -> dict[str, Any]:
