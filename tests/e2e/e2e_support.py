@@ -269,6 +269,7 @@ class Drop:
     def _delete_endpoint(self, deadline: float) -> None:
         sagemaker = self.stack.sagemaker
         endpoint = (self.stack.registry.get(self.model, consistent=True) or {}).get("endpoint") or self.model
+        status = "unknown"
         while time.monotonic() < deadline + 10 * 60:
             try:
                 status = sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointStatus"]
