@@ -111,8 +111,7 @@ def test_instances_to_serverless_replaces_the_endpoint(stack, new_drop):
             if switched:
                 back_at = time.monotonic()
                 break
-            if first_failure is None:
-                last_ok = time.monotonic()
+            last_ok = time.monotonic()  # the old endpoint still answers (a refusal before this was transient)
         time.sleep(POLL_S / 3)
     assert back_at is not None, f"the model did not serve again through the switch: {summary}"
     assert not [k for k in refusals if k.startswith("500")], refusals  # a 500 is never an answer (issue 11)
@@ -128,8 +127,8 @@ def test_instances_to_serverless_replaces_the_endpoint(stack, new_drop):
 
     gap = (back_at - last_ok) if last_ok is not None else float("nan")
     print(
-        f"instances -> serverless: predictions paused for about {gap:.0f}s (last answer before the switch to the "
-        f"first one after it, probed every ~{POLL_S / 3:.0f}s); registry: replaced at {job['endpoint_replaced_at']}, "
+        f"instances -> serverless: predictions paused for about {gap:.0f}s (the old endpoint's last answer to the "
+        f"new one's first, probed every ~{POLL_S / 3:.0f}s); registry: replaced at {job['endpoint_replaced_at']}, "
         f"in service again at {second.get('deployed_at')}; answers meanwhile: {json.dumps(refusals)}",
         flush=True,
     )
