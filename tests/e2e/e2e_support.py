@@ -221,13 +221,24 @@ class Drop:
         config, the SageMaker model and the artifacts stay, as after any stop (README, "Stop and start
         a model by hand"); they cost nothing."""
         problems = []
-        for step in (self._stop_training, self._stop_endpoint, self._delete_folder):
+        for step in (self._await_registry, self._stop_training, self._stop_endpoint, self._delete_folder):
             try:
                 step()
             except Exception as exc:  # every step runs; report them all
                 problems.append(f"{step.__name__}: {exc}")
         if problems:
             print(f"cleanup of {self.model} was incomplete (check the account by hand): {problems}", flush=True)
+
+    def _await_registry(self) -> None:
+        """A drop whose S3 event is not handled yet (a test that failed right after its upload) would start a
+        job and an endpoint after the cleanup: wait until the registry knows the model first."""
+        if not any(key.endswith(("/training.json", "/deploy.json")) for key in self.keys):
+            return
+        deadline = time.monotonic() + REJECTION_S
+        while not (self.stack.registry.get(self.model, consistent=True) or {}).get("status"):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the registry never recorded {self.model}: check the train function's logs")
+            time.sleep(5)
 
     def _stop_training(self) -> None:
         for job in self.stack.registry.jobs(self.model):
