@@ -377,43 +377,10 @@ def _check_csv(
 
 
 def recordio_feature_count(sample: bytes) -> int | None:
-    """Features per record of RecordIO-protobuf data, from the first record of the sample: the ``values``
-    feature tensor's ``shape`` (sparse records) or its length (dense). None when the first record does
-    not fit the sample or has no such tensor. Field numbers: sagedrop.recordio [PROTO]; no numpy."""
+    """Features per record of RecordIO-protobuf data (see :func:`sagedrop.recordio.feature_width`)."""
     from sagedrop import recordio
 
-    try:
-        payload = next(recordio.iter_frames(sample)).payload
-        for number, _, span, _ in recordio._fields(payload, 0, len(payload)):
-            if number != 1:  # Record.features: map entries (key = 1, value = 2)
-                continue
-            entry = {n: v for n, _, v, _ in recordio._fields(payload, *span)}
-            if 1 not in entry or payload[slice(*entry[1])] != b"values" or 2 not in entry:
-                continue
-            for kind, _, tensor, _ in recordio._fields(payload, *entry[2]):
-                if kind in recordio._VALUE_FIELDS:
-                    return _tensor_width(payload, tensor, recordio._VALUE_FIELDS[kind])
-    except (StopIteration, ValueError, recordio.RecordIOError, recordio._ProtoError):
-        return None
-    return None
-
-
-def _tensor_width(payload: bytes, span: tuple[int, int], kind: str) -> int | None:
-    """shape[0] when the tensor has a shape (sparse), else the number of packed values."""
-    from sagedrop import recordio
-
-    count = 0
-    for number, wire, value, _ in recordio._fields(payload, *span):
-        if number == 3:  # shape
-            return recordio._read_varint(payload, value[0], value[1])[0] if wire == 2 else int(value)
-        if number == 1:
-            if wire != 2:
-                count += 1
-            elif kind == "int32":
-                count += sum(1 for byte in payload[value[0] : value[1]] if byte < 0x80)
-            else:
-                count += (value[1] - value[0]) // recordio._ITEMSIZE[kind]
-    return count or None
+    return recordio.feature_width(sample)
 
 
 def _label_hint(reason: str) -> str:

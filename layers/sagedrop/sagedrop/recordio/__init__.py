@@ -49,6 +49,7 @@ from __future__ import annotations
 from sagedrop.csvblocks import CsvFormatError
 from sagedrop.recordio.decode import (
     decode_record,
+    feature_width,
     read_dense,
     read_records,
     read_seq2seq,
@@ -121,6 +122,7 @@ __all__ = [
     "encode_record",
     "encode_seq2seq",
     "encode_sparse",
+    "feature_width",
     "frame",
     "iter_frames",
     "iter_image_rec",

@@ -398,3 +398,39 @@ def read_seq2seq(src: Source) -> tuple[list[list[int]], list[list[int]]]:
         sources.append(pair[0])
         targets.append(pair[1])
     return sources, targets
+
+
+def feature_width(sample: bytes) -> int | None:
+    """Features per record of RecordIO-protobuf data, from the first record of the sample: the ``values``
+    feature tensor's ``shape`` (sparse records) or its length (dense). None when the first record does
+    not fit the sample or has no such tensor. Field numbers: [PROTO]; no numpy."""
+    try:
+        payload = next(iter_frames(sample)).payload
+        for number, _, span, _ in _fields(payload, 0, len(payload)):
+            if number != 1:  # Record.features: map entries (key = 1, value = 2)
+                continue
+            entry = {n: v for n, _, v, _ in _fields(payload, *span)}
+            if 1 not in entry or payload[slice(*entry[1])] != b"values" or 2 not in entry:
+                continue
+            for kind, _, tensor, _ in _fields(payload, *entry[2]):
+                if kind in _VALUE_FIELDS:
+                    return _tensor_width(payload, tensor, _VALUE_FIELDS[kind])
+    except (StopIteration, ValueError, RecordIOError, _ProtoError):
+        return None
+    return None
+
+
+def _tensor_width(payload: bytes, span: tuple[int, int], kind: str) -> int | None:
+    """shape[0] when the tensor has a shape (sparse), else the number of packed values."""
+    count = 0
+    for number, wire, value, _ in _fields(payload, *span):
+        if number == 3:  # shape
+            return _read_varint(payload, value[0], value[1])[0] if wire == 2 else int(value)
+        if number == 1:
+            if wire != 2:
+                count += 1
+            elif kind == "int32":
+                count += sum(1 for byte in payload[value[0] : value[1]] if byte < 0x80)
+            else:
+                count += (value[1] - value[0]) // _ITEMSIZE[kind]
+    return count or None
