@@ -162,6 +162,7 @@ def get_model(model: str):
     operation_id="listBatches",
 )
 def list_batches(model: str):
+    metrics.add_metric(name="BatchQueries", unit=MetricUnit.Count, value=1)
     return _json(200, {"batches": [api.public_batch(model, item) for item in service().batches(model)]})
 
 
@@ -174,6 +175,7 @@ def list_batches(model: str):
     operation_id="getBatch",
 )
 def get_batch(model: str, job: str):
+    metrics.add_metric(name="BatchQueries", unit=MetricUnit.Count, value=1)
     return _json(200, api.public_batch(model, service().batch(model, job)))
 
 
