@@ -78,7 +78,7 @@ def test_join_puts_each_row_before_its_score(local):
     put(local, "spam/joined/batch.json", json.dumps({"join": True, "output": "joined"}))
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        status, answer = http(local, "GET", "/models/spam/batches")
+        _, answer = http(local, "GET", "/models/spam/batches")
         joined = [b for b in answer["batches"] if b["output"].endswith("/joined/")]
         if joined and joined[0]["status"] != "InProgress":
             break
