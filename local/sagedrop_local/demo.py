@@ -230,6 +230,9 @@ def run(print_step: Callable[[str], None] = step) -> None:
         scores = np.array([float(p["score"]) for p in predictions])
         rmse = float(np.sqrt(np.mean((scores - data["y"][test]) ** 2)))
         log(f"{'diabetes-regressor':20s} RMSE {rmse:.1f} (target range {data['y'].min():.0f}..{data['y'].max():.0f})")
+        from sagedrop_local.demo_batch import score_held_out  # batch scoring: the same rows as a file, no endpoint
+
+        score_held_out(stack, "diabetes-xgboost", csv_text(None, data["x"][test]), truth, weighted_scores, log)
         status, answer = api_call(stack, "GET", "/models", None, None, principal=None)
         if status != 403:
             raise DemoFailure(f"an unsigned request got HTTP {status}, expected 403")
