@@ -545,6 +545,9 @@ def local_demo() -> None:
     sys.exit(demo_main())
 
 
+from sagedrop_cli import batch_commands  # noqa: E402,F401  (registers `score` and `batches` on the app)
+
+
 def main() -> None:
     app()
 

@@ -1,0 +1,40 @@
+"""`sagedrop score` and `sagedrop batches` against the local stack."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sagedrop_cli.main import app
+from tests.cli.test_cli import local, model_folder, runner, workdir  # noqa: F401  (module fixtures)
+
+pytestmark = [pytest.mark.localstack, pytest.mark.enable_socket, pytest.mark.allow_hosts(["127.0.0.1"])]
+
+
+def test_score_a_file_and_list_the_batches(local, workdir):  # noqa: F811
+    folder, test_x, test_y = model_folder(workdir, "scored")
+    assert runner.invoke(app, ["submit", str(folder), "--local"]).exit_code == 0
+    assert local.wait_for_status("scored", ("in_service", "failed", "rejected"), timeout=60)["status"] == "in_service"
+    rows = workdir / "to-score.csv"
+    rows.write_text("\n".join(",".join(f"{v:.4f}" for v in row) for row in test_x) + "\n")
+    local.runner.wait_idle()
+
+    result = runner.invoke(app, ["score", str(rows), "--model", "scored", "--watch", "--name", "december", "--local"])
+    assert result.exit_code == 0, result.output
+    assert "predictions in s3://" in result.output
+    output = result.output.rsplit("predictions in ", 1)[1].split()[0]
+    bucket, _, prefix = output[len("s3://") :].partition("/")
+    body = local.client("s3").get_object(Bucket=bucket, Key=f"{prefix}to-score.csv.out")["Body"].read().decode()
+    scores = np.array([float(line) for line in body.split()])
+    assert len(scores) == len(test_x) and np.mean((scores > 0.5) == test_y) > 0.9
+
+    listed = runner.invoke(app, ["batches", "scored", "--local"])
+    assert listed.exit_code == 0 and "Completed" in listed.output
+
+
+def test_score_refuses_before_uploading(local, workdir):  # noqa: F811
+    rows = workdir / "x.jsonl"
+    rows.write_text('{"a": 1}\n')
+    result = runner.invoke(app, ["score", str(rows), "--model", "nobody", "--local"])
+    assert result.exit_code == 1 and "there is no model 'nobody'" in result.output
+    assert "Nothing was uploaded" in result.output
