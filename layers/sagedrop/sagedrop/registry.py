@@ -10,6 +10,11 @@ Key schema: partition key ``model`` (the model name), sort key ``record``:
   label in the train channel's first CSV rows (or the width of its first RecordIO-protobuf record), or
   deploy.json's ``feature_count``; predict refuses rows of another width.
 
+* ``BATCH#<job name>``: one item per batch transform job (sagedrop.batch_jobs): status (InProgress,
+  Completed, Failed, Stopped), batch_json, input, files, output, content_type, accept, join,
+  sagemaker_model, algorithm, instance_type, started_at, ended_at, duration_s, failure_reason. A refused
+  batch.json sets ``last_batch_error``/``last_batch_error_at``/``last_batch_json`` on the summary.
+
 Writes that race use condition expressions; a late event never overwrites a newer job.
 
 Summary fields (the contract between the functions; every field is optional):
