@@ -58,6 +58,7 @@ def recorder() -> BatchRecorder:
         sagemaker=clients.sagemaker,
         registry_=Registry(config.registry_table, clients.dynamodb),
         notifier=Notifier(config.topic_arn, clients.sns),
+        s3=clients.s3,
     )
 
 
@@ -73,7 +74,7 @@ def launcher() -> PretrainedLauncher:
     )
 
 
-def _state_change(event: EventBridgeEvent) -> dict[str, Any]:
+def _state_change(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(detail_type=event.detail_type, event_id=event.get("id"))
     if event.source != "aws.sagemaker":
         outcome = Outcome("ignored", message=f"events from {event.source!r} are not for this function")
@@ -82,7 +83,9 @@ def _state_change(event: EventBridgeEvent) -> dict[str, Any]:
     elif event.detail_type == ENDPOINT_STATE_CHANGE:
         outcome = deployer().on_endpoint(event.detail)
     elif event.detail_type == TRANSFORM_JOB_STATE_CHANGE:
-        recorded = recorder().on_transform_job(event.detail)
+        remaining_s = context.get_remaining_time_in_millis() / 1000
+        deadline = time.monotonic() + max(MIN_SCAN_S, remaining_s - RESERVED_S)  # the labels output's time
+        recorded = recorder().on_transform_job(event.detail, deadline)
         logger.info("batch outcome", extra={"outcome": recorded.to_dict()})
         metrics.add_metric(name=f"Batch_{recorded.status}", unit=MetricUnit.Count, value=1)
         return recorded.to_dict()
@@ -112,4 +115,4 @@ def _drops(event: S3Event, context: LambdaContext) -> dict[str, Any]:
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if "Records" in event:  # S3 ObjectCreated for deploy.json (the template's PretrainedDropped)
         return _drops(S3Event(event), context)
-    return _state_change(EventBridgeEvent(event))
+    return _state_change(EventBridgeEvent(event), context)

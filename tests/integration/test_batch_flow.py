@@ -220,3 +220,29 @@ def test_a_failed_job_says_why_in_the_users_words(stack, serving, lambda_context
 def test_another_stacks_transform_job_is_ignored(stack, lambda_context):
     out = load_function("deploy").handler(load_event("batch", "transform-job-other-stack.json"), lambda_context)
     assert out["status"] == "ignored"
+
+
+def test_labels_output_names_the_classes_beside_the_out_files(stack, hosting, lambda_context):
+    manifest = {"algorithm": "xgboost", "hyperparameters": {"objective": "binary:logistic", "num_round": 10}}
+    job = train(stack, lambda_context, {**manifest, "labels": ["stay", "churn"]}, when=T1)
+    hosting.set_job(job, metrics={"validation:rmse": 0.3})
+    assert load_function("deploy").handler(hosting.training_event(job), lambda_context)["status"] == "in_service"
+    stack.put(f"{FOLDER}/rows.csv", "1,2,3,4,5,6\n6,5,4,3,2,1\n")
+    (started,) = run(drop(stack, {"labels": True}), lambda_context)
+    assert started["status"] == "started", started
+    batch_job = started["job"]
+    # what SageMaker would have written: one score per input row
+    out_key = f"batch/churn/{batch_job}/rows.csv.out"
+    stack.s3.put_object(Bucket=stack.artifact_bucket, Key=out_key, Body=b"0.91\n0.12\n")
+    end(stack, batch_job, "Completed")
+    load_function("deploy").handler(transform_event(stack, batch_job), lambda_context)
+    body = stack.s3.get_object(Bucket=stack.artifact_bucket, Key=f"batch/churn/{batch_job}/rows.csv.labels.jsonl")
+    lines = [json.loads(line) for line in body["Body"].read().splitlines()]
+    assert [(p["predicted_label"], p["label"]) for p in lines] == [(1, "churn"), (0, "stay")]
+    assert stack.registry_item("churn", f"BATCH#{batch_job}")["labels_status"].startswith("labelled: 1 file(s)")
+
+
+def test_labels_output_needs_a_model_with_class_names(stack, serving, lambda_context):
+    stack.put(f"{FOLDER}/rows.csv", "1,2,3,4,5,6\n")
+    (result,) = run(drop(stack, {"labels": True}), lambda_context)
+    assert result["status"] == "rejected" and "has no class names" in result["message"]

@@ -49,7 +49,11 @@ def read_out(stack: LocalStack, uri: str) -> str:
 def test_a_dropped_file_is_scored_like_the_endpoint_scores_it(local):
     x, y = blobs(240, seed=11, classes=2)
     vx, vy = blobs(60, seed=12, classes=2)
-    manifest = {"algorithm": "xgboost", "hyperparameters": {"objective": "binary:logistic", "num_round": 15}}
+    manifest = {
+        "algorithm": "xgboost",
+        "hyperparameters": {"objective": "binary:logistic", "num_round": 15},
+        "labels": ["ham", "spam"],
+    }
     drop(local, "spam", manifest, csv_text(x, y), csv_text(vx, vy))
     assert local.wait_for_status("spam", SETTLED, timeout=60)["status"] == "in_service"
 
@@ -87,3 +91,24 @@ def test_join_puts_each_row_before_its_score(local):
     lines = read_out(local, joined[0]["output"] + "a.csv.out").splitlines()
     assert [line.split(",")[:4] for line in lines] == [["0.1", "0.2", "0.3", "0.4"], ["3.1", "3.0", "2.9", "3.2"]]
     assert all(0.0 <= float(line.split(",")[4]) <= 1.0 for line in lines)
+
+
+def test_labels_output_matches_the_apis_named_predictions(local):
+    assert local.wait_for_status("spam", SETTLED, timeout=60)["status"] == "in_service"
+    tx, _ = blobs(12, seed=14, classes=2)
+    rows = csv_text(tx)
+    put(local, "spam/named/rows.csv", rows)
+    put(local, "spam/named/batch.json", json.dumps({"labels": True, "output": "named"}))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        _, answer = http(local, "GET", "/models/spam/batches")
+        named = [b for b in answer["batches"] if b["output"].endswith("/named/")]
+        if named and named[0]["status"] != "InProgress":
+            break
+        time.sleep(0.2)
+    assert named[0]["status"] == "Completed", named
+    lines = [json.loads(line) for line in read_out(local, named[0]["output"] + "rows.csv.labels.jsonl").splitlines()]
+    status, answer = http(local, "POST", "/models/spam/predictions", rows.encode(), "text/csv")
+    assert status == 200
+    assert [p["label"] for p in lines] == [p["label"] for p in answer["predictions"]]
+    assert np.allclose([p["score"] for p in lines], [p["score"] for p in answer["predictions"]], atol=1e-6)

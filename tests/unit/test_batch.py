@@ -180,3 +180,28 @@ def test_every_algorithm_declares_its_batch_formats_with_a_source():
     for name in algorithms.NAMES:
         support = algorithms.get(name).batch
         assert support.formats and support.source.startswith("https://docs.aws.amazon.com/")
+
+
+def test_labels_and_join_exclude_each_other_and_labels_is_a_boolean():
+    found = problems_of({"labels": True, "join": True}, default_name="m")
+    assert "$.labels" in found
+    assert "$.labels" in problems_of({"labels": "yes"}, default_name="m")
+    assert batch.parse_batch_json({"labels": True}, default_name="m").labels is True
+
+
+def test_labelled_lines_are_the_apis_predictions_with_class_names():
+    """XGBoost multi:softmax answers one class index per CSV line; Linear Learner one JSON object per line
+    (LL-in-formats.html, JSONLINES); both become the prediction API's objects with "label"."""
+    from sagedrop.algorithms.base import ServingContext
+    from sagedrop.batch_labels import labelled
+
+    xgb = algorithms.get("xgboost")
+    ctx = ServingContext(labels=("a", "b", "c"), hyperparameters={"objective": "multi:softmax", "num_class": 3})
+    out = list(labelled([b"2.0", b"0.0", b""], xgb, "text/csv", ctx, whole=False))
+    assert out == [{"predicted_label": 2, "label": "c"}, {"predicted_label": 0, "label": "a"}]
+
+    ll = algorithms.get("linear-learner")
+    ctx = ServingContext(labels=("no", "yes"), hyperparameters={"predictor_type": "binary_classifier"})
+    lines = [b'{"score": 0.9, "predicted_label": 1}', b'{"score": 0.2, "predicted_label": 0}']
+    out = list(labelled(lines, ll, "application/jsonlines", ctx, whole=False))
+    assert [(p["predicted_label"], p["label"]) for p in out] == [(1, "yes"), (0, "no")]

@@ -20,6 +20,8 @@ instance_count      1
 max_payload_mb      1..100 (6, SageMaker's default)
 max_concurrent      parallel requests per instance (unset: SageMaker decides)
 output              a folder name for the results under ``s3://<artifacts>/batch/<model>/`` (the job name)
+labels              true: also write ``<file>.labels.jsonl``, the API's predictions with class names
+                    (:mod:`sagedrop.batch_labels`; false)
 description         free text
 ==================  ==========================================================================
 
@@ -53,6 +55,7 @@ TOP_LEVEL = (
     "max_payload_mb",
     "max_concurrent",
     "output",
+    "labels",
     "description",
 )
 SPLITS = ("Line", "RecordIO", "None")
@@ -95,6 +98,7 @@ class BatchRequest:
     max_payload_mb: int = DEFAULT_PAYLOAD_MB
     max_concurrent: int | None = None
     output: str | None = None
+    labels: bool = False
     description: str | None = None
 
 
@@ -145,10 +149,11 @@ def parse_batch_json(data: Mapping[str, Any], *, default_name: str = "", source:
         hint = f"did you mean {matches[0]!r}?" if matches else "use one of " + ", ".join(SPLITS)
         problems.append(Problem("$.split", f"unknown split {split!r}", hint))
         split = None
-    join = data.get("join", False)
-    if not isinstance(join, bool):
-        problems.append(Problem("$.join", f"expected true or false, got {json_type(join)} {join!r}"))
-        join = False
+    join, labels = (_boolean(data, key, problems) for key in ("join", "labels"))
+    if join and labels:
+        problems.append(
+            Problem("$.labels", "labels output replaces each answer with a prediction object", "remove join or labels")
+        )
     compression = _string(data, "compression", problems) or "none"
     if compression.lower() not in COMPRESSIONS:
         problems.append(Problem("$.compression", f"unknown compression {compression!r}", "use none or gzip"))
@@ -189,8 +194,17 @@ def parse_batch_json(data: Mapping[str, Any], *, default_name: str = "", source:
         max_payload_mb=payload,
         max_concurrent=concurrent,
         output=output.strip("/") if output else None,
+        labels=labels,
         description=description,
     )
+
+
+def _boolean(data: Mapping[str, Any], key: str, problems: list[Problem]) -> bool:
+    value = data.get(key, False)
+    if isinstance(value, bool):
+        return value
+    problems.append(Problem(f"$.{key}", f"expected true or false, got {json_type(value)} {value!r}"))
+    return False
 
 
 def _output_problems(output: str) -> list[Problem]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import difflib
 import json
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -71,6 +72,9 @@ class ServingModel:
     sagemaker_model: str
     algorithm: Algorithm
     status: str
+    labels: tuple[str, ...] = ()
+    hyperparameters: dict[str, Any] = field(default_factory=dict)
+    """The serving job's hyperparameters as SageMaker got them (strings)."""
 
 
 class BatchLauncher:
@@ -104,6 +108,15 @@ class BatchLauncher:
             serving = self._serving_model(model, drop.uri)
             keys = self._data_keys(drop.bucket, folder, drop.uri)
             request = batch.resolve_format(request, serving.algorithm, keys, source=drop.uri)
+            if request.labels and not serving.labels:
+                raise ManifestError(
+                    Problem(
+                        "$.labels",
+                        f"{model!r} has no class names to write",
+                        'set "labels" in its training.json (or deploy.json), or remove labels here',
+                    ),
+                    source=drop.uri,
+                )
         except UserError as exc:
             return self._reject(model, drop, exc)
         return self._start(request, serving, job, drop, folder, keys)
@@ -145,7 +158,10 @@ class BatchLauncher:
                 ),
                 source=source,
             ) from None
-        return ServingModel(name, algorithm, status)
+        labels = (job or {}).get("labels") or summary.get("labels") or ()
+        return ServingModel(
+            name, algorithm, status, tuple(str(x) for x in labels), dict((job or {}).get("hyperparameters") or {})
+        )
 
     def _data_keys(self, bucket: str, folder: str, source: str) -> list[str]:
         paginator = self._s3.get_paginator("list_objects_v2")
@@ -235,6 +251,10 @@ class BatchLauncher:
                 "content_type": request.content_type,
                 "accept": request.format.accept if request.format else None,
                 "join": request.join,
+                "split_lines": request.split != "None",
+                "labels_output": request.labels,
+                "labels": list(serving.labels) if request.labels else None,
+                "hyperparameters": serving.hyperparameters if request.labels else None,
                 "sagemaker_model": serving.sagemaker_model,
                 "algorithm": serving.algorithm.name,
                 "instance_type": payload["TransformResources"]["InstanceType"],
@@ -310,13 +330,17 @@ def _time(value: Any) -> datetime | None:
 
 
 class BatchRecorder:
-    def __init__(self, stack: str, *, sagemaker: Any, registry_: registry.Registry, notifier: Notifier) -> None:
+    def __init__(
+        self, stack: str, *, sagemaker: Any, registry_: registry.Registry, notifier: Notifier, s3: Any = None
+    ) -> None:
         self.stack = stack
+        self._s3 = s3
         self._sagemaker = sagemaker
         self._registry = registry_
         self._notifier = notifier
 
-    def on_transform_job(self, detail: dict[str, Any]) -> BatchOutcome:
+    def on_transform_job(self, detail: dict[str, Any], deadline: float | None = None) -> BatchOutcome:
+        """Record the end of a job; ``deadline`` (monotonic) bounds the labels output."""
         job = str(detail.get("TransformJobName", ""))
         status = str(detail.get("TransformJobStatus", ""))
         tag_map = tags.to_map(detail.get("Tags"))
@@ -334,6 +358,8 @@ class BatchRecorder:
             fields["duration_s"] = round((ended - started).total_seconds(), 1)
         if status == "Failed":
             fields["failure_reason"] = user_reason(str(described.get("FailureReason", "")))
+        if status == "Completed":
+            fields.update(self._labels(model, job, output, deadline))
         recorded = self._registry.update(
             model,
             fields,
@@ -347,6 +373,23 @@ class BatchRecorder:
         self._notify(model, job, status, fields)
         return BatchOutcome("recorded", model, job, status, output=output)
 
+    def _labels(self, model: str, job: str, output: str | None, deadline: float | None) -> dict[str, Any]:
+        record = self._registry.get_batch(model, job) or {}
+        algorithm = batch.algorithm_of(record.get("algorithm"))
+        if not record.get("labels_output") or algorithm is None or not output or record.get("status") != "InProgress":
+            return {}
+        from sagedrop import batch_labels
+
+        typed, _, problems = algorithm.resolve_hyperparameters(record.get("hyperparameters") or {})
+        result = batch_labels.label_outputs(
+            self._s3,
+            {**record, "output": output},
+            algorithm,
+            typed if not problems else {},
+            deadline if deadline is not None else time.monotonic() + 60,
+        )
+        return {"labels_status": result.status()}
+
     def _notify(self, model: str, job: str, status: str, fields: dict[str, Any]) -> None:
         duration = f" in {fields['duration_s']:.0f} s" if "duration_s" in fields else ""
         if status == "Completed":
@@ -355,6 +398,8 @@ class BatchRecorder:
                 f"Batch {job} scored its files{duration}.\n\n"
                 f"The predictions are in {fields['output']} (one .out file per input file)."
             )
+            if fields.get("labels_status"):
+                text += f"\nClass names: {fields['labels_status']}."
         elif status == "Failed":
             subject = f"{model}: batch scoring failed"
             text = (
