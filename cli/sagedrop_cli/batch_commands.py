@@ -8,7 +8,18 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from sagedrop_cli.main import LocalOption, RegionOption, StackOption, _registry, app, console, fail, out, target_for
+from sagedrop_cli.main import (
+    LocalOption,
+    RegionOption,
+    StackOption,
+    _registry,
+    app,
+    console,
+    fail,
+    local_app,
+    out,
+    target_for,
+)
 
 
 @app.command()
@@ -75,3 +86,28 @@ def batches(
             str(item.get("failure_reason", "")),
         )
     out.print(table if items else f"no batch jobs for {model}")
+
+
+@local_app.command("env")
+def local_env() -> None:
+    """Print the exports that point the plain aws CLI (and boto3) at the running local stack."""
+    from sagedrop_cli.target import Target, TargetError
+
+    try:
+        target = Target.from_local()
+    except TargetError as exc:
+        raise fail(str(exc)) from None
+    key, secret = (
+        (target.credentials.access_key, target.credentials.secret_key) if target.credentials else ("local", "local")
+    )
+    # AWS_ENDPOINT_URL: the global endpoint setting of the AWS CLI v2 and the SDKs
+    # (https://docs.aws.amazon.com/sdkref/latest/guide/feature-ss-endpoints.html)
+    for name, value in (
+        ("AWS_ENDPOINT_URL", target.endpoint_url),
+        ("AWS_REGION", target.region),
+        ("AWS_DEFAULT_REGION", target.region),
+        ("AWS_ACCESS_KEY_ID", key),
+        ("AWS_SECRET_ACCESS_KEY", secret),
+    ):
+        out.print(f"export {name}={value}", highlight=False, soft_wrap=True)
+    console.print(f'# then: aws s3 ls s3://{target.bucket}/   (eval "$(sagedrop local env)" sets them)')

@@ -38,3 +38,22 @@ def test_score_refuses_before_uploading(local, workdir):  # noqa: F811
     result = runner.invoke(app, ["score", str(rows), "--model", "nobody", "--local"])
     assert result.exit_code == 1 and "there is no model 'nobody'" in result.output
     assert "Nothing was uploaded" in result.output
+
+
+def test_local_works_from_any_directory_and_local_env_prints_the_exports(local, workdir, tmp_path, monkeypatch):  # noqa: F811
+    from sagedrop_cli import target
+
+    user_state = tmp_path / "home" / ".sagedrop" / "local.json"
+    user_state.parent.mkdir(parents=True)
+    (workdir / ".sagedrop" / "local.json").rename(user_state)  # as `sagedrop local up` leaves it for the user
+    monkeypatch.setattr(target, "USER_STATE", user_state)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    local.runner.wait_idle()
+    result = runner.invoke(app, ["batches", "nobody", "--local"])
+    assert result.exit_code == 0 and "no batch jobs for nobody" in result.output
+    result = runner.invoke(app, ["local", "env"])
+    assert result.exit_code == 0, result.output
+    assert f"export AWS_ENDPOINT_URL={local.endpoint_url}" in result.output
+    assert f"export AWS_REGION={local.wiring.region}" in result.output
