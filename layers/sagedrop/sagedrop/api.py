@@ -228,6 +228,7 @@ BATCH_FIELDS = (
     "ended_at",
     "duration_s",
     "failure_reason",
+    "labels_status",
 )
 
 
@@ -558,6 +559,7 @@ BATCH_SCHEMA: dict[str, Any] = {
         "ended_at": {"type": "string"},
         "duration_s": {"type": "number"},
         "failure_reason": {"type": "string"},
+        "labels_status": {"type": "string", "description": "batch.json labels: how many .out files got class names"},
         "links": {"type": "object"},
     },
 }
