@@ -386,7 +386,13 @@ def prepare_recordio(
     except (recordio.CsvFormatError, ValueError) as exc:
         destination.unlink(missing_ok=True)
         raise fail(f"{source}: {exc}") from None
-    console.print(f"[green]wrote[/] {destination}: {stats}")
+    label = "a label and " if stats.has_label else ""
+    plural = "s" if stats.blank_lines != 1 else ""
+    skipped = f" ({stats.blank_lines:,} blank line{plural} skipped)" if stats.blank_lines else ""
+    console.print(
+        f"[green]wrote[/] {destination}: {stats.rows:,} records, each with {label}{stats.feature_columns:,} "
+        f"features, from {source}{skipped}"
+    )
 
 
 class _Bars:

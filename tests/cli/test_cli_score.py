@@ -57,3 +57,13 @@ def test_local_works_from_any_directory_and_local_env_prints_the_exports(local, 
     assert result.exit_code == 0, result.output
     assert f"export AWS_ENDPOINT_URL={local.endpoint_url}" in result.output
     assert f"export AWS_REGION={local.wiring.region}" in result.output
+
+
+def test_prepare_recordio_says_what_it_wrote_in_a_sentence(tmp_path):
+    source = tmp_path / "rows.csv"
+    source.write_text("1,0.5,2\n0,1.5,3\n\n")
+    result = runner.invoke(app, ["prepare", "recordio", str(source), str(tmp_path / "rows.pbr")])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "2 records, each with a label and 2 features" in text and "1 blank line skipped" in text
+    assert "CsvConversionStats" not in text
