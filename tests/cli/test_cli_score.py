@@ -67,3 +67,26 @@ def test_prepare_recordio_says_what_it_wrote_in_a_sentence(tmp_path):
     text = " ".join(result.output.split())
     assert "2 records, each with a label and 2 features" in text and "1 blank line skipped" in text
     assert "CsvConversionStats" not in text
+
+
+def test_the_status_table_keeps_one_line_per_model():
+    from rich.console import Console
+
+    from sagedrop_cli.main import _models_table
+
+    items = [
+        {
+            "model": f"model-{i}",
+            "status": "in_service",
+            "algorithm": "xgboost",
+            "endpoint": f"model-{i}",
+            "metrics": {"validation:auc": 0.91, "train:auc": 0.95, "validation:logloss": 0.31},
+            "last_error": "a long error " * 20,
+        }
+        for i in range(3)
+    ]
+    for width in (80, 4096):
+        console = Console(width=width, record=True)
+        console.print(_models_table(items, width if width == 80 else None))
+        rows = [line for line in console.export_text().splitlines() if "model-" in line]
+        assert len(rows) == 3 and all(len(line) <= width for line in rows)
