@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
 from sagedrop_cli.main import app
-from tests.cli.test_cli import local, model_folder, runner, workdir  # noqa: F401  (module fixtures)
+from sagedrop_local.stack import LocalStack
+from tests.cli.test_cli import model_folder, runner, workdir  # noqa: F401  (workdir: a fixture)
+
+
+@pytest.fixture(scope="module")
+def local() -> Any:
+    """Its own stack name: the emulated AWS outlives a module, so test_cli.py's stack name would collide."""
+    stack = LocalStack(stack="sagedrop-score", api_port=0, endpoint_delay=0.2, log=lambda line: None)
+    stack.start()
+    yield stack
+    stack.stop()
+
 
 pytestmark = [pytest.mark.localstack, pytest.mark.enable_socket, pytest.mark.allow_hosts(["127.0.0.1"])]
 

@@ -24,7 +24,8 @@ pytestmark = [pytest.mark.localstack, pytest.mark.enable_socket, pytest.mark.all
 @pytest.fixture(scope="module")
 def local() -> Any:
     lines: list[str] = []
-    stack = LocalStack(api_port=0, endpoint_delay=0.2, log=lines.append)
+    stack = LocalStack(stack="sagedrop-batch", api_port=0, endpoint_delay=0.2, log=lines.append)  # own stack name:
+    # the emulated AWS outlives a module, so another module's stack of the same name would collide
     stack.start()
     stack.lines = lines
     yield stack
