@@ -61,6 +61,7 @@ PUBLIC_FIELDS = (
     "endpoint",
     "serverless",
     "labels",
+    "label_bins",
     "feature_dim",
     "metrics",
     "serving_job",
@@ -332,6 +333,14 @@ MODEL_SCHEMA: dict[str, Any] = {
         "endpoint": {"type": "string"},
         "serverless": {"type": "boolean"},
         "labels": {"type": "array", "items": {"type": "string"}},
+        "label_bins": {
+            "type": "object",
+            "description": "label_bins models: the class edges (class i is (edges[i], edges[i+1]]) and their names",
+            "properties": {
+                "edges": {"type": "array", "items": {"type": "number"}},
+                "names": {"type": "array", "items": {"type": "string"}},
+            },
+        },
         "feature_dim": {"type": "integer"},
         "metrics": {"type": "object", "additionalProperties": {"type": "number"}},
         "serving_job": {"type": "string"},
