@@ -32,7 +32,8 @@ app.add_typer(prepare_app, name="prepare")
 app.add_typer(local_app, name="local")
 
 console = Console(stderr=True)
-out = Console()
+out = Console(width=None if sys.stdout.isatty() else 4096)
+"""Piped or redirected, tables keep one line per row (rich would wrap them at 80 columns)."""
 
 StackOption = Annotated[str | None, typer.Option("--stack", help="Deployed stack name (or SAGEDROP_STACK).")]
 RegionOption = Annotated[str | None, typer.Option("--region", help="AWS region of the stack.")]
@@ -139,21 +140,38 @@ def _metrics_text(metrics: dict[str, Any] | None) -> str:
     )
 
 
-def _models_table(items: list[dict[str, Any]]) -> Table:
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+
+
+def _models_table(items: list[dict[str, Any]], width: int | None = None) -> Table:
+    """One line per model. ``width``: the terminal's; the endpoint, metrics and last error columns share
+    what the other columns leave, cut with an ellipsis (None: nothing is cut, e.g. when piped)."""
     table = Table(title="sagedrop models", expand=False)
-    for column in ("model", "status", "algorithm", "endpoint", "metrics", "updated", "last error"):
-        table.add_column(column, overflow="fold")
+    rows = []
     for item in sorted(items, key=lambda i: i.get("model", "")):
         error = (item.get("last_error") or "").splitlines()
-        table.add_row(
-            item.get("model", ""),
-            item.get("status", ""),
-            item.get("algorithm", ""),
-            item.get("endpoint") or "",
-            _metrics_text(item.get("metrics")),
-            (item.get("updated_at") or "")[:19].replace("T", " "),
-            (error[0][:80] + (" ..." if len(error) > 1 else "")) if error else "",
+        rows.append(
+            [
+                item.get("model", ""),
+                item.get("status", ""),
+                item.get("algorithm", ""),
+                item.get("endpoint") or "",
+                _metrics_text(item.get("metrics")),
+                (item.get("updated_at") or "")[:19].replace("T", " "),
+                (error[0][:80] + (" ..." if len(error) > 1 else "")) if error else "",
+            ]
         )
+    columns = ("model", "status", "algorithm", "endpoint", "metrics", "updated", "last error")
+    if width is not None:
+        fixed = sum(max([len(r[i]) for r in rows] + [len(columns[i])]) for i in (0, 1, 2, 5)) + 3 * len(columns) + 1
+        budget = max(width - fixed, 3 * 2)
+        shares = {3: budget * 25 // 100, 4: budget * 35 // 100, 6: budget * 40 // 100}
+        rows = [[_cut(cell, shares[i]) if i in shares else cell for i, cell in enumerate(r)] for r in rows]
+    for column in columns:
+        table.add_column(column, no_wrap=True)
+    for row in rows:
+        table.add_row(*row)
     return table
 
 
@@ -185,7 +203,9 @@ def status(
     def render() -> tuple[Table, bool]:
         if model is None:
             items = list(registry.models())
-            return _models_table(items), all(i.get("status") in TERMINAL for i in items)
+            return _models_table(items, out.width if out.is_terminal else None), all(
+                i.get("status") in TERMINAL for i in items
+            )
         item = registry.get(model, consistent=True)
         if item is None:
             raise fail(f"no model {model!r} in {target.name}: `sagedrop status` lists them")
@@ -386,7 +406,13 @@ def prepare_recordio(
     except (recordio.CsvFormatError, ValueError) as exc:
         destination.unlink(missing_ok=True)
         raise fail(f"{source}: {exc}") from None
-    console.print(f"[green]wrote[/] {destination}: {stats}")
+    label = "a label and " if stats.has_label else ""
+    plural = "s" if stats.blank_lines != 1 else ""
+    skipped = f" ({stats.blank_lines:,} blank line{plural} skipped)" if stats.blank_lines else ""
+    console.print(
+        f"[green]wrote[/] {destination}: {stats.rows:,} records, each with {label}{stats.feature_columns:,} "
+        f"features, from {source}{skipped}"
+    )
 
 
 class _Bars:
@@ -543,6 +569,9 @@ def local_demo() -> None:
     from sagedrop_local.demo import main as demo_main
 
     sys.exit(demo_main())
+
+
+from sagedrop_cli import batch_commands  # noqa: E402,F401  (registers `score` and `batches` on the app)
 
 
 def main() -> None:

@@ -21,6 +21,13 @@ from typing import Any
 from sagedrop_cli.api import Api
 
 LOCAL_STATE = Path(".sagedrop") / "local.json"
+USER_STATE = Path.home() / ".sagedrop" / "local.json"
+"""Where `sagedrop local up` also writes the running stack's state, so `--local` works from any directory."""
+
+
+def local_state() -> Path | None:
+    """The running local stack's state: the working directory's, else the user's (None: none runs)."""
+    return next((path for path in (LOCAL_STATE, USER_STATE) if path.is_file()), None)
 
 
 class TargetError(RuntimeError):
@@ -136,11 +143,12 @@ class Target:
         )
 
     @classmethod
-    def from_local(cls, state: Path = LOCAL_STATE) -> Target:
-        if not state.is_file():
+    def from_local(cls, state: Path | None = None) -> Target:
+        state = state or local_state()
+        if state is None or not state.is_file():
             raise TargetError(
-                "no local stack is running here (no .sagedrop/local.json): start one with `sagedrop local up` "
-                "(or `make up`) in another terminal, or name a deployed stack with --stack"
+                f"no local stack is running (no .sagedrop/local.json here or in {USER_STATE.parent}): start one with "
+                "`sagedrop local up` (or `make up`) in another terminal, or name a deployed stack with --stack"
             )
         data = json.loads(state.read_text())
         principal = os.environ.get("SAGEDROP_LOCAL_PRINCIPAL", "admin")

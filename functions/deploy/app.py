@@ -1,4 +1,5 @@
-"""Deploy: a training job of this stack ended, one of its endpoints changed state, or a trained model was dropped.
+"""Deploy: a training job of this stack ended, one of its endpoints changed state, a trained model was dropped,
+or a batch transform job of this stack ended (recorded by :class:`sagedrop.batch_jobs.BatchRecorder`).
 
 Thin handler: an EventBridge event's detail goes to the domain's Deployer by detail type; an S3
 event (a ``deploy.json`` dropped beside a ``model.tar.gz``) goes to the PretrainedLauncher record by
@@ -19,6 +20,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sagedrop import naming
 from sagedrop.aws import Clients
+from sagedrop.batch_jobs import TRANSFORM_JOB_STATE_CHANGE, BatchRecorder
 from sagedrop.config import Settings
 from sagedrop.deploy import ENDPOINT_STATE_CHANGE, TRAINING_JOB_STATE_CHANGE, DeployContext, Deployer, Outcome
 from sagedrop.notify import Notifier
@@ -49,6 +51,18 @@ def deployer() -> Deployer:
 
 
 @cache
+def recorder() -> BatchRecorder:
+    config = settings()
+    return BatchRecorder(
+        config.stack,
+        sagemaker=clients.sagemaker,
+        registry_=Registry(config.registry_table, clients.dynamodb),
+        notifier=Notifier(config.topic_arn, clients.sns),
+        s3=clients.s3,
+    )
+
+
+@cache
 def launcher() -> PretrainedLauncher:
     config = settings()
     return PretrainedLauncher(
@@ -60,7 +74,7 @@ def launcher() -> PretrainedLauncher:
     )
 
 
-def _state_change(event: EventBridgeEvent) -> dict[str, Any]:
+def _state_change(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(detail_type=event.detail_type, event_id=event.get("id"))
     if event.source != "aws.sagemaker":
         outcome = Outcome("ignored", message=f"events from {event.source!r} are not for this function")
@@ -68,6 +82,13 @@ def _state_change(event: EventBridgeEvent) -> dict[str, Any]:
         outcome = deployer().on_training_job(event.detail)
     elif event.detail_type == ENDPOINT_STATE_CHANGE:
         outcome = deployer().on_endpoint(event.detail)
+    elif event.detail_type == TRANSFORM_JOB_STATE_CHANGE:
+        remaining_s = context.get_remaining_time_in_millis() / 1000
+        deadline = time.monotonic() + max(MIN_SCAN_S, remaining_s - RESERVED_S)  # the labels output's time
+        recorded = recorder().on_transform_job(event.detail, deadline)
+        logger.info("batch outcome", extra={"outcome": recorded.to_dict()})
+        metrics.add_metric(name=f"Batch_{recorded.status}", unit=MetricUnit.Count, value=1)
+        return recorded.to_dict()
     else:
         outcome = Outcome("ignored", message=f"detail-type {event.detail_type!r} is not handled")
     logger.info("deploy outcome", extra={"outcome": outcome.to_dict()})
@@ -94,4 +115,4 @@ def _drops(event: S3Event, context: LambdaContext) -> dict[str, Any]:
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if "Records" in event:  # S3 ObjectCreated for deploy.json (the template's PretrainedDropped)
         return _drops(S3Event(event), context)
-    return _state_change(EventBridgeEvent(event))
+    return _state_change(EventBridgeEvent(event), context)

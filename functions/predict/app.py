@@ -152,6 +152,33 @@ def get_model(model: str):
     return _json(200, api.public_model(service().model(model)))
 
 
+@app.get(
+    "/models/<model>/batches",
+    summary="List a model's batch scoring jobs",
+    description="The batch transform jobs a batch.json drop started for the model, newest first: status, input, "
+    "where the results are, duration and failure reason.",
+    responses=api.BATCHES_RESPONSES,
+    tags=["batches"],
+    operation_id="listBatches",
+)
+def list_batches(model: str):
+    metrics.add_metric(name="BatchQueries", unit=MetricUnit.Count, value=1)
+    return _json(200, {"batches": [api.public_batch(model, item) for item in service().batches(model)]})
+
+
+@app.get(
+    "/models/<model>/batches/<job>",
+    summary="Show a batch scoring job",
+    description="One batch transform job of the model: status, input, output location, duration, failure reason.",
+    responses=api.BATCH_RESPONSES,
+    tags=["batches"],
+    operation_id="getBatch",
+)
+def get_batch(model: str, job: str):
+    metrics.add_metric(name="BatchQueries", unit=MetricUnit.Count, value=1)
+    return _json(200, api.public_batch(model, service().batch(model, job)))
+
+
 @app.post(
     "/models/<model>/stop",
     summary="Stop a model (hibernate it now)",

@@ -1,4 +1,9 @@
-"""Train: an S3 ObjectCreated event for a ``training.json`` starts one SageMaker training job.
+"""Train: an S3 ObjectCreated event for a ``training.json`` starts one SageMaker training job; one for a
+``batch.json`` starts one batch transform job (the template's ``BatchDropped`` notification).
+
+Both drops start a SageMaker job from files of the data bucket with the stack's one SageMaker role, so
+they share this function: its policy already reads the data bucket and passes only that role, and the
+batch trigger adds only tagged CreateTransformJob and the ManifestFile it writes under ``batch/``.
 
 Thin handler: parse the S3 event, hand each manifest to the domain's TrainingLauncher, count
 the outcomes. A user's mistake is recorded and notified by the domain and never raised; AWS
@@ -15,6 +20,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sagedrop import naming
 from sagedrop.aws import Clients
+from sagedrop.batch import BATCH_FILE
+from sagedrop.batch_jobs import BatchContext, BatchLauncher
 from sagedrop.config import Settings
 from sagedrop.datacheck import S3Store
 from sagedrop.notify import Notifier
@@ -38,6 +45,18 @@ def launcher() -> TrainingLauncher:
     )
 
 
+@cache
+def batch_launcher() -> BatchLauncher:
+    settings = Settings.from_env()
+    return BatchLauncher(
+        BatchContext(settings.stack, settings.artifact_bucket, settings.defaults.hosting_instance_type),
+        s3=clients.s3,
+        sagemaker=clients.sagemaker,
+        registry_=Registry(settings.registry_table, clients.dynamodb),
+        notifier=Notifier(settings.topic_arn, clients.sns),
+    )
+
+
 @logger.inject_lambda_context(log_event=False, clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
@@ -46,6 +65,11 @@ def handler(event: S3Event, context: LambdaContext) -> dict[str, Any]:
     results = []
     for manifest in naming.dropped_objects(event):
         logger.append_keys(manifest=manifest.uri)
+        if manifest.key.rsplit("/", 1)[-1] == BATCH_FILE:
+            batch = batch_launcher().handle(manifest)
+            metrics.add_metric(name=f"Batch_{batch.status}", unit=MetricUnit.Count, value=1)
+            results.append({"manifest": manifest.uri, **batch.to_dict()})
+            continue
         outcome = launcher().handle(manifest)
         metrics.add_metric(name=f"Manifest_{outcome.status}", unit=MetricUnit.Count, value=1)
         results.append(

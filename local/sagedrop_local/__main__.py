@@ -47,7 +47,7 @@ def auth_lines(stack: LocalStack, info: dict[str, Any]) -> str:
 
 def run_up(api_port: int = 3000, moto_port: int = 4566) -> int:
     """The local stack in the foreground until Ctrl-C."""
-    from sagedrop_cli.target import write_local_state
+    from sagedrop_cli.target import USER_STATE, write_local_state
 
     mode = os.environ.get("SAGEDROP_AUTH_MODE")
     stack = LocalStack(
@@ -67,16 +67,17 @@ def run_up(api_port: int = 3000, moto_port: int = 4566) -> int:
         )
         return 1
     info = stack.auth.describe() if stack.auth else {}
-    write_local_state(
-        STATE,
-        stack=stack.wiring.stack,
-        region=stack.wiring.region,
-        bucket=stack.data_bucket,
-        table=stack.registry_table,
-        api_url=stack.api_url,
-        endpoint_url=stack.endpoint_url,
-        **info,
-    )
+    for state in (STATE, USER_STATE):  # the user's copy lets `--local` work from any directory
+        write_local_state(
+            state,
+            stack=stack.wiring.stack,
+            region=stack.wiring.region,
+            bucket=stack.data_bucket,
+            table=stack.registry_table,
+            api_url=stack.api_url,
+            endpoint_url=stack.endpoint_url,
+            **info,
+        )
     print(
         f"""
 sagedrop local stack '{stack.wiring.stack}' is up (Ctrl-C stops it)
@@ -95,6 +96,7 @@ sagedrop local stack '{stack.wiring.stack}' is up (Ctrl-C stops it)
     print("stopping the local stack ...", flush=True)
     stack.stop()
     STATE.unlink(missing_ok=True)
+    USER_STATE.unlink(missing_ok=True)
     return 0
 
 

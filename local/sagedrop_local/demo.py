@@ -241,6 +241,9 @@ def run(print_step: Callable[[str], None] = step) -> None:
         path = f"/models/{demo_seq2seq.MODEL}/predictions"
         demo_seq2seq.report(lambda body: api_call(stack, "POST", path, body, "application/json"), s2s_test, log)
         demo_images.report(held_images, lambda *request: api_call(stack, *request), log)
+        from sagedrop_local.demo_batch import score_held_out  # batch scoring: the same rows as a file, no endpoint
+
+        score_held_out(stack, "diabetes-xgboost", csv_text(None, data["x"][test]), truth, weighted_scores, log)
         status, answer = api_call(stack, "GET", "/models", None, None, principal=None)
         if status != 403:
             raise DemoFailure(f"an unsigned request got HTTP {status}, expected 403")

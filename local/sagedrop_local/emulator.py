@@ -171,6 +171,17 @@ class LocalAws:
         original_create_job = backend_cls.create_training_job
         original_create_endpoint = backend_cls.create_endpoint
         original_delete_endpoint = backend_cls.delete_endpoint
+        original_create_transform = backend_cls.create_transform_job
+
+        def create_transform_job(backend: Any, *args: Any, **kwargs: Any) -> Any:
+            if kwargs.get("transform_job_name") in backend.transform_jobs:  # SageMaker refuses a second one
+                from moto.sagemaker.exceptions import ValidationError
+
+                raise ValidationError(message=f"Job name must be unique: {kwargs['transform_job_name']}")
+            job = original_create_transform(backend, *args, **kwargs)
+            job.transform_job_status, job.transform_end_time = "InProgress", None
+            local._spawn(local._transform, job)
+            return job
 
         def create_training_job(backend: Any, *args: Any, **kwargs: Any) -> Any:
             job = original_create_job(backend, *args, **kwargs)
@@ -219,6 +230,7 @@ class LocalAws:
         self._patch.set(backend_cls, "create_endpoint", create_endpoint)
         self._patch.set(backend_cls, "update_endpoint", update_endpoint)
         self._patch.set(backend_cls, "delete_endpoint", delete_endpoint)
+        self._patch.set(backend_cls, "create_transform_job", create_transform_job)
 
         def update_endpoint_response(response: Any) -> Any:
             from moto.core.responses import ActionResult
@@ -473,12 +485,25 @@ class LocalAws:
             detail["FailureReason"] = endpoint.failure_reason
         self.emit("SageMaker Endpoint State Change", [endpoint.arn], detail)
 
+    def _transform(self, job: Any) -> None:
+        from sagedrop_local.transform import run_transform
+
+        def emit(job: Any) -> None:
+            detail = {**_event_shape(job.response_object), "Tags": {t["Key"]: t["Value"] for t in job.tags or []}}
+            self.emit("SageMaker Transform Job State Change", [job.arn], detail)
+
+        self.log(f"sagemaker transform {job.transform_job_name}: InProgress ({job.model_name})")
+        emit(job)
+        run_transform(job, s3=self.s3_client(), load_predictor=self._load_model, emit=emit, log=self.log)
+
     def _load_predictor(self, config_name: str) -> Any:
+        variant = self.sagemaker.endpoint_configs[config_name].production_variants[0]
+        return self._load_model(variant["ModelName"], config_name)
+
+    def _load_model(self, model_name: str, label: str | None = None) -> Any:
         from sagedrop_local import algorithms as local_algorithms
 
-        config = self.sagemaker.endpoint_configs[config_name]
-        variant = config.production_variants[0]
-        model = self.sagemaker._models[variant["ModelName"]]
+        model = self.sagemaker._models[model_name]
         container = model.primary_container or (model.containers or [{}])[0]
         algorithm = algorithm_of_image(container["Image"])
         if not local_algorithms.supported(algorithm):
@@ -486,7 +511,7 @@ class LocalAws:
         uri = container["ModelDataUrl"]
         bucket, _, key = uri[len("s3://") :].partition("/")
         body = self.s3_client().get_object(Bucket=bucket, Key=key)["Body"].read()
-        target = Path(tempfile.mkdtemp(prefix=f"{config_name}-", dir=self.workdir))
+        target = Path(tempfile.mkdtemp(prefix=f"{label or model_name}-", dir=self.workdir))
         with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as archive:
             archive.extractall(target, filter="data")
         image = container["Image"].rsplit("/", 1)[-1]

@@ -293,6 +293,12 @@ class LocalStack:
 
     # ---- waiting -------------------------------------------------------------------------
 
+    def registry_batches(self, model: str) -> list[dict[str, Any]]:
+        """The model's batch scoring records, oldest first."""
+        from sagedrop.registry import Registry
+
+        return Registry(self.registry_table, self.client("dynamodb")).batches(model)
+
     def registry_item(self, model: str) -> dict[str, Any] | None:
         from sagedrop.registry import from_item
 

@@ -824,6 +824,8 @@ def test_openapi_document_matches_the_router():
     assert sorted(document["paths"]) == [
         "/models",
         "/models/{model}",
+        "/models/{model}/batches",
+        "/models/{model}/batches/{job}",
         "/models/{model}/predictions",
         "/models/{model}/start",
         "/models/{model}/stop",

@@ -205,7 +205,7 @@ def test_the_two_drop_suffixes_do_not_overlap():
         if event["Type"] == "S3"
         for rule in event["Properties"]["Filter"]["S3Key"]["Rules"]
     ]
-    assert sorted(suffixes) == ["deploy.json", "training.json"]
+    assert sorted(suffixes) == ["batch.json", "deploy.json", "training.json"]
     assert not any(a != b and a.endswith(b) for a in suffixes for b in suffixes)
 
 

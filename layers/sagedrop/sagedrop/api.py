@@ -62,6 +62,7 @@ PUBLIC_FIELDS = (
     "endpoint",
     "serverless",
     "labels",
+    "label_bins",
     "feature_dim",
     "metrics",
     "serving_job",
@@ -225,6 +226,32 @@ def public_model(summary: Mapping[str, Any]) -> dict[str, Any]:
     return view
 
 
+BATCH_FIELDS = (
+    "job",
+    "status",
+    "input",
+    "files",
+    "output",
+    "content_type",
+    "accept",
+    "join",
+    "instance_type",
+    "batch_json",
+    "started_at",
+    "ended_at",
+    "duration_s",
+    "failure_reason",
+    "labels_status",
+)
+
+
+def public_batch(model: str, record: Mapping[str, Any]) -> dict[str, Any]:
+    """A registry batch record as GET /models/{model}/batches shows it (no SageMaker model name)."""
+    view = {"model": model, **{key: record[key] for key in BATCH_FIELDS if record.get(key) is not None}}
+    view["links"] = {"self": f"/models/{model}/batches/{record.get('job')}", "model": f"/models/{model}"}
+    return view
+
+
 def json_body(data: Any) -> str:
     """Compact JSON for a response, refused with 413 when Lambda could not return it."""
     text = json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=str)
@@ -318,6 +345,14 @@ MODEL_SCHEMA: dict[str, Any] = {
         "endpoint": {"type": "string"},
         "serverless": {"type": "boolean"},
         "labels": {"type": "array", "items": {"type": "string"}},
+        "label_bins": {
+            "type": "object",
+            "description": "label_bins models: the class edges (class i is (edges[i], edges[i+1]]) and their names",
+            "properties": {
+                "edges": {"type": "array", "items": {"type": "number"}},
+                "names": {"type": "array", "items": {"type": "string"}},
+            },
+        },
         "feature_dim": {"type": "integer"},
         "metrics": {"type": "object", "additionalProperties": {"type": "number"}},
         "serving_job": {"type": "string"},
@@ -524,4 +559,43 @@ START_RESPONSES: dict[int, dict[str, Any]] = {
     502: _error(
         "the endpoint cannot be created again (wake_failed: its kept endpoint config is gone, or SageMaker refused)"
     ),
+}
+
+BATCH_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["model", "job", "status"],
+    "properties": {
+        "model": {"type": "string"},
+        "job": {"type": "string", "description": "the batch transform job's name"},
+        "status": {"type": "string", "enum": ["InProgress", "Completed", "Failed", "Stopped"]},
+        "input": {"type": "string", "description": "the scored folder (s3 URI)"},
+        "files": {"type": "integer"},
+        "output": {"type": "string", "description": "where the .out files are (s3 URI)"},
+        "content_type": {"type": "string"},
+        "accept": {"type": "string"},
+        "join": {"type": "boolean"},
+        "instance_type": {"type": "string"},
+        "batch_json": {"type": "string"},
+        "started_at": {"type": "string"},
+        "ended_at": {"type": "string"},
+        "duration_s": {"type": "number"},
+        "failure_reason": {"type": "string"},
+        "labels_status": {"type": "string", "description": "batch.json labels: how many .out files got class names"},
+        "links": {"type": "object"},
+    },
+}
+
+BATCHES_RESPONSES: dict[int, dict[str, Any]] = {
+    200: {
+        "description": "the model's batch scoring jobs, newest first",
+        "content": _json({"type": "object", "properties": {"batches": {"type": "array", "items": BATCH_SCHEMA}}}),
+    },
+    404: _error("no such model"),
+    **COMMON_ERRORS,
+}
+
+BATCH_RESPONSES: dict[int, dict[str, Any]] = {
+    200: {"description": "one batch scoring job", "content": _json(BATCH_SCHEMA)},
+    404: _error("no such model or batch"),
+    **COMMON_ERRORS,
 }

@@ -808,6 +808,7 @@ class Deployer:
             "serverless": settings.serverless is not None,
             "metrics": record.get("metrics") or {},
             "labels": record.get("labels"),
+            "label_bins": record.get("label_bins"),  # {"edges", "names"} of a label_bins model, shown by the API
             "feature_dim": _feature_dim(record),
             "idle_minutes": settings.idle_minutes,
             "keep_alive": settings.keep_alive,

@@ -165,6 +165,20 @@ class PredictionService:
             raise self._not_found(name)
         return summary
 
+    # ---- GET /models/{model}/batches[/{job}] -------------------------------------------------
+
+    def batches(self, name: str) -> list[dict[str, Any]]:
+        """The model's batch transform records, newest first (404 for an unknown model)."""
+        self.model(name)
+        return sorted(self._registry.batches(name), key=lambda item: str(item.get("job", "")), reverse=True)
+
+    def batch(self, name: str, job: str) -> dict[str, Any]:
+        self.model(name)
+        record = self._registry.get_batch(name, job) if len(job) <= 63 else None  # SageMaker job names: 63 max
+        if record is None:
+            raise ModelNotFound(f"model {name!r} has no batch {job!r}: GET /models/{name}/batches lists them")
+        return record
+
     # ---- POST /models/{model}/predictions -----------------------------------------------------
 
     def predict(self, name: str, payload: PredictionInput, *, deadline: float) -> Prediction:

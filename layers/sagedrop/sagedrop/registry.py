@@ -10,6 +10,11 @@ Key schema: partition key ``model`` (the model name), sort key ``record``:
   label in the train channel's first CSV rows (or the width of its first RecordIO-protobuf record), or
   deploy.json's ``feature_count``; predict refuses rows of another width.
 
+* ``BATCH#<job name>``: one item per batch transform job (sagedrop.batch_jobs): status (InProgress,
+  Completed, Failed, Stopped), batch_json, input, files, output, content_type, accept, join,
+  sagemaker_model, algorithm, instance_type, started_at, ended_at, duration_s, failure_reason. A refused
+  batch.json sets ``last_batch_error``/``last_batch_error_at``/``last_batch_json`` on the summary.
+
 Writes that race use condition expressions; a late event never overwrites a newer job.
 
 Summary fields (the contract between the functions; every field is optional):
@@ -56,6 +61,8 @@ from typing import Any
 
 SUMMARY = "MODEL"
 JOB_PREFIX = "JOB#"
+BATCH_PREFIX = "BATCH#"
+"""One item per batch transform job (sagedrop.batch_jobs): status, input, output, times, failure reason."""
 
 # Status values (design.md, Registry)
 TRAINING = "training"
@@ -164,12 +171,40 @@ class Registry:
 
     def jobs(self, model: str) -> list[dict[str, Any]]:
         """The model's job records, oldest first (job names sort by their timestamp)."""
+        return self._records(model, JOB_PREFIX)
+
+    def batches(self, model: str) -> list[dict[str, Any]]:
+        """The model's batch records, oldest first (job names sort by their timestamp)."""
+        return self._records(model, BATCH_PREFIX)
+
+    def get_batch(self, model: str, job: str) -> dict[str, Any] | None:
+        response = self._db.get_item(
+            TableName=self.table, Key=self._key(model, BATCH_PREFIX + job), ConsistentRead=True
+        )
+        item = response.get("Item")
+        return from_item(item) if item else None
+
+    def put_batch(self, model: str, job: str, fields: Mapping[str, Any]) -> bool:
+        """Create the batch record once; False when it already exists (a redelivered event)."""
+        item = {"model": model, "record": BATCH_PREFIX + job, "job": job, "created_at": now_iso(), **fields}
+        try:
+            self._db.put_item(
+                TableName=self.table,
+                Item=to_item(item),
+                ConditionExpression="attribute_not_exists(#r)",
+                ExpressionAttributeNames={"#r": "record"},
+            )
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def _records(self, model: str, prefix: str) -> list[dict[str, Any]]:
         paginator = self._db.get_paginator("query")
         pages = paginator.paginate(
             TableName=self.table,
             KeyConditionExpression="#m = :m AND begins_with(#r, :p)",
             ExpressionAttributeNames={"#m": "model", "#r": "record"},
-            ExpressionAttributeValues={":m": {"S": model}, ":p": {"S": JOB_PREFIX}},
+            ExpressionAttributeValues={":m": {"S": model}, ":p": {"S": prefix}},
         )
         return [from_item(item) for page in pages for item in page.get("Items", [])]
 

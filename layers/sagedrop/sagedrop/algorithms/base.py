@@ -406,6 +406,35 @@ class DirectoryLoading:
     """Where the rule comes from (repository path + commit)."""
 
 
+@dataclass(frozen=True)
+class BatchFormat:
+    """One input format a batch transform job can feed the algorithm's container."""
+
+    content_type: str
+    split: str
+    """SplitType: ``Line`` (one record per line), ``RecordIO`` (RecordIO-framed records) or ``None`` (one
+    request per file)."""
+    accept: str
+    """The Accept sent with each request: the answer format written to the ``.out`` files."""
+    joinable: bool = False
+    """JoinSource ``Input`` works: the answer has the input's format, one answer record per input record
+    (https://docs.aws.amazon.com/sagemaker/latest/dg/batch-transform-data-processing.html)."""
+
+
+@dataclass(frozen=True)
+class BatchSupport:
+    """What the algorithm's container does in a batch transform job; the first format is the default."""
+
+    formats: tuple[BatchFormat, ...] = ()
+    source: str = ""
+    """The documentation page the formats come from."""
+    refusal: str = ""
+    """Why batch scoring is refused (no formats), in the user's words."""
+
+    def format_for(self, content_type: str) -> BatchFormat | None:
+        return next((f for f in self.formats if f.content_type == content_type), None)
+
+
 class Algorithm:
     """Facts and rules about one SageMaker built-in algorithm. Subclasses set the attributes."""
 
@@ -433,6 +462,8 @@ class Algorithm:
     input_modes: tuple[str, ...] = ("File", "Pipe")
     serving_files: tuple[str, ...] = ()
     """Names that must be inside model.tar.gz for the algorithm to serve it (empty: not checked)."""
+    batch: BatchSupport = BatchSupport(refusal="batch transform is not described for this algorithm")
+    """Batch transform input formats (sagedrop.batch builds CreateTransformJob from them)."""
 
     # ---- images --------------------------------------------------------------------------
 

@@ -12,6 +12,8 @@ from sagedrop import codecs
 from sagedrop.algorithms.accounts import BUILTIN, BUILTIN_VERSION, REPOSITORIES
 from sagedrop.algorithms.base import (
     Algorithm,
+    BatchFormat,
+    BatchSupport,
     Bool,
     ChannelSpec,
     Choice,
@@ -121,6 +123,13 @@ class BlazingText(Algorithm):
     input_modes = ("File", "Pipe")
     # Both modes write a *.bin that hosting loads; serving_files_for() says which one.
     serving_files = ("*.bin",)
+    # Batch transform: JSON Lines, one {"source": "sentence"} per line, answered one JSON object per line
+    # (https://docs.aws.amazon.com/sagemaker/latest/dg/blazingtext.html, "Input/Output Interface", batch
+    # transform in JSON Lines format).
+    batch = BatchSupport(
+        formats=(BatchFormat("application/jsonlines", "Line", "application/jsonlines", joinable=True),),
+        source="https://docs.aws.amazon.com/sagemaker/latest/dg/blazingtext.html",
+    )
 
     def check_hyperparameters(self, values: dict[str, Any], path: str) -> list[Problem]:
         """Parameters of the other mode's table are errors; min_char must not exceed max_char."""

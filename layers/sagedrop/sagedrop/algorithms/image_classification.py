@@ -13,6 +13,8 @@ from sagedrop import codecs
 from sagedrop.algorithms.accounts import BUILTIN, BUILTIN_VERSION, REPOSITORIES
 from sagedrop.algorithms.base import (
     Algorithm,
+    BatchFormat,
+    BatchSupport,
     Bool,
     ChannelSpec,
     Choice,
@@ -155,6 +157,17 @@ class ImageClassification(Algorithm):
     # Not in the docs: the job writes the MXNet checkpoint pair image-classification-symbol.json and
     # image-classification-<epoch>.params (with model-shapes.json) into model.tar.gz.
     serving_files = ("image-classification-symbol.json", "image-classification-*.params")
+    # Batch transform: one image per file (SplitType None), answered with a JSON list of class probabilities
+    # (https://docs.aws.amazon.com/sagemaker/latest/dg/image-classification.html, "Input/Output Interface":
+    # inference accepts image/png, image/jpeg and application/x-image). An image cannot be joined to JSON.
+    batch = BatchSupport(
+        formats=(
+            BatchFormat("application/x-image", "None", "application/json"),
+            BatchFormat("image/jpeg", "None", "application/json"),
+            BatchFormat("image/png", "None", "application/json"),
+        ),
+        source="https://docs.aws.amazon.com/sagemaker/latest/dg/image-classification.html",
+    )
 
     def check_hyperparameters(self, values: dict[str, Any], path: str) -> list[Problem]:
         """Transfer learning needs a pretrained depth and 224x224 images; checkpoints within epochs."""

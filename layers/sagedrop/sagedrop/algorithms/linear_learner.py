@@ -13,6 +13,8 @@ from sagedrop import codecs
 from sagedrop.algorithms.accounts import BUILTIN_VERSION, LINEAR_LEARNER, REPOSITORIES
 from sagedrop.algorithms.base import (
     Algorithm,
+    BatchFormat,
+    BatchSupport,
     Bool,
     ChannelSpec,
     Choice,
@@ -225,6 +227,17 @@ class LinearLearner(Algorithm):
     # the archive of these algorithms holds "model_algo-1" (the page's example is k-means); whether the
     # (non-public) container insists on that name is not documented.
     serving_files = ("model_algo-*",)
+    # Batch transform (https://docs.aws.amazon.com/sagemaker/latest/dg/cdf-inference.html, "Use batch transform
+    # with built-in algorithms"; answers per LL-in-formats.html "JSONLINES response formats": one JSON object per
+    # record, so a .out line is one input row). Linear Learner answers no CSV, so a CSV input cannot be joined.
+    batch = BatchSupport(
+        formats=(
+            BatchFormat("text/csv", "Line", "application/jsonlines"),
+            BatchFormat("application/jsonlines", "Line", "application/jsonlines", joinable=True),
+            BatchFormat("application/x-recordio-protobuf", "RecordIO", "application/jsonlines"),
+        ),
+        source="https://docs.aws.amazon.com/sagemaker/latest/dg/LL-in-formats.html",
+    )
 
     def check_hyperparameters(self, values: dict[str, Any], path: str) -> list[Problem]:
         """num_classes exactly for multiclass; loss must suit predictor_type."""

@@ -12,6 +12,8 @@ from sagedrop import codecs
 from sagedrop.algorithms.accounts import BUILTIN, BUILTIN_VERSION, REPOSITORIES
 from sagedrop.algorithms.base import (
     Algorithm,
+    BatchFormat,
+    BatchSupport,
     Bool,
     ChannelSpec,
     Choice,
@@ -146,6 +148,13 @@ class Seq2Seq(Algorithm):
     # The page says the vocabulary files are needed for inference, so model.tar.gz must carry them;
     # their exact names inside the archive are not documented (hence the patterns).
     serving_files = ("vocab.src*.json", "vocab.trg*.json")
+    # Batch transform: JSON Lines, {"source": "sentence"} per line, answered {"target": "..."} per line
+    # (https://docs.aws.amazon.com/sagemaker/latest/dg/seq-2-seq.html, "Input/Output Interface": batch
+    # transform in JSON Lines format).
+    batch = BatchSupport(
+        formats=(BatchFormat("application/jsonlines", "Line", "application/jsonlines", joinable=True),),
+        source="https://docs.aws.amazon.com/sagemaker/latest/dg/seq-2-seq.html",
+    )
 
     def check_hyperparameters(self, values: dict[str, Any], path: str) -> list[Problem]:
         """momentum is for sgd only; residual connections need stacked RNN layers."""

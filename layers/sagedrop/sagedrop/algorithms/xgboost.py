@@ -19,6 +19,8 @@ from sagedrop.algorithms.accounts import REPOSITORIES, XGBOOST, XGBOOST_CPU_PY3_
 from sagedrop.algorithms.base import (
     LIBSVM_TYPES,
     Algorithm,
+    BatchFormat,
+    BatchSupport,
     ChannelSpec,
     DirectoryLoading,
     HyperParameter,
@@ -167,6 +169,18 @@ class XGBoost(Algorithm):
     # The container saves the booster as "xgboost-model" (algorithm_mode/train.py) but serves the
     # file(s) it finds in the model directory whatever their names: see directory_loading().
     serving_files = ()
+    # Batch transform: CSV without the label column, libsvm, RecordIO-protobuf
+    # (https://docs.aws.amazon.com/sagemaker/latest/dg/xgboost.html, "Input/Output Interface for the XGBoost
+    # Algorithm"; cdf-inference.html "Use batch transform with built-in algorithms"). A text/csv answer is one
+    # score line per record, so CSV input can be joined to it.
+    batch = BatchSupport(
+        formats=(
+            BatchFormat("text/csv", "Line", "text/csv", joinable=True),
+            BatchFormat("text/libsvm", "Line", "text/csv"),
+            BatchFormat("application/x-recordio-protobuf", "RecordIO", "text/csv"),
+        ),
+        source="https://docs.aws.amazon.com/sagemaker/latest/dg/xgboost.html",
+    )
 
     def directory_loading(self, version: str) -> DirectoryLoading | None:
         """What each version's container loads from the model directory (serve_utils.get_loaded_booster)."""
