@@ -662,17 +662,7 @@ class Deployer:
                         ResourceArn=described["EndpointArn"], Tags=tags.to_list(release.hosting_tags(self.ctx.stack))
                     )
                     return self._started(release, "UpdateEndpoint", depth)
-            try:
-                self._sm.create_endpoint(
-                    EndpointName=endpoint,
-                    EndpointConfigName=release.endpoint_config,
-                    Tags=tags.to_list(release.hosting_tags(self.ctx.stack)),
-                )
-            except Exception as exc:
-                if already_exists(exc):
-                    return self._wait_turn(release, "Creating")
-                self._aws.raise_for_user(exc, "CreateEndpoint", job)
-            return self._started(release, "CreateEndpoint", depth)
+            return self._create_endpoint(release, endpoint, depth, "CreateEndpoint")
         except DeployError as exc:
             return self._deploy_failed(model, job, exc.describe(), {"job": job, "problems": _problems(exc)})
 
@@ -720,6 +710,9 @@ class Deployer:
         log.warning("endpoint replaced: instances -> serverless", extra={"job": job, "endpoint": endpoint})
         self._aws.delete_endpoint(endpoint)
         self._wait_gone(endpoint)
+        return self._create_endpoint(release, endpoint, depth, "CreateEndpoint (replacing the instance-based endpoint)")
+
+    def _create_endpoint(self, release: Release, endpoint: str, depth: int, action: str) -> Outcome:
         try:
             self._sm.create_endpoint(
                 EndpointName=endpoint,
@@ -729,8 +722,8 @@ class Deployer:
         except Exception as exc:
             if already_exists(exc):
                 return self._wait_turn(release, "Creating")
-            self._aws.raise_for_user(exc, "CreateEndpoint", job)
-        return self._started(release, "CreateEndpoint (replacing the instance-based endpoint)", depth)
+            self._aws.raise_for_user(exc, "CreateEndpoint", release.job)
+        return self._started(release, action, depth)
 
     def _announce_replacement(self, release: Release, live: str, message: str) -> None:
         """Record and notify the replacement once per job (a retried event does not announce it again)."""

@@ -186,17 +186,7 @@ class Registry:
 
     def put_batch(self, model: str, job: str, fields: Mapping[str, Any]) -> bool:
         """Create the batch record once; False when it already exists (a redelivered event)."""
-        item = {"model": model, "record": BATCH_PREFIX + job, "job": job, "created_at": now_iso(), **fields}
-        try:
-            self._db.put_item(
-                TableName=self.table,
-                Item=to_item(item),
-                ConditionExpression="attribute_not_exists(#r)",
-                ExpressionAttributeNames={"#r": "record"},
-            )
-        except self._db.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
+        return self._put_once(model, BATCH_PREFIX + job, job, fields)
 
     def _records(self, model: str, prefix: str) -> list[dict[str, Any]]:
         paginator = self._db.get_paginator("query")
@@ -212,7 +202,10 @@ class Registry:
 
     def put_job(self, model: str, job: str, fields: Mapping[str, Any]) -> bool:
         """Create the job record once; False when it already exists (a redelivered event)."""
-        item = {"model": model, "record": JOB_PREFIX + job, "job": job, "created_at": now_iso(), **fields}
+        return self._put_once(model, JOB_PREFIX + job, job, fields)
+
+    def _put_once(self, model: str, record: str, job: str, fields: Mapping[str, Any]) -> bool:
+        item = {"model": model, "record": record, "job": job, "created_at": now_iso(), **fields}
         try:
             self._db.put_item(
                 TableName=self.table,
