@@ -381,38 +381,39 @@ def recordio_feature_count(sample: bytes) -> int | None:
     feature tensor's ``shape`` (sparse records) or its length (dense). None when the first record does
     not fit the sample or has no such tensor. Field numbers: sagedrop.recordio [PROTO]; no numpy."""
     from sagedrop import recordio
+    from sagedrop.recordio import decode, framing
 
     try:
         payload = next(recordio.iter_frames(sample)).payload
-        for number, _, span, _ in recordio._fields(payload, 0, len(payload)):
+        for number, _, span, _ in decode._fields(payload, 0, len(payload)):
             if number != 1:  # Record.features: map entries (key = 1, value = 2)
                 continue
-            entry = {n: v for n, _, v, _ in recordio._fields(payload, *span)}
+            entry = {n: v for n, _, v, _ in decode._fields(payload, *span)}
             if 1 not in entry or payload[slice(*entry[1])] != b"values" or 2 not in entry:
                 continue
-            for kind, _, tensor, _ in recordio._fields(payload, *entry[2]):
-                if kind in recordio._VALUE_FIELDS:
-                    return _tensor_width(payload, tensor, recordio._VALUE_FIELDS[kind])
-    except (StopIteration, ValueError, recordio.RecordIOError, recordio._ProtoError):
+            for kind, _, tensor, _ in decode._fields(payload, *entry[2]):
+                if kind in framing._VALUE_FIELDS:
+                    return _tensor_width(payload, tensor, framing._VALUE_FIELDS[kind])
+    except (StopIteration, ValueError, recordio.RecordIOError, framing._ProtoError):
         return None
     return None
 
 
 def _tensor_width(payload: bytes, span: tuple[int, int], kind: str) -> int | None:
     """shape[0] when the tensor has a shape (sparse), else the number of packed values."""
-    from sagedrop import recordio
+    from sagedrop.recordio import decode, framing
 
     count = 0
-    for number, wire, value, _ in recordio._fields(payload, *span):
+    for number, wire, value, _ in decode._fields(payload, *span):
         if number == 3:  # shape
-            return recordio._read_varint(payload, value[0], value[1])[0] if wire == 2 else int(value)
+            return decode._read_varint(payload, value[0], value[1])[0] if wire == 2 else int(value)
         if number == 1:
             if wire != 2:
                 count += 1
             elif kind == "int32":
                 count += sum(1 for byte in payload[value[0] : value[1]] if byte < 0x80)
             else:
-                count += (value[1] - value[0]) // recordio._ITEMSIZE[kind]
+                count += (value[1] - value[0]) // framing._ITEMSIZE[kind]
     return count or None
 
 
