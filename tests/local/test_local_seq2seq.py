@@ -276,6 +276,18 @@ def test_early_stopping_after_checkpoint_threshold_checkpoints_without_improveme
     assert sum(line.startswith("checkpoint ") for line in lines) == 3
 
 
+def test_min_num_epochs_holds_early_stopping_back(small, tmp_path):
+    """seq-2-seq-hyperparameters.html, min_num_epochs: "The minimum number of epochs the training must run
+    before it is stopped via early stopping conditions"."""
+    lines: list[str] = []
+    options = {**TINY, "learning_rate": 1e-9, "optimized_metric": "accuracy", "checkpoint_frequency_num_batches": 1}
+    options.pop("max_num_epochs")
+    train(small, {**options, "checkpoint_threshold": 2, "min_num_epochs": 3}, tmp_path / "out", lines)
+    [stopped] = [line for line in lines if line.startswith("training stopped after")]
+    assert "did not improve" in stopped
+    assert int(stopped.split(" epoch(s)")[0].rsplit(" ", 1)[1]) == 3, stopped
+
+
 def test_max_num_batches_stops_training(small, tmp_path):
     lines: list[str] = []
     options = {**TINY, "max_num_batches": 2, "checkpoint_frequency_num_batches": 1}
@@ -297,8 +309,8 @@ def test_max_num_batches_stops_training(small, tmp_path):
             "encoder_type=cnn (the convolutional model of Gehring et al.) is not available locally",
         ),
         ({"decoder_type": "cnn"}, "decoder_type=cnn"),
-        ({"min_num_epochs": 2}, "'min_num_epochs' is not a seq2seq hyperparameter"),
-        ({"rnn_num_hidden": 33}, "must be a multiple of 2"),
+        ({"min_num_epchs": 2}, "'min_num_epchs' is not a seq2seq hyperparameter"),
+        ({"rnn_num_hidden": 33}, "rnn_num_hidden must be even"),
         ({"rnn_cell_type": "rnn"}, "rnn_cell_type='rnn': expected one of lstm, gru"),
         ({"optimizer_type": "adam", "momentum": 0.9}, "momentum is for optimizer_type sgd"),
     ],

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import io
 import json
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +22,7 @@ from PIL import Image
 from sagedrop import recordio
 from sagedrop_cli.prepare.images import prepare_images
 from sagedrop_local.stack import LocalStack
+from tests.support import signed
 
 pytestmark = [pytest.mark.localstack, pytest.mark.enable_socket, pytest.mark.allow_hosts(["127.0.0.1"])]
 
@@ -51,17 +50,7 @@ def put(stack: LocalStack, key: str, body: bytes) -> None:
 
 
 def post_image(stack: LocalStack, model: str, body: bytes) -> tuple[int, Any]:
-    request = urllib.request.Request(
-        f"{stack.api_url}/models/{model}/predictions",
-        data=body,
-        method="POST",
-        headers={"x-api-key": stack.api_key, "Content-Type": "image/png"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"{}")
+    return signed.call(stack, "POST", f"/models/{model}/predictions", body, "image/png", principal="predictor")
 
 
 def test_digits_from_rec_drop_to_image_prediction_and_a_redelivered_event(local, tmp_path: Path, monkeypatch):

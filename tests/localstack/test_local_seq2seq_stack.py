@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import copy
 import json
-import urllib.error
-import urllib.request
 from typing import Any
 
 import numpy as np
@@ -21,6 +19,7 @@ from sagedrop_cli.prepare.seq2seq import prepare_seq2seq
 from sagedrop_local.demo_seq2seq import corpus_bleu
 from sagedrop_local.seq2seq_corpus import read_corpus
 from sagedrop_local.stack import LocalStack
+from tests.support import signed
 
 pytestmark = [pytest.mark.localstack, pytest.mark.enable_socket, pytest.mark.allow_hosts(["127.0.0.1"])]
 
@@ -62,17 +61,7 @@ def put_folder(stack: LocalStack, prefix: str, folder) -> None:
 
 
 def post(stack: LocalStack, path: str, body: dict[str, Any]) -> tuple[int, Any]:
-    request = urllib.request.Request(
-        stack.api_url + path,
-        data=json.dumps(body).encode(),
-        method="POST",
-        headers={"x-api-key": stack.api_key, "Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"{}")
+    return signed.call(stack, "POST", path, json.dumps(body).encode(), "application/json", principal="predictor")
 
 
 def test_seq2seq_from_drop_to_translations_and_a_redelivered_event(local, tmp_path):

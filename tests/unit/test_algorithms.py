@@ -484,6 +484,9 @@ def test_xgb_class_count() -> None:
 
 
 def test_xgb_metrics() -> None:
+    """aws/sagemaker-xgboost-container branch 1.7-1 @ f7a93a21e50e, constants/xgb_constants.py
+    (XGB_MAXIMIZE_METRICS, XGB_MINIMIZE_METRICS) turned into validation:/train: metrics by
+    algorithm_mode/metrics.py; directions as https://docs.aws.amazon.com/sagemaker/latest/dg/xgboost-tuning.html."""
     assert XGB.metric("validation:rmse").better == "min"
     assert XGB.metric("validation:merror").better == "min"
     assert XGB.metric("validation:auc").better == "max"
@@ -617,6 +620,8 @@ def test_bt_supervised_lines_need_a_label_word() -> None:
 
 
 def test_bt_serving_files_and_metrics() -> None:
+    """https://docs.aws.amazon.com/sagemaker/latest/dg/blazingtext-tuning.html: train:mean_rho (Word2Vec)
+    and validation:accuracy (text classification), both maximized; file names from blazingtext.html."""
     assert BT.serving_files_for({"mode": "supervised"}) == ("model.bin",)
     assert BT.serving_files_for({"mode": "cbow"}) == ("vectors.bin",)
     assert BT.metric("train:mean_rho").better == "max"
@@ -745,6 +750,7 @@ def test_ic_gpu_training_cpu_hosting() -> None:
 
 
 def test_ic_labels_metrics_classes() -> None:
+    """https://docs.aws.amazon.com/sagemaker/latest/dg/IC-tuning.html: one metric, validation:accuracy, maximized."""
     assert IC.check_label(9.0, IC_BASE) is None
     assert IC.check_label(10.0, IC_BASE) == "must be an integer class index from 0 to 9"
     assert IC.class_count(IC_BASE) == 10
@@ -827,6 +833,8 @@ def test_s2s_gpu_only_for_training_cpu_for_hosting() -> None:
 
 
 def test_s2s_metrics() -> None:
+    """https://docs.aws.amazon.com/sagemaker/latest/dg/seq-2-seq-tuning.html: validation:accuracy and
+    validation:bleu maximized, validation:perplexity minimized."""
     assert S2S.metric("validation:perplexity").better == "min"
     assert S2S.metric("validation:bleu").better == "max"
     assert S2S.metric("validation:accuracy").better == "max"

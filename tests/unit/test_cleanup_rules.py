@@ -435,11 +435,13 @@ def test_report_totals_message_and_errors():
 
 
 def test_prices_and_unknown_instances():
-    assert pricing.hourly_price("ml.m5.large") == 0.115
-    assert pricing.hourly_price("ML.G5.XLARGE ") == 1.408
+    """The table's figures are pricing.py's (its docstring names the page and says they are unverified);
+    this checks the lookup and the sum, not the figures."""
+    large, gpu = pricing.HOURLY_USD["ml.m5.large"], pricing.HOURLY_USD["ml.g4dn.xlarge"]
+    assert pricing.hourly_price("ML.M5.LARGE ") == large
     assert pricing.hourly_price("ml.unknown.large") is None
     assert pricing.hourly_cost([("ml.m5.large", 2), ("ml.g4dn.xlarge", 1), ("ml.new.xlarge", 3)]) == (
-        0.966,
+        round(2 * large + gpu, 4),
         ["ml.new.xlarge"],
     )
     assert all(name.startswith("ml.") and price > 0 for name, price in pricing.HOURLY_USD.items())

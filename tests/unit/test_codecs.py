@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sagedrop import codecs
 from sagedrop.codecs import BadInput, BadModelResponse, Chunk, PayloadTooLarge
@@ -55,6 +58,50 @@ def test_rows_to_csv_names_every_bad_row_and_value():
 
 def test_rows_to_csv_missing_values_become_empty_fields_when_allowed():
     assert codecs.rows_to_csv([[1, None, 3]], allow_missing=True) == [b"1,,3"]
+
+
+def _per_value_lines(rows):
+    """The reference: every value through number_text, one by one."""
+    return [",".join(codecs.number_text(v) for v in row).encode() for row in rows]
+
+
+EDGE_VALUES = [0, -0.0, 0.0, 7.0, -12.0, 10.0, 1e15, 9999999999999998.0, 1e16, -1e16, 1e22, 0.05, -0.05, 1e-7, 2**60]
+
+
+@pytest.mark.parametrize("value", EDGE_VALUES)
+def test_rows_to_csv_whole_request_path_writes_what_number_text_writes(value):
+    rows = [[value, 1.5, -3], [2, value, 0.25], [value, value, value]]
+    assert codecs.rows_to_csv(rows) == _per_value_lines(rows)
+    assert codecs.rows_to_csv(rows, feature_dim=3) == _per_value_lines(rows)
+
+
+def test_rows_to_csv_one_feature_rows_and_ints():
+    rows = [[7.0], [2.5], [-3], [10**20], [3.0]]
+    assert codecs.rows_to_csv(rows) == [b"7", b"2.5", b"-3", b"100000000000000000000", b"3"] == _per_value_lines(rows)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.lists(
+            st.one_of(st.floats(allow_nan=False, allow_infinity=False), st.integers(), st.sampled_from(EDGE_VALUES)),
+            min_size=3,
+            max_size=3,
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_rows_to_csv_equals_number_text_value_by_value(rows):
+    assert codecs.rows_to_csv(rows, feature_dim=3) == _per_value_lines(rows)
+
+
+@pytest.mark.parametrize("bad", [math.inf, -math.inf, math.nan, True, False, None, "1", "1e5", [2], [[2]], {"a": 1}])
+def test_rows_to_csv_refuses_a_bad_value_among_plain_rows(bad):
+    rows = [[1.0, 2.0, 3.0]] * 5 + [[1.0, bad, 3.0]]
+    with pytest.raises(BadInput) as caught:
+        codecs.rows_to_csv(rows)
+    assert [p.path for p in caught.value.problems] == ["$.instances[5][1]"]
 
 
 def test_problems_are_capped_and_counted():
@@ -288,3 +335,32 @@ def test_a_json_body_that_is_not_utf8_names_the_byte():
     with pytest.raises(BadInput) as exc:
         codecs.parse_json_body(b'{"instances": ["\xff"]}')
     assert messages(exc.value) == ["the body: byte 16 (0xff) is not valid UTF-8 (send UTF-8 text)"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.integers(0, 30), max_size=12),
+    st.integers(1, 100),
+    st.integers(1, 6),
+    st.integers(0, 2),
+    st.integers(0, 10),
+)
+def test_chunks_are_consecutive_full_and_within_limits(sizes, max_bytes, max_rows, separator, overhead):
+    """Whatever path chunk_sizes takes: the chunks cover every item in order, each within both limits, and
+    each but the last is full (the next item would not have fit), or an item alone over the limit is 413."""
+    if any(overhead + size > max_bytes for size in sizes):
+        with pytest.raises(PayloadTooLarge):
+            codecs.chunk_sizes(sizes, max_bytes=max_bytes, max_rows=max_rows, separator=separator, overhead=overhead)
+        return
+    chunks = codecs.chunk_sizes(sizes, max_bytes=max_bytes, max_rows=max_rows, separator=separator, overhead=overhead)
+
+    def used(start: int, end: int) -> int:
+        return overhead + sum(sizes[start:end]) + separator * (end - start - 1)
+
+    assert [c.start for c in chunks] == ([0] if chunks else []) + [c.end for c in chunks[:-1]]
+    assert (chunks[-1].end if chunks else 0) == len(sizes)
+    for chunk, following in itertools.pairwise(chunks):
+        assert chunk.count == max_rows or used(chunk.start, chunk.end + 1) > max_bytes
+        assert following.count >= 1
+    for chunk in chunks:
+        assert 1 <= chunk.count <= max_rows and used(chunk.start, chunk.end) <= max_bytes

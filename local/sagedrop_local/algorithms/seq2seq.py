@@ -30,7 +30,9 @@ seq-2-seq-tuning.html) and Sockeye, which the guide names as the algorithm's bas
 * stopping: after ``max_num_batches`` updates (-1: no limit); when ``max_num_epochs`` is given,
   after that many epochs and not before ("Training continues until this number of epochs even if
   validation accuracy is not improving if this parameter is passed"); otherwise when
-  ``optimized_metric`` has not improved for ``checkpoint_threshold`` checkpoints. The model kept
+  ``optimized_metric`` has not improved for ``checkpoint_threshold`` checkpoints, once
+  ``min_num_epochs`` epochs are done ("The minimum number of epochs the training must run before it
+  is stopped via early stopping conditions"). The model kept
   is the best checkpoint's ("stores the best model artifact"), and its metrics are the job's
   final metrics.
 * ``lr_scheduler_type`` as Sockeye's ``sockeye/lr_scheduler.py`` (at
@@ -97,6 +99,7 @@ DEFAULTS: dict[str, Any] = {
     "max_num_epochs": None,
     "max_seq_len_source": 100,
     "max_seq_len_target": 100,
+    "min_num_epochs": 0,
     "momentum": None,
     "num_embed_source": 512,
     "num_embed_target": 512,
@@ -161,11 +164,6 @@ def parse_hyperparameters(given: Mapping[str, str], log: Log) -> dict[str, Any]:
                 "seq2seq trains the rnn encoder-decoder with attention only. Set encoder_type and decoder_type to "
                 "rnn, or run this job on SageMaker"
             )
-    if values["rnn_num_hidden"] % 2:
-        raise _bad(
-            f"rnn_num_hidden={values['rnn_num_hidden']} must be a multiple of 2: the encoder's first layer is "
-            "bidirectional (seq-2-seq-hyperparameters.html)"
-        )
     unused = [name for name in (*_CNN_ONLY, "cnn_num_hidden") if name in given_values]
     if unused:
         log(f"{', '.join(unused)} apply to the cnn encoder/decoder only; this model is rnn, so they are not used")

@@ -257,7 +257,7 @@ class Trainer:
                     improved, metrics = self._checkpoint(checkpoints, epoch, updates, window, validation, bleu_pairs)
                     window = [0.0, 0, 0]
                     best, stale, plateau = self._after(improved, metrics, best, stale, plateau)
-                    if max_epochs is None and stale >= v["checkpoint_threshold"]:
+                    if max_epochs is None and stale >= v["checkpoint_threshold"] and epoch >= v["min_num_epochs"]:
                         stop = (
                             f"{optimized} did not improve for {stale} checkpoints (checkpoint_threshold="
                             f"{v['checkpoint_threshold']})"

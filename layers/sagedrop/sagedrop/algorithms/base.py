@@ -382,7 +382,7 @@ def row_requests(
         lines = codecs.libsvm_body_rows(payload.body, feature_dim=ctx.feature_dim)
         content_type, name_of = payload.content_type, (lambda i: f"data row {i + 1} of the libsvm body")
     chunks = codecs.chunk_sizes(
-        [len(line) for line in lines], max_bytes=ctx.max_body_bytes, max_rows=ctx.max_rows, name_of=name_of
+        list(map(len, lines)), max_bytes=ctx.max_body_bytes, max_rows=ctx.max_rows, name_of=name_of
     )
     return [InvokeRequest(codecs.join_lines(lines, c), content_type, accept, c.count, c.start) for c in chunks]
 
