@@ -93,10 +93,10 @@ deploy: build ## sam deploy (first time: make deploy-guided)
 deploy-guided: build ## sam deploy --guided: asks for the stack name, region and parameters, saves them
 	$(BIN)/sam deploy --guided
 
-# The benchmark venv: the pinned lock plus the SageMaker SDK (benchmarks/requirements.txt), the
-# baseline of recordio_bench.py, which alone runs in it. Separate, so the SDK never enters
-# `make test`'s lock or a layer (and its dependencies, one of which installs a top-level `tests`
-# package, never shadow the repository's tests/ for the other benchmarks).
+# The benchmark venv: the pinned lock plus the SageMaker SDK and pandas (benchmarks/requirements.txt),
+# the baselines of recordio_bench.py and csv_bench.py, which alone run in it. Separate, so neither
+# enters `make test`'s lock or a layer (and the SDK's dependencies, one of which installs a top-level
+# `tests` package, never shadow the repository's tests/ for the other benchmarks).
 BENCH_VENV  ?= .venv-bench
 BENCH_STAMP := $(BENCH_VENV)/.installed
 
@@ -110,7 +110,7 @@ $(BENCH_STAMP): pyproject.toml requirements-dev.txt benchmarks/requirements.txt
 .PHONY: bench
 bench: $(STAMP) $(BENCH_STAMP) ## run the benchmarks (figures, goals and verdicts; baselines measured in the same run)
 	@status=0; for b in benchmarks/*_bench.py; do echo "== $$b"; py=$(BIN)/python; \
-	  if [ "$$b" = benchmarks/recordio_bench.py ]; then py=$(BENCH_VENV)/bin/python; fi; \
+	  case $$b in benchmarks/recordio_bench.py|benchmarks/csv_bench.py) py=$(BENCH_VENV)/bin/python;; esac; \
 	  SAGEMAKER_SUPPRESS_V2_WARNING=1 $$py $$b 2>&1 | grep -v '^sagemaker.config INFO' || status=1; \
 	done; [ $$status -eq 0 ] || echo "(a benchmark failed or a goal is NOT MET: see above)"
 

@@ -9,9 +9,15 @@ one run:
       runs on each S3 object (here a local file; S3 transfer excluded), MB/s of CSV in;
   (b) ``recordio.csv_to_recordio`` (`sagedrop prepare recordio`) on the same file;
   (c) the previous parser, ``np.loadtxt`` (float32), on the first 32 MB: the old bound;
+  (d) pandas' C parser (``read_csv(header=None, engine="c", dtype=float64, chunksize=...)``,
+      then float32) on the same 32 MB, when pandas is importable (the benchmark venv has it:
+      benchmarks/requirements.txt), with its float32 bits compared to ``np.loadtxt``'s;
   and checks on the 32 MB block that the float32 values are exactly ``np.loadtxt``'s, and
   that peak traced memory (tracemalloc) stays flat when the input grows 4x. The file is
   deleted afterwards (unless --keep). Goal: (a) >= 200 MB/s of CSV.
+
+Each figure is given twice: wall-clock MB/s, and MB per CPU-second of this process (less
+sensitive to other work on a shared machine); the load average is printed at start and end.
 """
 
 from __future__ import annotations
@@ -55,13 +61,38 @@ def write_csv(path: Path, block: bytes, mb: int) -> int:
     return path.stat().st_size
 
 
-def fastest(fn, runs: int) -> float:
+def fastest(fn, runs: int) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process) of the fastest of ``runs`` calls."""
     times = []
     for _ in range(runs):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         fn()
-        times.append(time.perf_counter() - start)
+        times.append((time.perf_counter() - start, time.process_time() - cpu))
     return min(times)
+
+
+def pandas_parser(block: bytes, expected: np.ndarray):
+    """pandas' C parser over ``block`` in chunks of rows, as float32; None without pandas."""
+    try:
+        import pandas as pd
+    except ImportError:
+        return None
+
+    def run() -> np.ndarray:
+        chunks = pd.read_csv(io.BytesIO(block), header=None, engine="c", dtype=np.float64, chunksize=1 << 16)
+        return np.concatenate([chunk.to_numpy(np.float64).astype(np.float32) for chunk in chunks])
+
+    same = np.array_equal(run().view(np.uint32), expected.view(np.uint32))
+    return pd.__version__, same, run
+
+
+def rate(size: int, seconds: tuple[float, float]) -> str:
+    wall, cpu = seconds
+    return f"{size / wall / 1e6:8.1f} MB/s of CSV, {size / cpu / 1e6:6.1f} MB/CPU-s"
+
+
+def load() -> str:
+    return "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def traced_peak(src: Path, dst: Path) -> float:
@@ -77,17 +108,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=int, default=1024, help="size of the generated CSV in MB (default 1 GB)")
     parser.add_argument("--cols", type=int, default=11, help="feature columns after the label")
-    parser.add_argument("--runs", type=int, default=2, help="timed runs of the big conversions (fastest counts)")
+    parser.add_argument("--runs", type=int, default=2, help="timed runs of (a), (c), (d); (b) runs once")
     parser.add_argument("--keep", action="store_true", help="keep the generated files")
     args = parser.parse_args()
 
     cores = f"{os.cpu_count()} CPU cores (the CSV is parsed in one thread)"
-    print(f"python {platform.python_version()}, numpy {np.__version__}, {cores}")
+    print(f"python {platform.python_version()}, numpy {np.__version__}, {cores}, {load()}")
     block = make_block(args.cols, BLOCK_MB)
     expected = np.loadtxt(io.StringIO(block.decode()), delimiter=",", dtype=np.float32)
     parsed = np.concatenate([b.table for b in CsvReader(io.BytesIO(block))])
     assert parsed.shape == expected.shape and np.array_equal(parsed.view(np.uint32), expected.view(np.uint32))
     print(f"checked: {expected.size:,} values of a {len(block) / 1e6:.0f} MB block, float32 bits == np.loadtxt's")
+    with_pandas = pandas_parser(block, expected)
 
     tmp = Path(tempfile.mkdtemp(prefix="csv-bench-", dir="/tmp"))
     try:
@@ -108,7 +140,8 @@ def main() -> int:
         out_mb = dst.stat().st_size / 1e6
         t_prepare = fastest(run_prepare, 1)
         text = block.decode()
-        t_loadtxt = fastest(lambda: np.loadtxt(io.StringIO(text), delimiter=",", dtype=np.float32), 1)
+        t_loadtxt = fastest(lambda: np.loadtxt(io.StringIO(text), delimiter=",", dtype=np.float32), args.runs)
+        t_pandas = fastest(with_pandas[2], args.runs) if with_pandas else None
 
         small, large = tmp / "small.csv", tmp / "large.csv"
         write_csv(small, block, BLOCK_MB)
@@ -120,11 +153,18 @@ def main() -> int:
                 path.unlink()
             tmp.rmdir()
 
-    mb_s = size / t_convert / 1e6
+    mb_s = size / t_convert[0] / 1e6
     print(f"\nCSV -> RecordIO, {size / 1e6:,.0f} MB of CSV -> {out_mb:,.0f} MB (fastest of {args.runs} runs):")
-    print(f"  (a) convert.transform_csv (train function)  {mb_s:8.1f} MB/s of CSV  ({t_convert:.1f} s)")
-    print(f"  (b) recordio.csv_to_recordio (prepare)       {size / t_prepare / 1e6:8.1f} MB/s of CSV")
-    print(f"  (c) np.loadtxt alone (the old parser)        {len(block) / t_loadtxt / 1e6:8.1f} MB/s of CSV")
+    print(f"  (a) convert.transform_csv (train function)  {rate(size, t_convert)}  ({t_convert[0]:.1f} s)")
+    print(f"  (b) recordio.csv_to_recordio (prepare)       {rate(size, t_prepare)}")
+    print(f"  (c) np.loadtxt alone (the old parser)        {rate(len(block), t_loadtxt)}")
+    if with_pandas and t_pandas:
+        version, same = with_pandas[0], "==" if with_pandas[1] else "!="
+        print(f"  {'(d) pandas ' + version + ' C parser alone':44s}{rate(len(block), t_pandas)}", end="")
+        print(f"  (float32 bits {same} np.loadtxt's)")
+    else:
+        print("  (d) pandas' C parser: pandas is not installed here (it is in the benchmark venv)")
+    print(f"  {load()}")
     print(f"  streaming memory, peak traced: {peaks[0]:.1f} MB for {BLOCK_MB} MB of CSV, {peaks[1]:.1f} MB for 4x that")
     met = mb_s >= GOAL_MB_S
     print(
