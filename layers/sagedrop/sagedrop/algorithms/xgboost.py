@@ -409,10 +409,12 @@ class XGBoost(Algorithm):
 
     # ---- inference ------------------------------------------------------------------------
     # https://docs.aws.amazon.com/sagemaker/latest/dg/xgboost.html ("Input/Output interface"): inference
-    # takes text/csv (features only, no label), text/libsvm or recordio-protobuf. The container
-    # (algorithm_mode/serve.py) answers text/csv: ",".join(str(p) for p in predictions), so one number
-    # per row ("0.2,0.87"), or for multi:softprob one list per row ("[0.1, 0.2, 0.7],[0.3, 0.3, 0.4]");
-    # newline-separated in batch mode. multi:softmax answers the class index as a float ("2.0").
+    # takes text/csv (features only, no label), text/libsvm or recordio-protobuf. The text/csv answer
+    # depends on the image: 0.90-x, 1.0-1 and 1.2-1 join the predictions with commas ("0.2,0.87", for
+    # multi:softprob one list per row); 1.2-2 and later (algorithm_mode/serve.py at f7a93a21e50e on
+    # branch 1.7-1) write them through sagemaker-containers' array_to_csv, one value (or one
+    # comma-joined probability row) per line. The decoder below reads both layouts. multi:softmax
+    # answers the class index as a float ("2.0").
 
     request_content_types = ("text/csv", *LIBSVM_TYPES)
 
