@@ -53,6 +53,7 @@ class LocalStack:
         schedules: bool = False,
         workdir: Path | None = None,
         quiet_functions: bool = True,
+        function_log_level: str = "WARNING",
     ) -> None:
         self.log = log
         self.wiring = Wiring.load(stack, region, overrides, template)
@@ -62,6 +63,7 @@ class LocalStack:
         self.run_schedules = schedules
         self.workdir = workdir
         self.quiet_functions = quiet_functions
+        self.function_log_level = function_log_level
         self.api_key = "sd-" + secrets.token_urlsafe(24)
         self.api_key_id = self.wiring.physical.get("PredictionApi", "local") + "-key"
         self._server: Any = None
@@ -106,7 +108,7 @@ class LocalStack:
             # prints one readable line per event instead (warnings and errors still show).
             for function in self.wiring.functions:
                 self.runner.env_overrides[function] = {
-                    "POWERTOOLS_LOG_LEVEL": "WARNING",
+                    "POWERTOOLS_LOG_LEVEL": self.function_log_level,
                     "POWERTOOLS_METRICS_DISABLED": "true",
                 }
         self.aws = LocalAws(
