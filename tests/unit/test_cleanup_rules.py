@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from sagedrop import cleanup, pricing, registry
+from sagedrop import aws_errors, cleanup, pricing, registry
 from sagedrop.cleanup import (
     CleanupSettings,
     EndpointDecision,
@@ -399,7 +399,7 @@ def test_settings_errors_say_what_and_how(monkeypatch, name, value, message):
     ],
 )
 def test_which_errors_make_lambda_retry(exc, retry):
-    assert cleanup._is_retryable(exc) is retry
+    assert aws_errors.is_retryable(exc) is retry
 
 
 # ------------------------------------------------------------------ report and prices
