@@ -89,6 +89,54 @@ def test_train_refusals_are_recorded_and_notified_not_retried(stack, lambda_cont
     assert stack.training_jobs() == []
 
 
+# ------------------------------------------------------------------ train, batch.json: CreateTransformJob
+
+
+@pytest.fixture
+def batch_drop(stack, monkeypatch, lambda_context):
+    """churn in service, a folder of rows and its batch.json event; the train function, loaded once."""
+    hosting = install(stack, monkeypatch)
+    job = train(stack, lambda_context, {"algorithm": "xgboost", "hyperparameters": {"num_round": 10}}, when=T1)
+    hosting.set_job(job, metrics={"validation:auc": 0.9})
+    assert load_function("deploy").handler(hosting.training_event(job), lambda_context)["status"] == "in_service"
+    stack.notifications()
+    stack.put("churn/scores/rows.csv", "1,2,3,4,5,6\n")
+    response = stack.put("churn/scores/batch.json", "{}")
+    event = stack.s3_event("churn/scores/batch.json", response.get("VersionId"), response["ETag"].strip('"'), 2)
+    return event, load_function("train")
+
+
+@pytest.mark.parametrize("fault", RETRYABLE, ids=str)
+def test_batch_retryable_errors_propagate_and_the_retry_starts_the_job(stack, lambda_context, batch_drop, fault):
+    event, app = batch_drop
+    injected = inject(app.clients.sagemaker, "CreateTransformJob", fault)
+    with pytest.raises(RETRY_ERRORS):
+        app.handler(event, lambda_context)
+    assert subjects(stack) == []
+    injected.remove()
+    assert [r["status"] for r in app.handler(event, lambda_context)["results"]] == ["started"]
+
+
+@pytest.mark.parametrize(
+    ("fault", "hint"),
+    [
+        (ACCESS_DENIED, "the function's IAM role may not call CreateTransformJob"),
+        (VALIDATION, "check instance_type, instance_count and the account's batch transform quotas"),
+        (NOT_FOUND, "check instance_type, instance_count and the account's batch transform quotas"),
+    ],
+    ids=["access_denied", "validation", "not_found"],
+)
+def test_batch_refusals_are_recorded_and_notified_not_retried(stack, lambda_context, batch_drop, fault, hint):
+    event, app = batch_drop
+    inject(app.clients.sagemaker, "CreateTransformJob", fault)
+    [result] = app.handler(event, lambda_context)["results"]
+    assert result["status"] == "rejected"
+    assert fault.code in stack.registry_item("churn")["last_batch_error"]
+    notes = stack.notifications()
+    assert [n["subject"] for n in notes] == ["[sagedrop] churn: batch.json rejected, nothing started"]
+    assert hint in notes[0]["message"]
+
+
 # ------------------------------------------------------------------ deploy: CreateEndpoint
 
 

@@ -2,9 +2,9 @@
 
 A :class:`Release` is everything needed to host one job's (or one drop's) model. :class:`SageMakerHosting`
 creates its model and endpoint config (each once, tagged), tells an instance-based endpoint from a
-serverless one, prunes old configs and models, and is the one place of the deploy flow that reads
-SageMaker's errors (missing, already existing, in progress, refused): :class:`~sagedrop.deploy.Deployer`
-decides what to do with the endpoint.
+serverless one, prunes old configs and models, and turns SageMaker's refusals into the user's
+:class:`DeployError` (the classes of errors, missing, already existing, in progress, refused, are
+:mod:`sagedrop.aws_errors`'s): :class:`~sagedrop.deploy.Deployer` decides what to do with the endpoint.
 """
 
 from __future__ import annotations

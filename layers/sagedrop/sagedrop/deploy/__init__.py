@@ -40,9 +40,10 @@ problems are recorded and notified (never raised), and throttling/5xx from AWS p
 Lambda retries the event.
 
 The package, one concern a module: :mod:`.context` (DeployContext, Outcome, the job record's statuses),
-:mod:`.events` (the Deployer: the three entry points and the gate), :mod:`.release` (what hosting a job
-needs), :mod:`.rollout` (claim, create/update/re-create), :mod:`.settle` (what an endpoint's state
-means), :mod:`.ledger` (guarded registry transitions, deploy failed), :mod:`.messages` (the texts).
+:mod:`.events` (the Deployer: the three entry points and the gate), :mod:`.job_ends` (failed, stopped,
+trained only, gate failed), :mod:`.release` (what hosting a job needs), :mod:`.rollout` (claim,
+create/update/re-create), :mod:`.settle` (what an endpoint's state means), :mod:`.ledger` (guarded
+registry transitions, deploy failed), :mod:`.messages` (the texts).
 AWS errors are classified by :mod:`sagedrop.aws_errors`.
 """
 

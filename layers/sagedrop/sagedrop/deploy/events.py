@@ -11,7 +11,7 @@ from typing import Any
 
 from sagedrop import naming, registry, tags
 from sagedrop.errors import Problem
-from sagedrop.gate import GateResult, evaluate, metrics_by_name
+from sagedrop.gate import evaluate, metrics_by_name
 from sagedrop.hosting import DeployError, SageMakerHosting
 from sagedrop.manifest import DeploySettings
 from sagedrop.notify import Notifier
@@ -21,17 +21,14 @@ from .context import (
     JOB_COMPLETED,
     JOB_DEPLOYING,
     JOB_DONE,
-    JOB_FAILED,
-    JOB_GATE_FAILED,
     JOB_PENDING,
-    JOB_STOPPED,
-    JOB_TRAINED,
     JOB_TRAINING,
     DeployContext,
     Outcome,
     time_text,
 )
-from .ledger import Ledger, error_fields
+from .job_ends import JobEnds
+from .ledger import Ledger
 from .release import Releases
 from .rollout import Rollout
 from .settle import Settler
@@ -78,6 +75,7 @@ class Deployer:
             rollout=self.rollout,
         )
         self.rollout.settle = self.settler.settle
+        self.job_ends = JobEnds(registry_, notifier, self.ledger)
 
     # ================================================================== training job state change
 
@@ -97,51 +95,10 @@ class Deployer:
         model = job_tags.get(tags.MODEL) or naming.model_of_job(name)
         status = description.get("TrainingJobStatus")
         if status in ("Failed", "Stopped"):
-            return self._job_ended_badly(model, name, description, job_tags)
+            return self.job_ends.ended_badly(model, name, description, job_tags)
         if status != "Completed":
             return Outcome("ignored", model, name, message=f"{name} is {status}; waiting for its final state")
         return self._job_completed(model, name, description, job_tags)
-
-    def _job_ended_badly(
-        self, model: str, job: str, description: Mapping[str, Any], job_tags: Mapping[str, str]
-    ) -> Outcome:
-        failed = description["TrainingJobStatus"] == "Failed"
-        status = JOB_FAILED if failed else JOB_STOPPED
-        secondary = description.get("SecondaryStatus") or ""
-        reason = description.get("FailureReason") or (
-            "no reason given" if failed else f"stopped ({secondary or 'StopTrainingJob'})"
-        )
-        record = self._registry.get_job(model, job) or {}
-        manifest = job_tags.get(tags.MANIFEST) or record.get("manifest") or "an unknown manifest"
-        verb = "failed" if failed else "was stopped"
-        message = messages.job_ended(model, job, verb=verb, reason=reason, manifest=manifest, secondary=secondary)
-        details = {
-            "job": job,
-            "status": description["TrainingJobStatus"],
-            "secondary_status": secondary,
-            "failure_reason": description.get("FailureReason"),
-            "manifest": manifest,
-            "ended_at": time_text(description.get("TrainingEndTime") or description.get("LastModifiedTime")),
-        }
-
-        def announce() -> None:
-            self.ledger.job_outcome(model, job, status, error_fields(job, f"training job {job} {verb}: {reason}"))
-            self._notifier.publish(
-                f"{model}: training job {verb}", message, event=f"job_{status}", model=model, details=details
-            )
-
-        first = self.ledger.once(
-            model,
-            job,
-            status,
-            {"failure_reason": reason, "secondary_status": secondary, "ended_at": registry.now_iso()},
-            from_states=(JOB_TRAINING, JOB_COMPLETED),
-            action=announce,
-        )
-        if not first:
-            return Outcome("duplicate", model, job, message=f"{job} is already recorded as {status}")
-        log.warning("training job ended without a model", extra={"job": job, "status": status, "reason": reason})
-        return Outcome(status, model, job, message=reason)
 
     def _job_completed(
         self, model: str, job: str, description: Mapping[str, Any], job_tags: Mapping[str, str]
@@ -195,7 +152,7 @@ class Deployer:
         )
         record = {**record, "metrics": metrics, "model_data": artifacts}
         if record.get("deploy") is None:
-            return record, self._trained(model, job, metrics, artifacts, job_tags)
+            return record, self.job_ends.trained(model, job, metrics, artifacts, job_tags)
         settings = DeploySettings.from_dict(record["deploy"])
         summary = self._registry.get(model, consistent=True) or {}
         serving = summary.get("serving_job")
@@ -207,7 +164,7 @@ class Deployer:
             current_job=serving if serving != job else None,
         )
         if not result.passed:
-            return record, self._gate_failed(model, job, result, metrics, summary, job_tags)
+            return record, self.job_ends.gate_failed(model, job, result, metrics, summary, job_tags)
         self._registry.update(model, {"gate": result.to_dict()}, record=registry.JOB_PREFIX + job)
         log.info("gate passed", extra={"job": job, "gate": result.describe()})
         return record, None
@@ -249,65 +206,6 @@ class Deployer:
         if claim != "claimed":
             return self.rollout.not_claimed(release, claim)
         return self.rollout.rollout(release)
-
-    def _trained(
-        self, model: str, job: str, metrics: Mapping[str, float], artifacts: str | None, job_tags: Mapping[str, str]
-    ) -> Outcome:
-        def announce() -> None:
-            self.ledger.job_outcome(model, job, registry.TRAINED, {})
-            self._notifier.publish(
-                f"{model}: trained, not deployed",
-                messages.trained(
-                    model, job, artifacts=artifacts, metrics=metrics, manifest=job_tags.get(tags.MANIFEST)
-                ),
-                event="trained",
-                model=model,
-                details={"job": job, "metrics": dict(metrics), "model_data": artifacts},
-            )
-
-        if not self.ledger.once(
-            model, job, JOB_TRAINED, {}, from_states=(JOB_TRAINING, JOB_COMPLETED), action=announce
-        ):
-            return Outcome("duplicate", model, job, message=f"{job} is already recorded as trained")
-        return Outcome("trained", model, job, message="deploy: false")
-
-    def _gate_failed(
-        self,
-        model: str,
-        job: str,
-        result: GateResult,
-        metrics: Mapping[str, float],
-        summary: Mapping[str, Any],
-        job_tags: Mapping[str, str],
-    ) -> Outcome:
-        verdict = result.describe()
-        message = messages.gate_failed(
-            model,
-            job,
-            verdict=verdict,
-            metrics=metrics,
-            manifest=job_tags.get(tags.MANIFEST),
-            serving=summary.get("serving_job"),
-        )
-        short = f"{job} did not pass the gate: " + "; ".join(result.reasons)
-
-        def announce() -> None:
-            self.ledger.job_outcome(model, job, registry.GATE_FAILED, error_fields(job, short))
-            self._notifier.publish(
-                f"{model}: gate failed, nothing deployed",
-                message,
-                event="gate_failed",
-                model=model,
-                details={"job": job, "gate": result.to_dict(), "metrics": dict(metrics)},
-            )
-
-        first = self.ledger.once(
-            model, job, JOB_GATE_FAILED, {"gate": result.to_dict()}, from_states=(JOB_COMPLETED,), action=announce
-        )
-        if not first:
-            return Outcome("duplicate", model, job, message=f"{job} is already recorded as gate_failed")
-        log.warning("gate failed", extra={"job": job, "gate": verdict})
-        return Outcome("gate_failed", model, job, message=short)
 
     # ================================================================== endpoint state change
 
