@@ -19,7 +19,8 @@ Sources of the codes:
   (``ThrottledRetryableChecker._THROTTLED_ERROR_CODES``) and ``botocore/data/_retry.json``
   (``definitions``: ``throttling``, ``throttling_exception``, ``throttled_exception``,
   ``request_throttled_exception``, ``too_many_requests`` = HTTP 429, ``throughput_exceeded``), botocore
-  1.43 (the version pinned in requirements-dev.txt); https://github.com/boto/botocore.
+  1.43.127, the version pinned in requirements-dev.txt (the lists read the same in 1.43.11);
+  https://github.com/boto/botocore.
 * Transient codes and statuses: the same ``standard.py`` (``TransientRetryableChecker``:
   ``RequestTimeout``, ``RequestTimeoutException``, ``PriorRequestNotComplete``; HTTP 500, 502, 503,
   504; ``ConnectionError`` and ``HTTPClientError`` exceptions) and ``_retry.json``
