@@ -271,7 +271,7 @@ class FakeClock:
 def slow_deployer(app):
     clock = FakeClock()
     deployer = app.deployer()
-    deployer._clock, deployer._sleep = clock, clock.sleep
+    deployer.rollout._clock, deployer.rollout._sleep = clock, clock.sleep
     return clock
 
 

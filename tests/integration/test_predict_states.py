@@ -187,8 +187,8 @@ def test_a_rejected_first_drop_is_409_not_500_and_says_why(stack, predict, lambd
 
 
 def test_an_endpoint_that_failed_is_409_with_how_to_recreate_it(stack, predict, monkeypatch, lambda_context):
-    """deploy leaves ``failed`` with the serving job kept when the endpoint itself fails (deploy.py
-    ``_endpoint_status``): nothing to call, and stop + start re-creates it from the kept config."""
+    """deploy leaves ``failed`` with the serving job kept when the endpoint itself fails (deploy/ledger.py
+    ``Ledger.endpoint_status``): nothing to call, and stop + start re-creates it from the kept config."""
     serve_model(stack, "broken", "xgboost", hyperparameters=XGB, extra={"status": "failed", "last_error": "boom"})
     endpoints = Endpoints().install(monkeypatch)
     status, _, body = call(predict, instances("broken", [[1, 2]]), lambda_context)

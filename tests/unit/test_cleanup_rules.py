@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError, EndpointConnectionError
+from botocore.exceptions import ClientError
 
 from sagedrop import cleanup, pricing, registry
 from sagedrop.cleanup import (
@@ -385,21 +385,6 @@ def test_settings_errors_say_what_and_how(monkeypatch, name, value, message):
     monkeypatch.setenv(name, value)
     with pytest.raises(ConfigError, match=message):
         CleanupSettings.from_env("s")
-
-
-@pytest.mark.parametrize(
-    ("exc", "retry"),
-    [
-        (client_error("ThrottlingException"), True),
-        (client_error("InternalFailure", status=500), True),
-        (client_error("Anything", status=503), True),
-        (client_error("ValidationException"), False),
-        (client_error("AccessDeniedException", status=403), False),
-        (EndpointConnectionError(endpoint_url="https://sagemaker"), True),
-    ],
-)
-def test_which_errors_make_lambda_retry(exc, retry):
-    assert cleanup._is_retryable(exc) is retry
 
 
 # ------------------------------------------------------------------ report and prices

@@ -15,6 +15,18 @@ from typing import Any
 
 from botocore.config import Config
 
+from sagedrop.aws_errors import error_code, error_message, is_empty_range, is_not_found
+
+__all__ = [
+    "DEFAULT_TIMEOUTS",
+    "SERVICE_TIMEOUTS",
+    "Clients",
+    "client_config",
+    "error_code",
+    "error_message",
+    "read_head",
+]
+
 SERVICE_TIMEOUTS = {
     # sagemaker-runtime: keep the read timeout below API Gateway's 29 s so the API can answer 504.
     "sagemaker-runtime": (2, 24),
@@ -103,17 +115,6 @@ class Clients:
         return self.get("resourcegroupstaggingapi")
 
 
-def error_code(exc: BaseException) -> str:
-    """The AWS error code of a botocore ClientError ('' for anything else)."""
-    response = getattr(exc, "response", None) or {}
-    return str(response.get("Error", {}).get("Code", ""))
-
-
-def error_message(exc: BaseException) -> str:
-    response = getattr(exc, "response", None) or {}
-    return str(response.get("Error", {}).get("Message", "")) or str(exc)
-
-
 def read_head(s3: Any, bucket: str, key: str, version: str | None, limit: int) -> tuple[bytes, int] | None:
     """The first ``limit`` + 1 bytes of an object and its total size; None when the object (version) is gone.
 
@@ -128,10 +129,9 @@ def read_head(s3: Any, bucket: str, key: str, version: str | None, limit: int) -
     try:
         response = s3.get_object(**kwargs)
     except Exception as exc:
-        code = error_code(exc)
-        if code in ("NoSuchKey", "NoSuchVersion", "404"):
+        if is_not_found(exc):
             return None
-        if code == "InvalidRange":
+        if is_empty_range(exc):
             return b"", 0
         raise
     body = response["Body"].read()

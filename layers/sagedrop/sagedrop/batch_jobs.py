@@ -27,7 +27,8 @@ from typing import Any
 
 from sagedrop import batch, naming, registry, tags
 from sagedrop.algorithms.base import Algorithm
-from sagedrop.aws import error_code, error_message, read_head
+from sagedrop.aws import read_head
+from sagedrop.aws_errors import access_hint, describe, error_message, exists, is_access_denied, is_refusal, name_in_use
 from sagedrop.errors import ManifestError, Problem, UserError
 from sagedrop.manifest import MAX_MANIFEST_BYTES, load_json
 from sagedrop.notify import Notifier
@@ -147,17 +148,13 @@ class BatchLauncher:
         algorithm = batch.algorithm_of((job or {}).get("algorithm") or summary.get("algorithm"))
         if algorithm is None:
             raise ManifestError(Problem("$.model", f"{model!r} records no known algorithm"), source=source)
-        try:
-            self._sagemaker.describe_model(ModelName=name)
-        except Exception as exc:
-            if error_code(exc) not in ("ValidationException", "ResourceNotFound"):
-                raise
+        if not exists(self._sagemaker.describe_model, ModelName=name):
             raise ManifestError(
                 Problem(
                     "$.model", f"the SageMaker model {name} of {model!r} no longer exists", "deploy the model again"
                 ),
                 source=source,
-            ) from None
+            )
         labels = (job or {}).get("labels") or summary.get("labels") or ()
         return ServingModel(
             name, algorithm, status, tuple(str(x) for x in labels), dict((job or {}).get("hyperparameters") or {})
@@ -191,13 +188,7 @@ class BatchLauncher:
         return keys
 
     def _job_exists(self, job: str) -> bool:
-        try:
-            self._sagemaker.describe_transform_job(TransformJobName=job)
-        except Exception as exc:
-            if error_code(exc) in ("ValidationException", "ResourceNotFound"):
-                return False
-            raise
-        return True
+        return exists(self._sagemaker.describe_transform_job, TransformJobName=job)
 
     # ---- start ----------------------------------------------------------------------------
 
@@ -227,15 +218,15 @@ class BatchLauncher:
         try:
             self._sagemaker.create_transform_job(**payload)
         except Exception as exc:
-            code = error_code(exc)
-            if code == "ResourceInUse":
+            if name_in_use(exc):
                 return BatchOutcome("duplicate", request.model, job, error_message(exc))
-            if code in ("ValidationException", "ResourceLimitExceeded"):
-                problem = Problem(
-                    "CreateTransformJob",
-                    f"{code}: {error_message(exc)}",
-                    "check instance_type, instance_count and the account's batch transform quotas",
+            if is_refusal(exc):
+                hint = (
+                    access_hint("CreateTransformJob")
+                    if is_access_denied(exc)
+                    else "check instance_type, instance_count and the account's batch transform quotas"
                 )
+                problem = Problem("CreateTransformJob", describe(exc), hint)
                 return self._reject(request.model, drop, UserError(problem, source=drop.uri))
             raise
         self._registry.put_batch(

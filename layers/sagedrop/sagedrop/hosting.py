@@ -2,9 +2,9 @@
 
 A :class:`Release` is everything needed to host one job's (or one drop's) model. :class:`SageMakerHosting`
 creates its model and endpoint config (each once, tagged), tells an instance-based endpoint from a
-serverless one, prunes old configs and models, and is the one place of the deploy flow that reads
-SageMaker's errors (missing, already existing, in progress, refused): :class:`~sagedrop.deploy.Deployer`
-decides what to do with the endpoint.
+serverless one, prunes old configs and models, and turns SageMaker's refusals into the user's
+:class:`DeployError` (the classes of errors, missing, already existing, in progress, refused, are
+:mod:`sagedrop.aws_errors`'s): :class:`~sagedrop.deploy.Deployer` decides what to do with the endpoint.
 """
 
 from __future__ import annotations
@@ -17,7 +17,20 @@ from typing import Any
 
 from sagedrop import naming, tags
 from sagedrop.algorithms.base import Algorithm
-from sagedrop.aws import error_code, error_message
+from sagedrop.aws_errors import (
+    access_hint,
+    already_exists,
+    describe,
+    describe_or_none,
+    error_message,
+    exists,
+    is_access_denied,
+    is_not_found,
+    is_quota,
+    is_refusal,
+    is_validation,
+    resource_tags,
+)
 from sagedrop.errors import Problem, UserError
 from sagedrop.manifest import DeploySettings
 
@@ -111,23 +124,9 @@ class Release:
         return f"{count} x {self.instance_type}"
 
 
-def not_found(exc: BaseException) -> bool:
-    """SageMaker answers Describe*/ListTags on a missing resource with ValidationException."""
-    return error_code(exc) in ("ValidationException", "ResourceNotFound")
-
-
-def already_exists(exc: BaseException) -> bool:
-    return error_code(exc) == "ValidationException" and "already exist" in error_message(exc).lower()
-
-
-def in_progress(exc: BaseException) -> bool:
-    message = error_message(exc).lower()
-    return error_code(exc) == "ValidationException" and ("in-progress" in message or "in progress" in message)
-
-
 def refused_as_serverless(exc: BaseException) -> bool:
     """UpdateEndpoint's ValidationError for an instance-based endpoint asked to become serverless."""
-    return error_code(exc) in ("ValidationException", "ValidationError") and "serverless" in error_message(exc).lower()
+    return is_validation(exc) and "serverless" in error_message(exc).lower()
 
 
 class SageMakerHosting:
@@ -141,7 +140,7 @@ class SageMakerHosting:
     def ensure_hosting(self, release: Release) -> None:
         """The SageMaker model and endpoint config of the job (each created once, tagged)."""
         tag_list = tags.to_list(release.hosting_tags(self.stack))
-        if not self.exists(self._sm.describe_model, ModelName=release.sagemaker_model):
+        if not exists(self._sm.describe_model, ModelName=release.sagemaker_model):
             self.create(
                 "CreateModel",
                 self._sm.create_model,
@@ -152,7 +151,7 @@ class SageMakerHosting:
                 Tags=tag_list,
                 _job=release.job,
             )
-        if not self.exists(self._sm.describe_endpoint_config, EndpointConfigName=release.endpoint_config):
+        if not exists(self._sm.describe_endpoint_config, EndpointConfigName=release.endpoint_config):
             variant: dict[str, Any] = {"VariantName": naming.VARIANT_NAME, "ModelName": release.sagemaker_model}
             if release.settings.serverless is not None:
                 variant["ServerlessConfig"] = {
@@ -178,12 +177,9 @@ class SageMakerHosting:
         live = described.get("EndpointConfigName")
         if not live:
             return False
-        try:
-            config = self._sm.describe_endpoint_config(EndpointConfigName=live)
-        except Exception as exc:
-            if not_found(exc):
-                return False
-            raise
+        config = describe_or_none(self._sm.describe_endpoint_config, EndpointConfigName=live)
+        if config is None:
+            return False
         variants = config.get("ProductionVariants") or []
         return bool(variants) and not any(v.get("ServerlessConfig") for v in variants)
 
@@ -242,56 +238,21 @@ class SageMakerHosting:
                     configs.add(pending)
         models: set[str] = set()
         for name in configs:
-            try:
-                config = self._sm.describe_endpoint_config(EndpointConfigName=name)
-            except Exception as exc:
-                if not_found(exc):
-                    continue
-                raise
+            config = describe_or_none(self._sm.describe_endpoint_config, EndpointConfigName=name)
+            if config is None:
+                continue
             models.update(v["ModelName"] for v in config.get("ProductionVariants", []) if v.get("ModelName"))
         return configs, models
 
     def describe_job(self, name: str) -> dict[str, Any] | None:
-        try:
-            return self._sm.describe_training_job(TrainingJobName=name)
-        except Exception as exc:
-            if not_found(exc):
-                return None
-            raise
+        return describe_or_none(self._sm.describe_training_job, TrainingJobName=name)
 
     def describe_endpoint(self, name: str) -> dict[str, Any] | None:
-        try:
-            return self._sm.describe_endpoint(EndpointName=name)
-        except Exception as exc:
-            if not_found(exc):
-                return None
-            raise
+        return describe_or_none(self._sm.describe_endpoint, EndpointName=name)
 
     def tags(self, arn: str) -> dict[str, str] | None:
         """The resource's tags (None when it does not exist)."""
-        found: dict[str, str] = {}
-        kwargs: dict[str, Any] = {"ResourceArn": arn}
-        try:
-            while True:
-                page = self._sm.list_tags(**kwargs)
-                found.update(tags.to_map(page.get("Tags")))
-                token = page.get("NextToken")
-                if not token:
-                    return found
-                kwargs["NextToken"] = token
-        except Exception as exc:
-            if not_found(exc):
-                return None
-            raise
-
-    def exists(self, describe: Callable[..., Any], **kwargs: Any) -> bool:
-        try:
-            describe(**kwargs)
-        except Exception as exc:
-            if not_found(exc):
-                return False
-            raise
-        return True
+        return resource_tags(self._sm, arn)
 
     def create(self, action: str, create: Callable[..., Any], *, _job: str, **kwargs: Any) -> None:
         try:
@@ -303,20 +264,20 @@ class SageMakerHosting:
 
     def raise_for_user(self, exc: BaseException, action: str, job: str) -> None:
         """SageMaker refused the request itself: the user must act (else: re-raise for a retry)."""
-        code = error_code(exc)
-        if code in ("ValidationException", "ResourceLimitExceeded"):
-            hint = (
-                "ask for a higher SageMaker quota or delete endpoints you do not use"
-                if code == "ResourceLimitExceeded"
-                else "check deploy.instance_type/instance_count/serverless in the manifest"
-            )
-            raise DeployError(Problem(action, f"{code}: {error_message(exc)}", hint), source=job) from exc
+        if is_refusal(exc):
+            if is_quota(exc):
+                hint = "ask for a higher SageMaker quota or delete endpoints you do not use"
+            elif is_access_denied(exc):
+                hint = access_hint(action)
+            else:
+                hint = "check deploy.instance_type/instance_count/serverless in the manifest"
+            raise DeployError(Problem(action, describe(exc), hint), source=job) from exc
         raise exc
 
     def delete_endpoint(self, name: str) -> None:
         try:
             self._sm.delete_endpoint(EndpointName=name)
         except Exception as exc:
-            if not not_found(exc):
+            if not is_not_found(exc):
                 raise
         log.warning("failed endpoint deleted", extra={"endpoint": name})

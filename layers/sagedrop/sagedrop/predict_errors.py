@@ -31,7 +31,15 @@ import logging
 import re
 from typing import Any
 
-from sagedrop.aws import error_code, error_message
+from sagedrop.aws_errors import (
+    error_code,
+    error_message,
+    is_access_denied,
+    is_not_found,
+    is_server_error,
+    is_throttled,
+    is_validation,
+)
 from sagedrop.codecs import BadInput
 from sagedrop.errors import Problem, SagedropError
 from sagedrop.wake import RETRY_AFTER_S
@@ -133,31 +141,28 @@ class EndpointMissing(PredictError):
     retry_after = RETRY_AFTER_S
 
 
-_THROTTLING = ("ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded")
-
-
 def invoke_error(exc: BaseException, endpoint: str) -> BaseException:
     """The domain error for an exception of InvokeEndpoint (the exception itself when unknown)."""
     code = error_code(exc)
     message = error_message(exc)
     if code == "ModelError":
         return model_error(getattr(exc, "response", {}) or {}, message, endpoint)
-    if code in _THROTTLING:
-        return Throttled(f"SageMaker throttled the calls to endpoint {endpoint}: slow down and retry ({message})")
-    if code == "ModelNotReadyException":
+    if code == "ModelNotReadyException":  # answered with HTTP 429: checked before throttling
+        # botocore/data/sagemaker-runtime/2017-05-13/service-2.json: ModelNotReadyException "httpStatusCode": 429
         return NotInService(
             f"endpoint {endpoint} is not ready yet (a serverless endpoint is starting): {message}",
             retry_after=MODEL_NOT_READY_RETRY_AFTER_S,
             code="model_not_ready",
         )
-    if code in ("ValidationError", "ValidationException"):
-        lowered = message.lower()
-        if "not found" in lowered or "could not find" in lowered:
-            return EndpointMissing(f"endpoint {endpoint} does not exist ({message})")
+    if is_throttled(exc):
+        return Throttled(f"SageMaker throttled the calls to endpoint {endpoint}: slow down and retry ({message})")
+    if is_not_found(exc):
+        return EndpointMissing(f"endpoint {endpoint} does not exist ({message})")
+    if is_validation(exc):
         return EndpointError(f"SageMaker refused the call to endpoint {endpoint}: {message}")
-    if code in ("ServiceUnavailable", "InternalFailure", "InternalDependencyException", "ServiceUnavailableException"):
-        return Unavailable(f"SageMaker could not serve endpoint {endpoint} ({code}): {message}")
-    if code == "AccessDeniedException":
+    if is_server_error(exc):
+        return Unavailable(f"SageMaker could not serve endpoint {endpoint} ({code or 'HTTP 5xx'}): {message}")
+    if is_access_denied(exc):
         return EndpointError(
             f"the predict function may not invoke endpoint {endpoint} (is it tagged with this stack?): {message}"
         )

@@ -41,7 +41,8 @@ from typing import Any
 from sagedrop import algorithms, naming, registry
 from sagedrop.algorithms.base import Algorithm
 from sagedrop.archive import MAX_LISTED, ArchiveContents, ArchiveError, archive_problems, inspect_archive
-from sagedrop.aws import error_code, read_head
+from sagedrop.aws import read_head
+from sagedrop.aws_errors import is_not_found
 from sagedrop.deploy import JOB_COMPLETED, SOURCE_PRETRAINED, Deployer, Outcome
 from sagedrop.errors import ManifestError, Problem, UserError
 from sagedrop.manifest import (
@@ -392,7 +393,7 @@ class PretrainedLauncher:
         try:
             head = self._s3.head_object(Bucket=bucket, Key=key)
         except Exception as exc:
-            if error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+            if is_not_found(exc):
                 raise ArchiveError(
                     Problem(
                         where,

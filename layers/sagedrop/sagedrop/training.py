@@ -15,7 +15,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sagedrop import naming, registry, tags
-from sagedrop.aws import error_code, error_message, read_head
+from sagedrop.aws import read_head
+from sagedrop.aws_errors import access_hint, describe, error_message, exists, is_access_denied, is_refusal, name_in_use
 from sagedrop.convert import LabelBins
 from sagedrop.datacheck import ObjectStore, ResolvedChannel, check_channels_data, resolve_channels
 from sagedrop.errors import DataError, ManifestError, Problem, UserError
@@ -204,24 +205,18 @@ class TrainingLauncher:
         try:
             self._sagemaker.create_training_job(**request)
         except Exception as exc:
-            code = error_code(exc)
-            if code == "ResourceInUse":
+            if name_in_use(exc):
                 log.info("training job already exists (concurrent delivery)", extra={"job": job})
                 return Outcome("duplicate", manifest.name, job, error_message(exc))
-            if code in ("ValidationException", "ResourceLimitExceeded"):
-                # SageMaker refused the request itself: not retryable, the user must act.
-                return self._reject(
-                    manifest.name,
-                    obj,
-                    UserError(
-                        Problem(
-                            "CreateTrainingJob",
-                            f"{code}: {error_message(exc)}",
-                            "check the instance type, quotas and settings in the manifest",
-                        ),
-                        source=obj.uri,
-                    ),
+            if is_refusal(exc):
+                # SageMaker refused the request itself: not retryable, the user (or the operator) must act.
+                hint = (
+                    access_hint("CreateTrainingJob")
+                    if is_access_denied(exc)
+                    else "check the instance type, quotas and settings in the manifest"
                 )
+                problem = Problem("CreateTrainingJob", describe(exc), hint)
+                return self._reject(manifest.name, obj, UserError(problem, source=obj.uri))
             raise
         self._record(manifest, channels, obj, job, request, bins, feature_count)
         log.info(
@@ -321,13 +316,7 @@ class TrainingLauncher:
         return self._s3.get_object(Bucket=bucket, Key=key)["Body"]
 
     def _job_exists(self, job: str) -> bool:
-        try:
-            self._sagemaker.describe_training_job(TrainingJobName=job)
-        except Exception as exc:
-            if error_code(exc) in ("ValidationException", "ResourceNotFound"):
-                return False
-            raise
-        return True
+        return exists(self._sagemaker.describe_training_job, TrainingJobName=job)
 
     def _record(
         self,

@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sagedrop import registry, tags
-from sagedrop.aws import error_code, error_message
+from sagedrop.aws_errors import already_exists, describe_or_none, error_message, is_not_found, is_refusal
 from sagedrop.errors import SagedropError
 
 log = logging.getLogger("sagedrop.wake")
@@ -173,12 +173,9 @@ class Waker:
 
     def endpoint_status(self, endpoint: str) -> tuple[str, str]:
         """(EndpointStatus or :data:`MISSING`, FailureReason) from DescribeEndpoint."""
-        try:
-            described = self._sm.describe_endpoint(EndpointName=endpoint)
-        except Exception as exc:
-            if error_code(exc) in ("ValidationException", "ResourceNotFound"):
-                return MISSING, ""
-            raise
+        described = describe_or_none(self._sm.describe_endpoint, EndpointName=endpoint)
+        if described is None:
+            return MISSING, ""
         return str(described.get("EndpointStatus", "")), str(described.get("FailureReason", ""))
 
     def mark_in_service(self, model: str, endpoint: str) -> bool:
@@ -214,11 +211,10 @@ class Waker:
             self._sm.create_endpoint(EndpointName=endpoint, EndpointConfigName=config, Tags=tags.to_list(tag_map))
         except Exception as exc:
             message = error_message(exc)
-            code = error_code(exc)
-            if code == "ValidationException" and "already exist" in message.lower():
+            if already_exists(exc):
                 log.info("endpoint already exists: nothing to create", extra={"model": model, "endpoint": endpoint})
                 return
-            if code == "ValidationException" and "could not find" in message.lower():
+            if is_not_found(exc):  # CreateEndpoint names a config that is gone
                 text = (
                     f"model {model} cannot wake: its endpoint config {config} no longer exists ({message}); "
                     "upload its training.json again to train and deploy it"
@@ -226,7 +222,7 @@ class Waker:
                 self._give_back(model, at, {"last_error": text, "last_error_at": registry.now_iso()})
                 raise WakeFailed(text) from exc
             self._give_back(model, at, {})
-            if code in ("ValidationException", "ResourceLimitExceeded", "AccessDeniedException"):
+            if is_refusal(exc):
                 raise WakeFailed(
                     f"SageMaker refused to create endpoint {endpoint} for model {model}: {message}"
                 ) from exc
