@@ -397,20 +397,7 @@ def prepare_images(
     existing outputs are an error unless ``overwrite``.
     """
     started = time.monotonic()
-    if layout not in ("recordio", "raw"):
-        raise problem("layout", f"unknown layout {layout!r}", 'use "recordio" (.rec files) or "raw" (image files)')
-    if on_error not in ("skip", "fail"):
-        raise problem("on_error", f"unknown value {on_error!r}", 'use "skip" or "fail"')
-    if resize is not None and (not isinstance(resize, int) or resize < 1):
-        raise problem("resize", f"must be a positive number of pixels, got {resize!r}", "e.g. 256, or leave it unset")
-    if not isinstance(quality, int) or not 1 <= quality <= 100:
-        raise problem("quality", f"JPEG quality must be 1-100, got {quality!r}", "im2rec uses 95")
-    if pass_through and (resize or center_crop):
-        raise problem(
-            "pass_through",
-            "cannot keep the original bytes and resize or crop them",
-            "drop pass_through, or resize/center_crop",
-        )
+    _check_options(layout, on_error, resize, quality, center_crop, pass_through)
     ratio = check_ratio(validation_ratio)
     root_path, out_path = Path(root).resolve(), Path(out_dir).resolve()
     if out_path == root_path or root_path in out_path.parents:
@@ -423,15 +410,17 @@ def prepare_images(
     train, validation = split_entries(entries, len(classes), ratio, seed)
     raw = layout == "raw"
     channels = ("train", "validation") if ratio > 0 else ("train",)
-    names: list[str] = [*channels, CLASSES_FILE]
-    if raw:
-        names += [f"{name}_lst" for name in channels]
-    else:
-        names += [f"{name}.lst" for name in channels]
-        if write_idx:
-            names += [f"{name}.idx" for name in channels]
-    options = _Options(resize, quality, center_crop, pass_through, reencode_raw=bool(resize or center_crop))
-    threads = max(1, workers if workers is not None else min(8, os.cpu_count() or 1))
+    run = _Run(
+        root=root_path,
+        out=out_path,
+        options=_Options(resize, quality, center_crop, pass_through, reencode_raw=bool(resize or center_crop)),
+        raw=raw,
+        write_idx=write_idx,
+        threads=max(1, workers if workers is not None else min(8, os.cpu_count() or 1)),
+        on_error=on_error,
+        progress=progress,
+        total=len(train) + len(validation),
+    )
     result = ImagesResult(
         layout=layout,
         out_dir=out_path,
@@ -444,25 +433,10 @@ def prepare_images(
         ignored_files=ignored,
         resize=resize,
     )
-    total = len(train) + len(validation)
-    with Staging(out_path, names, overwrite=overwrite) as stage:
+    with Staging(out_path, _output_names(channels, raw, write_idx), overwrite=overwrite) as stage:
         for channel, members in (("train", train), ("validation", validation)):
-            if channel not in channels:
-                continue
-            counts = result.train_per_class if channel == "train" else result.validation_per_class
-            encoded = _ordered_map(lambda entry: _process(entry, root_path, options, raw), members, threads)
-            checked = _checked(encoded, result, on_error, root_path, progress, total)
-            if raw:
-                written = _write_raw(stage, channel, checked, counts, root_path)
-                result.paths[channel] = out_path / channel
-                result.paths[f"{channel}_lst"] = out_path / f"{channel}_lst" / f"{channel}.lst"
-            else:
-                written = _write_recordio(stage, channel, checked, counts, write_idx)
-                result.paths[channel] = out_path / channel / f"{channel}.rec"
-                result.paths[f"{channel}.lst"] = out_path / f"{channel}.lst"
-                if write_idx:
-                    result.paths[f"{channel}.idx"] = out_path / f"{channel}.idx"
-            result.bytes_written += written
+            if channel in channels:
+                _write_channel(stage, channel, members, result, run)
         result.num_training_samples = sum(result.train_per_class)
         result.num_validation_samples = sum(result.validation_per_class)
         if result.num_training_samples == 0:
@@ -480,6 +454,70 @@ def prepare_images(
         )
     result.seconds = time.monotonic() - started
     return result
+
+
+def _check_options(
+    layout: str, on_error: str, resize: int | None, quality: int, center_crop: bool, pass_through: bool
+) -> None:
+    if layout not in ("recordio", "raw"):
+        raise problem("layout", f"unknown layout {layout!r}", 'use "recordio" (.rec files) or "raw" (image files)')
+    if on_error not in ("skip", "fail"):
+        raise problem("on_error", f"unknown value {on_error!r}", 'use "skip" or "fail"')
+    if resize is not None and (not isinstance(resize, int) or resize < 1):
+        raise problem("resize", f"must be a positive number of pixels, got {resize!r}", "e.g. 256, or leave it unset")
+    if not isinstance(quality, int) or not 1 <= quality <= 100:
+        raise problem("quality", f"JPEG quality must be 1-100, got {quality!r}", "im2rec uses 95")
+    if pass_through and (resize or center_crop):
+        raise problem(
+            "pass_through",
+            "cannot keep the original bytes and resize or crop them",
+            "drop pass_through, or resize/center_crop",
+        )
+
+
+def _output_names(channels: tuple[str, ...], raw: bool, write_idx: bool) -> list[str]:
+    """What the run writes in the output folder (Staging moves exactly these into place)."""
+    names: list[str] = [*channels, CLASSES_FILE]
+    if raw:
+        names += [f"{name}_lst" for name in channels]
+    else:
+        names += [f"{name}.lst" for name in channels]
+        if write_idx:
+            names += [f"{name}.idx" for name in channels]
+    return names
+
+
+@dataclass(frozen=True)
+class _Run:
+    """One run's settings, shared by its channels."""
+
+    root: Path
+    out: Path
+    options: _Options
+    raw: bool
+    write_idx: bool
+    threads: int
+    on_error: str
+    progress: Progress | None
+    total: int
+
+
+def _write_channel(stage: Path, channel: str, members: list[ImageEntry], result: ImagesResult, run: _Run) -> None:
+    """Encode one channel's images (on ``run.threads`` threads) and write them in the run's layout."""
+    counts = result.train_per_class if channel == "train" else result.validation_per_class
+    encoded = _ordered_map(lambda entry: _process(entry, run.root, run.options, run.raw), members, run.threads)
+    checked = _checked(encoded, result, run.on_error, run.root, run.progress, run.total)
+    if run.raw:
+        written = _write_raw(stage, channel, checked, counts, run.root)
+        result.paths[channel] = run.out / channel
+        result.paths[f"{channel}_lst"] = run.out / f"{channel}_lst" / f"{channel}.lst"
+    else:
+        written = _write_recordio(stage, channel, checked, counts, run.write_idx)
+        result.paths[channel] = run.out / channel / f"{channel}.rec"
+        result.paths[f"{channel}.lst"] = run.out / f"{channel}.lst"
+        if run.write_idx:
+            result.paths[f"{channel}.idx"] = run.out / f"{channel}.idx"
+    result.bytes_written += written
 
 
 def _checked(
