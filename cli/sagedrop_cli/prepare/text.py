@@ -546,15 +546,7 @@ def _write_supervised(
             if header and header_row is None:
                 header_row = row
                 continue
-            label_index = _resolve_column(label_column, header_row, "label_column", f"{source}:1")
-            if text_columns is not None:
-                if not text_columns:
-                    raise problem("text_columns", "is empty", "name at least one text column, or None for all others")
-                text_indexes = [_resolve_column(c, header_row, "text_columns", f"{source}:1") for c in text_columns]
-                if label_index in text_indexes:
-                    raise problem(
-                        "text_columns", f"includes the label column ({label_index})", "list only the text columns"
-                    )
+            label_index, text_indexes = _columns(label_column, text_columns, header_row, source)
         where = f"{source}:{start}"
         needed = max([label_index, *(text_indexes or [1 if label_index == 0 else 0])]) + 1
         if len(row) < needed:
@@ -566,19 +558,11 @@ def _write_supervised(
         result.rows += 1
         if progress is not None:
             progress("rows", 1, None)
-        raw_label = row[label_index]
-        parts = raw_label.split(label_separator) if label_separator else [raw_label]
-        labels = [format_label(part) for part in parts]
-        labels = [label for label in labels if label]
+        labels = _row_labels(row[label_index], label_separator)
         if not labels:
             raise problem(where, f"the label (column {label_index}) is empty", "give every row a label")
         indexes = text_indexes if text_indexes is not None else [i for i in range(len(row)) if i != label_index]
-        text = " ".join(row[i] for i in indexes)
-        tokens = [
-            token[len(LABEL_PREFIX) :] if token.startswith(LABEL_PREFIX) else token
-            for token in tokenize(text, lowercase=lowercase, punctuation=punctuation)
-        ]
-        tokens = [token for token in tokens if token]
+        tokens = _row_tokens(" ".join(row[i] for i in indexes), lowercase, punctuation)
         is_validation = splitter.is_validation()
         if not tokens:
             result.skipped_empty_text += 1
@@ -592,3 +576,34 @@ def _write_supervised(
             handles["train"].write(line)
             result.word_counts.update(tokens)
             result.train_lines += 1
+
+
+def _columns(
+    label_column: int | str, text_columns: Sequence[int | str] | None, header_row: list[str] | None, source: Path
+) -> tuple[int, list[int] | None]:
+    """(label column index, text column indexes or None for every other column), by number or header name."""
+    label_index = _resolve_column(label_column, header_row, "label_column", f"{source}:1")
+    if text_columns is None:
+        return label_index, None
+    if not text_columns:
+        raise problem("text_columns", "is empty", "name at least one text column, or None for all others")
+    text_indexes = [_resolve_column(c, header_row, "text_columns", f"{source}:1") for c in text_columns]
+    if label_index in text_indexes:
+        raise problem("text_columns", f"includes the label column ({label_index})", "list only the text columns")
+    return label_index, text_indexes
+
+
+def _row_labels(raw_label: str, label_separator: str | None) -> list[str]:
+    """The row's labels as ``__label__`` words (several with ``label_separator``); empty ones dropped."""
+    parts = raw_label.split(label_separator) if label_separator else [raw_label]
+    labels = [format_label(part) for part in parts]
+    return [label for label in labels if label]
+
+
+def _row_tokens(text: str, lowercase: bool, punctuation: Punctuation) -> list[str]:
+    """The text's tokens; a token that starts like a label loses the prefix (it would read as a label)."""
+    tokens = [
+        token[len(LABEL_PREFIX) :] if token.startswith(LABEL_PREFIX) else token
+        for token in tokenize(text, lowercase=lowercase, punctuation=punctuation)
+    ]
+    return [token for token in tokens if token]
