@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -104,6 +105,17 @@ def traced_peak(src: Path, dst: Path) -> float:
     return peak / 1e6
 
 
+@dataclass
+class Timings:
+    size: int  # bytes of generated CSV
+    out_mb: float
+    convert: tuple[float, float]
+    prepare: tuple[float, float]
+    loadtxt: tuple[float, float]
+    pandas: tuple[float, float] | None
+    peaks: tuple[float, float]  # traced peak MB for BLOCK_MB and 4 * BLOCK_MB of CSV
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=int, default=1024, help="size of the generated CSV in MB (default 1 GB)")
@@ -120,7 +132,12 @@ def main() -> int:
     assert parsed.shape == expected.shape and np.array_equal(parsed.view(np.uint32), expected.view(np.uint32))
     print(f"checked: {expected.size:,} values of a {len(block) / 1e6:.0f} MB block, float32 bits == np.loadtxt's")
     with_pandas = pandas_parser(block, expected)
+    timings = measure(block, args, with_pandas)
+    return report(timings, len(block), args.runs, with_pandas)
 
+
+def measure(block: bytes, args: argparse.Namespace, with_pandas) -> Timings:
+    """The timed runs on a generated CSV of ``args.mb`` MB in a temporary folder (removed unless --keep)."""
     tmp = Path(tempfile.mkdtemp(prefix="csv-bench-", dir="/tmp"))
     try:
         src, dst = tmp / "in.csv", tmp / "out.pbr"
@@ -152,20 +169,26 @@ def main() -> int:
             for path in tmp.iterdir():
                 path.unlink()
             tmp.rmdir()
+    return Timings(size, out_mb, t_convert, t_prepare, t_loadtxt, t_pandas, peaks)
 
-    mb_s = size / t_convert[0] / 1e6
-    print(f"\nCSV -> RecordIO, {size / 1e6:,.0f} MB of CSV -> {out_mb:,.0f} MB (fastest of {args.runs} runs):")
-    print(f"  (a) convert.transform_csv (train function)  {rate(size, t_convert)}  ({t_convert[0]:.1f} s)")
-    print(f"  (b) recordio.csv_to_recordio (prepare)       {rate(size, t_prepare)}")
-    print(f"  (c) np.loadtxt alone (the old parser)        {rate(len(block), t_loadtxt)}")
-    if with_pandas and t_pandas:
+
+def report(t: Timings, block_size: int, runs: int, with_pandas) -> int:
+    """The figures, and 0 when the train function's conversion meets GOAL_MB_S (1 otherwise)."""
+    size = t.size
+    mb_s = size / t.convert[0] / 1e6
+    print(f"\nCSV -> RecordIO, {size / 1e6:,.0f} MB of CSV -> {t.out_mb:,.0f} MB (fastest of {runs} runs):")
+    print(f"  (a) convert.transform_csv (train function)  {rate(size, t.convert)}  ({t.convert[0]:.1f} s)")
+    print(f"  (b) recordio.csv_to_recordio (prepare)       {rate(size, t.prepare)}")
+    print(f"  (c) np.loadtxt alone (the old parser)        {rate(block_size, t.loadtxt)}")
+    if with_pandas and t.pandas:
         version, same = with_pandas[0], "==" if with_pandas[1] else "!="
-        print(f"  {'(d) pandas ' + version + ' C parser alone':44s}{rate(len(block), t_pandas)}", end="")
+        print(f"  {'(d) pandas ' + version + ' C parser alone':44s}{rate(block_size, t.pandas)}", end="")
         print(f"  (float32 bits {same} np.loadtxt's)")
     else:
         print("  (d) pandas' C parser: pandas is not installed here (it is in the benchmark venv)")
     print(f"  {load()}")
-    print(f"  streaming memory, peak traced: {peaks[0]:.1f} MB for {BLOCK_MB} MB of CSV, {peaks[1]:.1f} MB for 4x that")
+    small, large = t.peaks
+    print(f"  streaming memory, peak traced: {small:.1f} MB for {BLOCK_MB} MB of CSV, {large:.1f} MB for 4x that")
     met = mb_s >= GOAL_MB_S
     print(
         f"  CSV in, train function's conversion: {mb_s:.0f} MB/s, goal >= {GOAL_MB_S} MB/s:",

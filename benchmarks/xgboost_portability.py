@@ -114,34 +114,54 @@ def main() -> int:
         local: dict[str, list] = {}
         expected: dict[str, list] = {}
         for case, hyperparameters in CASES.items():
-            data = Path(tmp) / "data" / case
-            for channel, rows in (("train", slice(0, 400)), ("validation", slice(400, 500))):
-                (data / channel).mkdir(parents=True)
-                table = np.column_stack([labels[case][rows], x[rows]])
-                (data / channel / "part.csv").write_text("\n".join(",".join(f"{v:.6g}" for v in r) for r in table))
-            model_dir = root / case
-            channels = {"train": data / "train", "validation": data / "validation"}
-            types = dict.fromkeys(channels, "text/csv")
-            algorithms.train("xgboost", hyperparameters, channels, types, model_dir, log=lambda _line: None)
-            answer, _ = algorithms.load("xgboost", model_dir).invoke(
-                "\n".join(",".join(repr(float(v)) for v in row) for row in features).encode(), "text/csv", None
-            )
-            local[case] = [[float(v) for v in line.split(",")] for line in answer.decode().splitlines()]
+            local[case] = train_locally(Path(tmp), case, hyperparameters, x, labels[case], features)
             if case in ("binary-logistic", "regression", "softprob-early-stop"):
-                # the same data trained by xgboost 3 as is (estimated intercept), kept as a pickle and as
-                # the raw save_model output: what a naive local artifact would be
-                params = {k: v for k, v in hyperparameters.items() if k in ("objective", "num_class")}
-                plain = xgb.train({**params, "nthread": 1}, xgb.DMatrix(x[:400], label=labels[case][:400]), 10)
-                shown = Path(tmp) / "shown" / case
-                shown.mkdir(parents=True)
-                np.save(shown.parent / "features.npy", features)
-                (shown / "pickled").write_bytes(pickle.dumps(plain))
-                (shown / "save_raw-json").write_bytes(bytes(plain.save_raw("json")))
-                expected[case] = plain.predict(xgb.DMatrix(features)).reshape(len(features), -1).tolist()
+                expected[case] = save_plain(Path(tmp) / "shown" / case, hyperparameters, x, labels[case], features)
         python = old_python(args.venv or Path(tmp) / "venv", args.xgboost)
         result = run_old(python, root)
         shown_result = run_old(python, Path(tmp) / "shown")
     print(f"local xgboost {xgb.__version__} -> container xgboost {result.pop('xgboost')}")
+    failed = report_portable(result, local)
+    shown_result.pop("xgboost")
+    report_plain(shown_result, expected)
+    return 1 if failed else 0
+
+
+def train_locally(
+    tmp: Path, case: str, hyperparameters: dict, x: np.ndarray, y: np.ndarray, features: np.ndarray
+) -> list:
+    """Train ``case`` with the local stack's xgboost into ``tmp/models/case``: the local endpoint's answers."""
+    data = tmp / "data" / case
+    for channel, rows in (("train", slice(0, 400)), ("validation", slice(400, 500))):
+        (data / channel).mkdir(parents=True)
+        table = np.column_stack([y[rows], x[rows]])
+        (data / channel / "part.csv").write_text("\n".join(",".join(f"{v:.6g}" for v in r) for r in table))
+    model_dir = tmp / "models" / case
+    channels = {"train": data / "train", "validation": data / "validation"}
+    types = dict.fromkeys(channels, "text/csv")
+    algorithms.train("xgboost", hyperparameters, channels, types, model_dir, log=lambda _line: None)
+    answer, _ = algorithms.load("xgboost", model_dir).invoke(
+        "\n".join(",".join(repr(float(v)) for v in row) for row in features).encode(), "text/csv", None
+    )
+    return [[float(v) for v in line.split(",")] for line in answer.decode().splitlines()]
+
+
+def save_plain(shown: Path, hyperparameters: dict, x: np.ndarray, y: np.ndarray, features: np.ndarray) -> list:
+    """The same data trained by xgboost 3 as is (estimated intercept), kept as a pickle and as the raw
+    save_model output (what a naive local artifact would be): xgboost 3's own predictions."""
+    import xgboost as xgb
+
+    params = {k: v for k, v in hyperparameters.items() if k in ("objective", "num_class")}
+    plain = xgb.train({**params, "nthread": 1}, xgb.DMatrix(x[:400], label=y[:400]), 10)
+    shown.mkdir(parents=True)
+    np.save(shown.parent / "features.npy", features)
+    (shown / "pickled").write_bytes(pickle.dumps(plain))
+    (shown / "save_raw-json").write_bytes(bytes(plain.save_raw("json")))
+    return plain.predict(xgb.DMatrix(features)).reshape(len(features), -1).tolist()
+
+
+def report_portable(result: dict, local: dict[str, list]) -> bool:
+    """Each case's portable model as the old xgboost predicts it vs the local endpoint; True when one fails."""
     failed = False
     for case in CASES:
         entry = result[f"{case}/xgboost-model"]
@@ -153,7 +173,10 @@ def main() -> int:
         diff = float(np.max(np.abs(old - np.asarray(local[case]))))
         failed |= diff > 1e-6
         print(f"  {case:22s} loaded by {entry['loaded_by']:10s} max |diff| vs the local endpoint {diff:.2e}")
-    shown_result.pop("xgboost")
+    return failed
+
+
+def report_plain(shown_result: dict, expected: dict[str, list]) -> None:
     print("without portable_model (xgboost 3 output as is; 3.x's own predictions as the reference):")
     for name, entry in sorted(shown_result.items()):
         case = name.split("/")[0]
@@ -163,7 +186,6 @@ def main() -> int:
         old = np.asarray(entry["preds"], dtype=float).reshape(len(expected[case]), -1)
         diff = float(np.max(np.abs(old - expected[case])))
         print(f"  {name:38s} loaded by {entry['loaded_by']:10s} max |diff| {diff:.2e}")
-    return 1 if failed else 0
 
 
 if __name__ == "__main__":

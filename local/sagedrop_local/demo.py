@@ -195,27 +195,7 @@ def run(print_step: Callable[[str], None] = step) -> None:
         print_step("2/5 uploading data: scikit-learn's diabetes set, target binned into 4 classes (pandas.cut style)")
         held_images = demo_images.drop(stack, log)  # first: the slowest job starts first
         data = load_data()
-        s3 = stack.client("s3")
-        for model, manifest in manifests().items():
-            regressor = manifest["hyperparameters"].get("predictor_type") == "regressor"
-            for part in ("train", "validation"):
-                index = data["parts"][part]
-                labels = data["y"][index] if regressor else data["classes"][index]
-                s3.put_object(
-                    Bucket=stack.data_bucket,
-                    Key=f"demo/{model}/{part}/{part}.csv",
-                    Body=csv_text(labels, data["x"][index]).encode(),
-                )
-        for model, manifest in manifests().items():
-            s3.put_object(
-                Bucket=stack.data_bucket,
-                Key=f"demo/{model}/training.json",
-                Body=json.dumps(manifest, indent=2).encode(),
-            )
-            log(f"dropped s3://{stack.data_bucket}/demo/{model}/training.json")
-        s2s_folder, s2s_test = demo_seq2seq.run_in()  # the shipped synthetic en->de corpus, `sagedrop prepare seq2seq`
-        demo_seq2seq.drop(s3, stack.data_bucket, "demo", s2s_folder)
-        log(f"dropped s3://{stack.data_bucket}/demo/{demo_seq2seq.MODEL}/training.json (seq2seq)")
+        s2s_test = _drop_tabular_and_seq2seq(stack, data)
 
         print_step("3/5 training, gating and deploying")
         models = [*manifests(), demo_images.MODEL, demo_seq2seq.MODEL]
@@ -225,61 +205,105 @@ def run(print_step: Callable[[str], None] = step) -> None:
             log(f"{model:20s} in service at endpoint {item.get('endpoint')}  [{metrics}]")
 
         print_step("4/5 predicting the held-out rows over HTTP, SigV4-signed as the local 'predictor' principal")
-        test = data["parts"]["test"]
-        truth = data["classes"][test]
-        for model in ("diabetes-xgboost", "diabetes-linear"):
-            predictions = predict_rows(stack, model, data["x"][test])
-            predicted = np.array([int(p["predicted_label"]) for p in predictions])
-            precision, recall, f1 = weighted_scores(truth, predicted)
-            named = predictions[0].get("label")
-            log(
-                f"{model:20s} weighted precision {precision:.3f}  recall {recall:.3f}  F1 {f1:.3f}  "
-                f"(first row: class {predicted[0]} = {named!r}, truth {LABELS[truth[0]]!r})"
-            )
-        predictions = predict_rows(stack, "diabetes-regressor", data["x"][test])
-        scores = np.array([float(p["score"]) for p in predictions])
-        rmse = float(np.sqrt(np.mean((scores - data["y"][test]) ** 2)))
-        log(f"{'diabetes-regressor':20s} RMSE {rmse:.1f} (target range {data['y'].min():.0f}..{data['y'].max():.0f})")
-        path = f"/models/{demo_seq2seq.MODEL}/predictions"
-        demo_seq2seq.report(lambda body: api_call(stack, "POST", path, body, "application/json"), s2s_test, log)
-        demo_images.report(held_images, lambda *request: api_call(stack, *request), log)
-        from sagedrop_local.demo_batch import score_held_out  # batch scoring: the same rows as a file, no endpoint
-
-        score_held_out(stack, "diabetes-xgboost", csv_text(None, data["x"][test]), truth, weighted_scores, log)
-        status, answer = api_call(stack, "GET", "/models", None, None, principal=None)
-        if status != 403:
-            raise DemoFailure(f"an unsigned request got HTTP {status}, expected 403")
-        log(f"an unsigned request is refused: HTTP {status} {answer['error']['message']}")
-        status, answer = api_call(stack, "POST", "/models/diabetes-regressor/stop", None, None)
-        if status != 403:
-            raise DemoFailure(f"the predictor principal stopping a model got HTTP {status}, expected 403")
-        log(f"the predictor may not stop a model: HTTP {status} {answer['error']['message'][:110]}...")
-        status, answer = api_call(stack, "POST", "/models/diabetes-regressor/stop", None, None, principal="admin")
-        if status != 200:
-            raise DemoFailure(f"the admin principal could not stop a model: HTTP {status} {answer}")
-        stopped_by = (stack.registry_item("diabetes-regressor") or {}).get("stopped_by")
-        log(f"the admin stops diabetes-regressor: HTTP {status}; the registry says stopped_by={stopped_by}")
+        _predict_held_out(stack, data, held_images, s2s_test)
+        _check_principals(stack)
 
         print_step("5/5 idle cleanup: the clock moves past the idle window; a prediction wakes a model again")
-        stack.aws.advance_clock(minutes=180)
-        result = stack.run_schedule_now()
-        log(
-            f"cleanup looked at {result.get('scanned', 0)} endpoint(s) and hibernated "
-            f"{len(result.get('hibernated') or [])} that nobody called in the idle window"
-        )
-        hibernated = [m for m in models if (stack.registry_item(m) or {}).get("status") == "hibernated"]
-        if not hibernated:
-            raise DemoFailure("cleanup hibernated nothing although no model was called within the idle window")
-        log(f"hibernated: {', '.join(hibernated)} (endpoint deleted; endpoint config and model kept)")
-        model = hibernated[0]
-        status, answer = api_call(
-            stack, "POST", f"/models/{model}/predictions", csv_text(None, data["x"][test[:1]]).encode(), "text/csv"
-        )
-        log(f"first call to {model}: HTTP {status} {answer.get('error', {}).get('message', '')}")
-        woken = stack.wait_for_status(model, ("in_service",), timeout=30)
-        predictions = predict_rows(stack, model, data["x"][test[:3]])
-        log(f"{model} is back at endpoint {woken.get('endpoint')}: {predictions}")
+        _hibernate_and_wake(stack, models, data)
     print(f"\ndemo finished in {time.monotonic() - started:.0f} s", flush=True)
+
+
+def _drop_tabular_and_seq2seq(stack: LocalStack, data: dict[str, Any]) -> list[tuple[str, str]]:
+    """The diabetes CSVs and manifests, then the seq2seq drop; the seq2seq test sentences."""
+    s3 = stack.client("s3")
+    for model, manifest in manifests().items():
+        regressor = manifest["hyperparameters"].get("predictor_type") == "regressor"
+        for part in ("train", "validation"):
+            index = data["parts"][part]
+            labels = data["y"][index] if regressor else data["classes"][index]
+            s3.put_object(
+                Bucket=stack.data_bucket,
+                Key=f"demo/{model}/{part}/{part}.csv",
+                Body=csv_text(labels, data["x"][index]).encode(),
+            )
+    for model, manifest in manifests().items():
+        s3.put_object(
+            Bucket=stack.data_bucket,
+            Key=f"demo/{model}/training.json",
+            Body=json.dumps(manifest, indent=2).encode(),
+        )
+        log(f"dropped s3://{stack.data_bucket}/demo/{model}/training.json")
+    s2s_folder, s2s_test = demo_seq2seq.run_in()  # the shipped synthetic en->de corpus, `sagedrop prepare seq2seq`
+    demo_seq2seq.drop(s3, stack.data_bucket, "demo", s2s_folder)
+    log(f"dropped s3://{stack.data_bucket}/demo/{demo_seq2seq.MODEL}/training.json (seq2seq)")
+    return s2s_test
+
+
+def _predict_held_out(
+    stack: LocalStack, data: dict[str, Any], held_images: list[tuple[bytes, int]], s2s_test: list[tuple[str, str]]
+) -> None:
+    """Every model answers the rows (sentences, images) it did not train on; the scores say how well."""
+    test = data["parts"]["test"]
+    truth = data["classes"][test]
+    for model in ("diabetes-xgboost", "diabetes-linear"):
+        predictions = predict_rows(stack, model, data["x"][test])
+        predicted = np.array([int(p["predicted_label"]) for p in predictions])
+        precision, recall, f1 = weighted_scores(truth, predicted)
+        named = predictions[0].get("label")
+        log(
+            f"{model:20s} weighted precision {precision:.3f}  recall {recall:.3f}  F1 {f1:.3f}  "
+            f"(first row: class {predicted[0]} = {named!r}, truth {LABELS[truth[0]]!r})"
+        )
+    predictions = predict_rows(stack, "diabetes-regressor", data["x"][test])
+    scores = np.array([float(p["score"]) for p in predictions])
+    rmse = float(np.sqrt(np.mean((scores - data["y"][test]) ** 2)))
+    log(f"{'diabetes-regressor':20s} RMSE {rmse:.1f} (target range {data['y'].min():.0f}..{data['y'].max():.0f})")
+    path = f"/models/{demo_seq2seq.MODEL}/predictions"
+    demo_seq2seq.report(lambda body: api_call(stack, "POST", path, body, "application/json"), s2s_test, log)
+    demo_images.report(held_images, lambda *request: api_call(stack, *request), log)
+    from sagedrop_local.demo_batch import score_held_out  # batch scoring: the same rows as a file, no endpoint
+
+    score_held_out(stack, "diabetes-xgboost", csv_text(None, data["x"][test]), truth, weighted_scores, log)
+
+
+def _check_principals(stack: LocalStack) -> None:
+    """Unsigned requests are refused, the predictor may not stop a model, the admin may."""
+    status, answer = api_call(stack, "GET", "/models", None, None, principal=None)
+    if status != 403:
+        raise DemoFailure(f"an unsigned request got HTTP {status}, expected 403")
+    log(f"an unsigned request is refused: HTTP {status} {answer['error']['message']}")
+    status, answer = api_call(stack, "POST", "/models/diabetes-regressor/stop", None, None)
+    if status != 403:
+        raise DemoFailure(f"the predictor principal stopping a model got HTTP {status}, expected 403")
+    log(f"the predictor may not stop a model: HTTP {status} {answer['error']['message'][:110]}...")
+    status, answer = api_call(stack, "POST", "/models/diabetes-regressor/stop", None, None, principal="admin")
+    if status != 200:
+        raise DemoFailure(f"the admin principal could not stop a model: HTTP {status} {answer}")
+    stopped_by = (stack.registry_item("diabetes-regressor") or {}).get("stopped_by")
+    log(f"the admin stops diabetes-regressor: HTTP {status}; the registry says stopped_by={stopped_by}")
+
+
+def _hibernate_and_wake(stack: LocalStack, models: list[str], data: dict[str, Any]) -> None:
+    """Past the idle window cleanup hibernates the models; a prediction wakes one again."""
+    test = data["parts"]["test"]
+    stack.aws.advance_clock(minutes=180)
+    result = stack.run_schedule_now()
+    log(
+        f"cleanup looked at {result.get('scanned', 0)} endpoint(s) and hibernated "
+        f"{len(result.get('hibernated') or [])} that nobody called in the idle window"
+    )
+    hibernated = [m for m in models if (stack.registry_item(m) or {}).get("status") == "hibernated"]
+    if not hibernated:
+        raise DemoFailure("cleanup hibernated nothing although no model was called within the idle window")
+    log(f"hibernated: {', '.join(hibernated)} (endpoint deleted; endpoint config and model kept)")
+    model = hibernated[0]
+    status, answer = api_call(
+        stack, "POST", f"/models/{model}/predictions", csv_text(None, data["x"][test[:1]]).encode(), "text/csv"
+    )
+    log(f"first call to {model}: HTTP {status} {answer.get('error', {}).get('message', '')}")
+    woken = stack.wait_for_status(model, ("in_service",), timeout=30)
+    predictions = predict_rows(stack, model, data["x"][test[:3]])
+    log(f"{model} is back at endpoint {woken.get('endpoint')}: {predictions}")
 
 
 def main() -> int:

@@ -283,7 +283,7 @@ def test_linear_learner_threshold_calibration_matches_a_brute_force_search(crite
     labels = rng.integers(0, 2, 300).astype(float)
     scores = np.round(np.clip(0.35 * labels + rng.normal(0.3, 0.2, 300), 0, 1), 2)  # ties included
     values = {**{k: s.default for k, s in ll.SPECS.items()}, "binary_classifier_model_selection_criteria": criterion}
-    threshold, best = ll._calibrate(scores, labels, values, 0.5)
+    threshold, best = ll.calibrate(scores, labels, values, 0.5)
 
     def value(t: float) -> float:
         stats = ll.binary_scores(labels, (scores > t).astype(np.int64), 1.0)

@@ -48,7 +48,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import random
 import shutil
 import time
 from collections import deque
@@ -62,6 +61,7 @@ from typing import Any, Literal
 from sagedrop.recordio import IRHeader, write_image_rec
 
 from . import Staging, check_ratio, problem
+from .image_listing import IMAGE_EXTENSIONS, ImageEntry, list_images, split_entries
 
 __all__ = [
     "DEFAULT_QUALITY",
@@ -76,8 +76,6 @@ __all__ = [
     "resized_size",
 ]
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
-"""im2rec's default ``--exts`` (MXNet 1.x); the only formats the algorithm reads in raw layout."""
 DEFAULT_QUALITY = 95
 """im2rec's default ``--quality``."""
 DEFAULT_SEED = 100
@@ -87,15 +85,6 @@ CLASSES_FILE = "classes.json"
 Layout = Literal["recordio", "raw"]
 Progress = Callable[[str, int, int | None], None]
 """``progress(phase, advance, total)``: ``advance`` more units done of ``total`` (images here)."""
-
-
-@dataclass(frozen=True, slots=True)
-class ImageEntry:
-    """One listed image: ``index`` (its id), ``label`` (class index) and its path relative to the root."""
-
-    index: int
-    label: int
-    relpath: str  # posix, relative to the image root, starts with the class folder
 
 
 @dataclass(frozen=True)
@@ -163,107 +152,6 @@ class ImagesResult:
         lines.extend(f"warning: {text}" for text in self.warnings)
         lines.append(f"{self.bytes_written / 1e6:.1f} MB written in {self.seconds:.1f} s")
         return "\n".join(lines)
-
-
-# --------------------------------------------------------------------------------------------
-# Listing and splitting
-# --------------------------------------------------------------------------------------------
-
-
-def _hidden(relative: Path) -> bool:
-    return any(part.startswith(".") for part in relative.parts)
-
-
-def list_images(
-    root: Path, extensions: Sequence[str] = IMAGE_EXTENSIONS
-) -> tuple[list[str], list[ImageEntry], list[str]]:
-    """``(classes, entries, ignored)`` for ``root/<class>/...``, all sorted, indexes 0..n-1.
-
-    Classes are the sorted names of the non-hidden sub-folders that hold at least one image.
-    ``ignored`` lists files (relative paths) that are not images of a class: files in the root
-    itself and files with other extensions. Hidden files and folders are skipped silently.
-    """
-    root = Path(root)
-    if not root.is_dir():
-        raise problem(
-            root,
-            "the image folder does not exist" if not root.exists() else "is not a folder",
-            "give a folder with one sub-folder of images per class",
-        )
-    exts = {ext.lower() if ext.startswith(".") else f".{ext.lower()}" for ext in extensions}
-    classes: list[str] = []
-    entries: list[ImageEntry] = []
-    ignored: list[str] = []
-    empty: list[str] = []
-    for child in sorted(root.iterdir(), key=lambda p: p.name):
-        if child.name.startswith("."):
-            continue
-        if not child.is_dir():
-            ignored.append(child.name)
-            continue
-        found: list[str] = []
-        for path in child.rglob("*"):
-            relative = path.relative_to(root)
-            if _hidden(relative) or not path.is_file():
-                continue
-            if path.suffix.lower() in exts:
-                if any(char in relative.as_posix() for char in "\t\r\n"):
-                    raise problem(
-                        path,
-                        "the file name holds a tab or line break, which a .lst line cannot carry",
-                        "rename the file",
-                    )
-                found.append(relative.as_posix())
-            else:
-                ignored.append(relative.as_posix())
-        if not found:
-            empty.append(child.name)
-            continue
-        label = len(classes)
-        classes.append(child.name)
-        for relpath in sorted(found):
-            entries.append(ImageEntry(len(entries), label, relpath))
-    if empty:
-        raise problem(
-            root,
-            f"class folder(s) without images: {', '.join(empty)} (extensions {', '.join(sorted(exts))})",
-            "add images to them or remove them: every class needs images",
-        )
-    if len(classes) < 2:
-        found_text = f"found {len(classes)} ({', '.join(classes)})" if classes else "found none"
-        raise problem(
-            root,
-            f"image classification needs at least 2 class sub-folders with images, {found_text}",
-            "put each class's images in a sub-folder named after the class: root/cat/1.jpg, root/dog/2.jpg",
-        )
-    return classes, entries, sorted(ignored)
-
-
-def split_entries(
-    entries: Sequence[ImageEntry], num_classes: int, ratio: float, seed: int
-) -> tuple[list[ImageEntry], list[ImageEntry]]:
-    """Stratified seeded split, then both lists shuffled (im2rec shuffles its list too).
-
-    Per class ``round(n * ratio)`` images go to validation; with a ratio above 0 a class of two or
-    more images keeps at least one in each list.
-    """
-    rng = random.Random(seed)
-    by_class: list[list[ImageEntry]] = [[] for _ in range(num_classes)]
-    for entry in entries:
-        by_class[entry.label].append(entry)
-    train: list[ImageEntry] = []
-    validation: list[ImageEntry] = []
-    for members in by_class:
-        members = list(members)
-        rng.shuffle(members)
-        count = round(len(members) * ratio)
-        if ratio > 0 and len(members) >= 2:
-            count = min(max(count, 1), len(members) - 1)
-        validation.extend(members[:count])
-        train.extend(members[count:])
-    rng.shuffle(train)
-    rng.shuffle(validation)
-    return train, validation
 
 
 # --------------------------------------------------------------------------------------------
@@ -397,20 +285,7 @@ def prepare_images(
     existing outputs are an error unless ``overwrite``.
     """
     started = time.monotonic()
-    if layout not in ("recordio", "raw"):
-        raise problem("layout", f"unknown layout {layout!r}", 'use "recordio" (.rec files) or "raw" (image files)')
-    if on_error not in ("skip", "fail"):
-        raise problem("on_error", f"unknown value {on_error!r}", 'use "skip" or "fail"')
-    if resize is not None and (not isinstance(resize, int) or resize < 1):
-        raise problem("resize", f"must be a positive number of pixels, got {resize!r}", "e.g. 256, or leave it unset")
-    if not isinstance(quality, int) or not 1 <= quality <= 100:
-        raise problem("quality", f"JPEG quality must be 1-100, got {quality!r}", "im2rec uses 95")
-    if pass_through and (resize or center_crop):
-        raise problem(
-            "pass_through",
-            "cannot keep the original bytes and resize or crop them",
-            "drop pass_through, or resize/center_crop",
-        )
+    _check_options(layout, on_error, resize, quality, center_crop, pass_through)
     ratio = check_ratio(validation_ratio)
     root_path, out_path = Path(root).resolve(), Path(out_dir).resolve()
     if out_path == root_path or root_path in out_path.parents:
@@ -423,15 +298,17 @@ def prepare_images(
     train, validation = split_entries(entries, len(classes), ratio, seed)
     raw = layout == "raw"
     channels = ("train", "validation") if ratio > 0 else ("train",)
-    names: list[str] = [*channels, CLASSES_FILE]
-    if raw:
-        names += [f"{name}_lst" for name in channels]
-    else:
-        names += [f"{name}.lst" for name in channels]
-        if write_idx:
-            names += [f"{name}.idx" for name in channels]
-    options = _Options(resize, quality, center_crop, pass_through, reencode_raw=bool(resize or center_crop))
-    threads = max(1, workers if workers is not None else min(8, os.cpu_count() or 1))
+    run = _Run(
+        root=root_path,
+        out=out_path,
+        options=_Options(resize, quality, center_crop, pass_through, reencode_raw=bool(resize or center_crop)),
+        raw=raw,
+        write_idx=write_idx,
+        threads=max(1, workers if workers is not None else min(8, os.cpu_count() or 1)),
+        on_error=on_error,
+        progress=progress,
+        total=len(train) + len(validation),
+    )
     result = ImagesResult(
         layout=layout,
         out_dir=out_path,
@@ -444,25 +321,10 @@ def prepare_images(
         ignored_files=ignored,
         resize=resize,
     )
-    total = len(train) + len(validation)
-    with Staging(out_path, names, overwrite=overwrite) as stage:
+    with Staging(out_path, _output_names(channels, raw, write_idx), overwrite=overwrite) as stage:
         for channel, members in (("train", train), ("validation", validation)):
-            if channel not in channels:
-                continue
-            counts = result.train_per_class if channel == "train" else result.validation_per_class
-            encoded = _ordered_map(lambda entry: _process(entry, root_path, options, raw), members, threads)
-            checked = _checked(encoded, result, on_error, root_path, progress, total)
-            if raw:
-                written = _write_raw(stage, channel, checked, counts, root_path)
-                result.paths[channel] = out_path / channel
-                result.paths[f"{channel}_lst"] = out_path / f"{channel}_lst" / f"{channel}.lst"
-            else:
-                written = _write_recordio(stage, channel, checked, counts, write_idx)
-                result.paths[channel] = out_path / channel / f"{channel}.rec"
-                result.paths[f"{channel}.lst"] = out_path / f"{channel}.lst"
-                if write_idx:
-                    result.paths[f"{channel}.idx"] = out_path / f"{channel}.idx"
-            result.bytes_written += written
+            if channel in channels:
+                _write_channel(stage, channel, members, result, run)
         result.num_training_samples = sum(result.train_per_class)
         result.num_validation_samples = sum(result.validation_per_class)
         if result.num_training_samples == 0:
@@ -480,6 +342,70 @@ def prepare_images(
         )
     result.seconds = time.monotonic() - started
     return result
+
+
+def _check_options(
+    layout: str, on_error: str, resize: int | None, quality: int, center_crop: bool, pass_through: bool
+) -> None:
+    if layout not in ("recordio", "raw"):
+        raise problem("layout", f"unknown layout {layout!r}", 'use "recordio" (.rec files) or "raw" (image files)')
+    if on_error not in ("skip", "fail"):
+        raise problem("on_error", f"unknown value {on_error!r}", 'use "skip" or "fail"')
+    if resize is not None and (not isinstance(resize, int) or resize < 1):
+        raise problem("resize", f"must be a positive number of pixels, got {resize!r}", "e.g. 256, or leave it unset")
+    if not isinstance(quality, int) or not 1 <= quality <= 100:
+        raise problem("quality", f"JPEG quality must be 1-100, got {quality!r}", "im2rec uses 95")
+    if pass_through and (resize or center_crop):
+        raise problem(
+            "pass_through",
+            "cannot keep the original bytes and resize or crop them",
+            "drop pass_through, or resize/center_crop",
+        )
+
+
+def _output_names(channels: tuple[str, ...], raw: bool, write_idx: bool) -> list[str]:
+    """What the run writes in the output folder (Staging moves exactly these into place)."""
+    names: list[str] = [*channels, CLASSES_FILE]
+    if raw:
+        names += [f"{name}_lst" for name in channels]
+    else:
+        names += [f"{name}.lst" for name in channels]
+        if write_idx:
+            names += [f"{name}.idx" for name in channels]
+    return names
+
+
+@dataclass(frozen=True)
+class _Run:
+    """One run's settings, shared by its channels."""
+
+    root: Path
+    out: Path
+    options: _Options
+    raw: bool
+    write_idx: bool
+    threads: int
+    on_error: str
+    progress: Progress | None
+    total: int
+
+
+def _write_channel(stage: Path, channel: str, members: list[ImageEntry], result: ImagesResult, run: _Run) -> None:
+    """Encode one channel's images (on ``run.threads`` threads) and write them in the run's layout."""
+    counts = result.train_per_class if channel == "train" else result.validation_per_class
+    encoded = _ordered_map(lambda entry: _process(entry, run.root, run.options, run.raw), members, run.threads)
+    checked = _checked(encoded, result, run.on_error, run.root, run.progress, run.total)
+    if run.raw:
+        written = _write_raw(stage, channel, checked, counts, run.root)
+        result.paths[channel] = run.out / channel
+        result.paths[f"{channel}_lst"] = run.out / f"{channel}_lst" / f"{channel}.lst"
+    else:
+        written = _write_recordio(stage, channel, checked, counts, run.write_idx)
+        result.paths[channel] = run.out / channel / f"{channel}.rec"
+        result.paths[f"{channel}.lst"] = run.out / f"{channel}.lst"
+        if run.write_idx:
+            result.paths[f"{channel}.idx"] = run.out / f"{channel}.idx"
+    result.bytes_written += written
 
 
 def _checked(

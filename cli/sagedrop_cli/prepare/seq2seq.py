@@ -247,6 +247,66 @@ def prepare_seq2seq(
     started = time.monotonic()
     source_path = check_input_file(Path(source), "source file")
     target_path = check_input_file(Path(target), "target file")
+    ratio, val_paths = _validation_inputs(validation_source, validation_target, validation_ratio)
+    vocab_options = _VocabOptions(max_words_source, max_words_target, min_count_source, min_count_target, shared_vocab)
+    vocab_options.check()
+    if (vocab_source is None) != (vocab_target is None):
+        raise problem(
+            "vocab",
+            "give both vocabulary files (source and target) or neither",
+            "without them the vocabularies are built from the training files",
+        )
+    if encoding_errors not in ("strict", "replace"):
+        raise problem("encoding_errors", f"unknown value {encoding_errors!r}", 'use "strict" or "replace"')
+
+    out_path = Path(out_dir).resolve()
+    staging = Staging(out_path, ["train", "validation", "vocab"], overwrite=overwrite)
+    source_types = target_types = None
+    lines = 0
+    if vocab_source is not None and vocab_target is not None:
+        src_vocab, trg_vocab = load_vocab(vocab_source), load_vocab(vocab_target)
+    else:
+        corpus = _Corpus(source_path, target_path, ratio, seed, encoding_errors)
+        src_vocab, trg_vocab, source_types, target_types, lines = _build_vocabularies(corpus, vocab_options, progress)
+
+    train, validation = SplitStats(), SplitStats()
+    with staging as stage:
+        for folder in ("train", "validation", "vocab"):
+            (stage / folder).mkdir()
+        for name, vocab in ((VOCAB_SOURCE_FILE, src_vocab), (VOCAB_TARGET_FILE, trg_vocab)):
+            with open(stage / "vocab" / name, "w", encoding="utf-8") as handle:
+                json.dump(vocab, handle, indent=4, ensure_ascii=False)
+        corpus = _Corpus(source_path, target_path, ratio, seed, encoding_errors)
+        lines = _write_records(stage, corpus, val_paths, (src_vocab, trg_vocab), (train, validation), lines, progress)
+        _check_not_empty(train, validation, source_path, val_paths)
+    result = Seq2SeqResult(
+        out_dir=out_path,
+        paths={
+            "train": out_path / "train" / TRAIN_FILE,
+            "validation": out_path / "validation" / VALIDATION_FILE,
+            "vocab_source": out_path / "vocab" / VOCAB_SOURCE_FILE,
+            "vocab_target": out_path / "vocab" / VOCAB_TARGET_FILE,
+        },
+        train=train,
+        validation=validation,
+        source_vocab_size=len(src_vocab),
+        target_vocab_size=len(trg_vocab),
+        source_types=source_types,
+        target_types=target_types,
+        lines=lines,
+        shared_vocab=shared_vocab,
+    )
+    result.warnings.extend(_long_sentence_warnings(train, validation))
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _validation_inputs(
+    validation_source: str | os.PathLike[str] | None,
+    validation_target: str | os.PathLike[str] | None,
+    validation_ratio: float | None,
+) -> tuple[float, tuple[Path, Path] | None]:
+    """(ratio, validation files): exactly one way to get a validation set, each file readable."""
     has_val_files = validation_source is not None or validation_target is not None
     if has_val_files and (validation_source is None or validation_target is None):
         raise problem(
@@ -267,121 +327,139 @@ def prepare_seq2seq(
             "seq2seq training needs a validation set",
             "give validation files (validation_source/validation_target) or a validation_ratio such as 0.05",
         )
-    val_paths: tuple[Path, Path] | None = None
     if validation_source is not None and validation_target is not None:
         val_paths = (
             check_input_file(Path(validation_source), "validation source file"),
             check_input_file(Path(validation_target), "validation target file"),
         )
-    for name, value in (("max_words_source", max_words_source), ("max_words_target", max_words_target)):
-        if value is not None and (type(value) is not int or value < 1):
-            raise problem(name, f"must be a positive number of words or None, got {value!r}", "e.g. 50000")
-    for name, value in (("min_count_source", min_count_source), ("min_count_target", min_count_target)):
-        if type(value) is not int or value < 1:
-            raise problem(name, f"must be a count of at least 1, got {value!r}", "1 keeps every token")
-    if (vocab_source is None) != (vocab_target is None):
-        raise problem(
-            "vocab",
-            "give both vocabulary files (source and target) or neither",
-            "without them the vocabularies are built from the training files",
-        )
-    if encoding_errors not in ("strict", "replace"):
-        raise problem("encoding_errors", f"unknown value {encoding_errors!r}", 'use "strict" or "replace"')
+        return ratio, val_paths
+    return ratio, None
 
-    out_path = Path(out_dir).resolve()
-    staging = Staging(out_path, ["train", "validation", "vocab"], overwrite=overwrite)
-    source_types = target_types = None
+
+@dataclass(frozen=True)
+class _VocabOptions:
+    """How the vocabularies are pruned: at most ``max_words_*`` tokens seen at least ``min_count_*`` times."""
+
+    max_words_source: int | None
+    max_words_target: int | None
+    min_count_source: int
+    min_count_target: int
+    shared: bool
+
+    def check(self) -> None:
+        for name, value in (("max_words_source", self.max_words_source), ("max_words_target", self.max_words_target)):
+            if value is not None and (type(value) is not int or value < 1):
+                raise problem(name, f"must be a positive number of words or None, got {value!r}", "e.g. 50000")
+        for name, value in (("min_count_source", self.min_count_source), ("min_count_target", self.min_count_target)):
+            if type(value) is not int or value < 1:
+                raise problem(name, f"must be a count of at least 1, got {value!r}", "1 keeps every token")
+
+
+@dataclass(frozen=True)
+class _Corpus:
+    """The training files and how their pairs split into train and validation (seeded, so each pass agrees)."""
+
+    source: Path
+    target: Path
+    ratio: float
+    seed: int
+    encoding_errors: str
+
+    def pairs(self) -> Iterator[tuple[bool, str, str]]:
+        """(is validation, source line, target line) for each line pair."""
+        splitter = Splitter(self.ratio, self.seed)
+        for _, left, right in _pairs(self.source, self.target, self.encoding_errors):
+            yield splitter.is_validation(), left, right
+
+
+def _build_vocabularies(
+    corpus: _Corpus, options: _VocabOptions, progress: Progress | None
+) -> tuple[dict[str, int], dict[str, int], int, int, int]:
+    """(source vocab, target vocab, source types, target types, lines) counted on the training share only."""
+    source_counts: Counter[str] = Counter()
+    target_counts = source_counts if options.shared else Counter()
     lines = 0
-    if vocab_source is not None and vocab_target is not None:
-        src_vocab, trg_vocab = load_vocab(vocab_source), load_vocab(vocab_target)
-    else:
-        source_counts: Counter[str] = Counter()
-        target_counts = source_counts if shared_vocab else Counter()
-        splitter = Splitter(ratio, seed)
-        for _, left, right in _pairs(source_path, target_path, encoding_errors):
-            lines += 1
-            if progress is not None:
-                progress("count", 1, None)
-            if splitter.is_validation():
-                continue
-            source_counts.update(left.split())
-            target_counts.update(right.split())
-        for symbol in SPECIAL_SYMBOLS:
-            source_counts.pop(symbol, None)
-            target_counts.pop(symbol, None)
-        source_types, target_types = len(source_counts), len(target_counts)
-        src_vocab = build_vocab(source_counts, max_words_source, min_count_source)
-        trg_vocab = src_vocab if shared_vocab else build_vocab(target_counts, max_words_target, min_count_target)
-        del source_counts, target_counts
-
-    train, validation = SplitStats(), SplitStats()
-    with staging as stage:
-        for folder in ("train", "validation", "vocab"):
-            (stage / folder).mkdir()
-        for name, vocab in ((VOCAB_SOURCE_FILE, src_vocab), (VOCAB_TARGET_FILE, trg_vocab)):
-            with open(stage / "vocab" / name, "w", encoding="utf-8") as handle:
-                json.dump(vocab, handle, indent=4, ensure_ascii=False)
-        with (
-            open(stage / "train" / TRAIN_FILE, "wb") as train_out,
-            open(stage / "validation" / VALIDATION_FILE, "wb") as val_out,
-        ):
-            writer = _Writer(src_vocab, trg_vocab)
-            splitter = Splitter(ratio, seed)
-            count = 0
-            for _, left, right in _pairs(source_path, target_path, encoding_errors):
-                count += 1
-                if progress is not None:
-                    progress("train", 1, lines or None)
-                if splitter.is_validation():
-                    writer.add(val_out, validation, left, right)
-                else:
-                    writer.add(train_out, train, left, right)
-            lines = count
-            if val_paths is not None:
-                for _, left, right in _pairs(val_paths[0], val_paths[1], encoding_errors):
-                    if progress is not None:
-                        progress("validation", 1, None)
-                    writer.add(val_out, validation, left, right)
-            writer.flush()
-        if train.records == 0:
-            raise problem(
-                source_path,
-                "no training pairs (every line pair is blank on one side, or the files are empty)",
-                "give a corpus with one sentence per line on both sides",
-            )
-        if validation.records == 0:
-            where = f"{val_paths[0]} / {val_paths[1]}" if val_paths else "validation_ratio"
-            raise problem(
-                where,
-                "the validation set is empty",
-                "give validation files with sentences, or a larger validation_ratio",
-            )
-    result = Seq2SeqResult(
-        out_dir=out_path,
-        paths={
-            "train": out_path / "train" / TRAIN_FILE,
-            "validation": out_path / "validation" / VALIDATION_FILE,
-            "vocab_source": out_path / "vocab" / VOCAB_SOURCE_FILE,
-            "vocab_target": out_path / "vocab" / VOCAB_TARGET_FILE,
-        },
-        train=train,
-        validation=validation,
-        source_vocab_size=len(src_vocab),
-        target_vocab_size=len(trg_vocab),
-        source_types=source_types,
-        target_types=target_types,
-        lines=lines,
-        shared_vocab=shared_vocab,
+    for is_validation, left, right in corpus.pairs():
+        lines += 1
+        if progress is not None:
+            progress("count", 1, None)
+        if is_validation:
+            continue
+        source_counts.update(left.split())
+        target_counts.update(right.split())
+    for symbol in SPECIAL_SYMBOLS:
+        source_counts.pop(symbol, None)
+        target_counts.pop(symbol, None)
+    src_vocab = build_vocab(source_counts, options.max_words_source, options.min_count_source)
+    trg_vocab = (
+        src_vocab if options.shared else build_vocab(target_counts, options.max_words_target, options.min_count_target)
     )
+    return src_vocab, trg_vocab, len(source_counts), len(target_counts), lines
+
+
+def _write_records(
+    stage: Path,
+    corpus: _Corpus,
+    val_paths: tuple[Path, Path] | None,
+    vocabs: tuple[Mapping[str, int], Mapping[str, int]],
+    stats: tuple[SplitStats, SplitStats],
+    lines: int,
+    progress: Progress | None,
+) -> int:
+    """The train and validation RecordIO files; the number of line pairs of the training files."""
+    train, validation = stats
+    with (
+        open(stage / "train" / TRAIN_FILE, "wb") as train_out,
+        open(stage / "validation" / VALIDATION_FILE, "wb") as val_out,
+    ):
+        writer = _Writer(*vocabs)
+        count = 0
+        for is_validation, left, right in corpus.pairs():
+            count += 1
+            if progress is not None:
+                progress("train", 1, lines or None)
+            if is_validation:
+                writer.add(val_out, validation, left, right)
+            else:
+                writer.add(train_out, train, left, right)
+        if val_paths is not None:
+            for _, left, right in _pairs(val_paths[0], val_paths[1], corpus.encoding_errors):
+                if progress is not None:
+                    progress("validation", 1, None)
+                writer.add(val_out, validation, left, right)
+        writer.flush()
+    return count
+
+
+def _check_not_empty(
+    train: SplitStats, validation: SplitStats, source_path: Path, val_paths: tuple[Path, Path] | None
+) -> None:
+    if train.records == 0:
+        raise problem(
+            source_path,
+            "no training pairs (every line pair is blank on one side, or the files are empty)",
+            "give a corpus with one sentence per line on both sides",
+        )
+    if validation.records == 0:
+        where = f"{val_paths[0]} / {val_paths[1]}" if val_paths else "validation_ratio"
+        raise problem(
+            where,
+            "the validation set is empty",
+            "give validation files with sentences, or a larger validation_ratio",
+        )
+
+
+def _long_sentence_warnings(train: SplitStats, validation: SplitStats) -> list[str]:
+    """A warning per side whose sentences exceed the algorithm's default max_seq_len (100)."""
+    warnings = []
     for name, stats in (("train", train), ("validation", validation)):
         for side, side_stats in (("source", stats.source), ("target", stats.target)):
             if side_stats.longest > 100:
-                result.warnings.append(
+                warnings.append(
                     f"{name} {side} sentences reach {side_stats.longest} tokens; the algorithm truncates them "
                     f"to max_seq_len_{side} (default 100): raise it if the long ones matter"
                 )
-    result.seconds = time.monotonic() - started
-    return result
+    return warnings
 
 
 class _Ids(dict[str, int]):

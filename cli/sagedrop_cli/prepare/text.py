@@ -4,7 +4,8 @@ BlazingText reads "a single preprocessed text file with space-separated tokens",
 line; in supervised mode each line also carries its label(s) as words prefixed by ``__label__``
 (https://docs.aws.amazon.com/sagemaker/latest/dg/blazingtext.html, "Input/Output interface"). The
 AWS example notebooks lowercase the text and tokenize it with nltk's ``word_tokenize``
-(punctuation split from words). ``tokenize`` does the same job without nltk, deterministically:
+(punctuation split from words). ``tokenize`` (module ``tokens``) does the same job without nltk,
+deterministically:
 
 * the text is NFC-normalized and lowercased (``str.lower``);
 * a word is a run of letters, digits, underscores and combining marks (so scripts written with
@@ -27,17 +28,23 @@ from __future__ import annotations
 
 import csv
 import os
-import re
 import time
-import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO
 
 from . import READ_CHUNK_BYTES, Splitter, Staging, check_input_file, check_ratio, problem, read_lines
+from .tokens import (
+    LABEL_PREFIX,
+    Punctuation,
+    check_punctuation,
+    format_label,
+    is_punctuation,
+    split_sentences,
+    tokenize,
+)
 
 __all__ = [
     "LABEL_PREFIX",
@@ -50,10 +57,7 @@ __all__ = [
     "tokenize",
 ]
 
-LABEL_PREFIX = "__label__"
-"""BlazingText's (fastText's) label prefix."""
 TRAIN_FILE, VALIDATION_FILE = "train.txt", "validation.txt"
-SENTENCE_END = frozenset(".!?…。！？")
 MAX_FIELD_CHARS = 16 << 20
 """Largest CSV field accepted (the csv module's own default limit is 131,072 characters)."""
 
@@ -66,127 +70,8 @@ SMALL_VOCABULARY = 1000
 word pairs of common English words (blazingtext_hyperparameters.html, ``evaluation``), and a small
 vocabulary holds too few of them to compute a correlation."""
 
-Punctuation = Literal["separate", "remove"]
 Progress = Callable[[str, int, int | None], None]
 """``progress(phase, advance, total)``: ``advance`` more input lines (supervised: rows) done."""
-
-
-def _ranges(codes: Iterator[int]) -> str:
-    """A regex character-class body for the given increasing code points."""
-    parts: list[str] = []
-    start = previous = -2
-    for code in [*codes, -1]:
-        if code == previous + 1:
-            previous = code
-            continue
-        if start >= 0:
-            parts.append(re.escape(chr(start)) + (f"-{re.escape(chr(previous))}" if previous > start else ""))
-        start = previous = code
-    return "".join(parts)
-
-
-@dataclass(frozen=True)
-class _Patterns:
-    separate: re.Pattern[str]  # words or single punctuation/symbol characters
-    words: re.Pattern[str]  # words only
-    separate_astral: re.Pattern[str]  # the same, also knowing the combining marks beyond U+FFFF
-    words_astral: re.Pattern[str]
-    hidden: re.Pattern[str]  # control (Cc) and format (Cf) characters that are not whitespace
-    ascii_hidden: re.Pattern[str]
-    astral: re.Pattern[str]
-
-
-@cache
-def _patterns() -> _Patterns:
-    """The tokenizer's expressions, built once on first use (a few tenths of a second).
-
-    Words are runs of ``\\w`` and combining marks (category M; all lie in U+0300-U+E01EF). Marks
-    beyond U+FFFF are in a second, slower pair of expressions used only for text that has such
-    characters. Unassigned code points are not hidden, so characters newer than this Python's
-    Unicode data survive as symbols.
-    """
-
-    def marks(low: int, high: int) -> str:
-        return _ranges(code for code in range(low, high) if unicodedata.category(chr(code))[0] == "M")
-
-    def pair(word: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
-        token = rf"{word}(?:['’\-.]{word})*"
-        return re.compile(rf"{token}|[^\w\s]"), re.compile(token)
-
-    bmp, astral = marks(0x300, 0x10000), marks(0x10000, 0xE01F0)
-    hidden = (
-        code for code in range(0x110000) if unicodedata.category(chr(code)) in ("Cc", "Cf") and not chr(code).isspace()
-    )
-    separate, words = pair(rf"[\w{bmp}]+")
-    separate_astral, words_astral = pair(rf"(?:[\w{bmp}]|[{astral}])+")
-    return _Patterns(
-        separate=separate,
-        words=words,
-        separate_astral=separate_astral,
-        words_astral=words_astral,
-        hidden=re.compile(f"[{_ranges(hidden)}]"),
-        ascii_hidden=re.compile(f"[{_ranges(c for c in range(0x80) if chr(c) < ' ' and not chr(c).isspace())}\x7f]"),
-        astral=re.compile("[\U00010000-\U0010ffff]"),
-    )
-
-
-_INVISIBLE = {
-    0x200B: " ",  # zero-width space: an invisible word break
-    **dict.fromkeys((0x00AD, 0x200C, 0x200D, 0x2060, 0xFEFF), None),  # soft hyphen, (non-)joiners, BOM
-    **dict.fromkeys((0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)), None),  # bidi controls
-}
-
-
-def tokenize(text: str, *, lowercase: bool = True, punctuation: Punctuation = "separate") -> list[str]:
-    """Split ``text`` into BlazingText tokens (see the module docstring for the rules)."""
-    patterns = _patterns()
-    separate = punctuation == "separate"
-    if text.isascii():  # the common case: no invisible characters beyond ASCII controls, no marks
-        if patterns.ascii_hidden.search(text):
-            text = patterns.ascii_hidden.sub(" ", text)
-        if lowercase:
-            text = text.lower()
-        return (patterns.separate if separate else patterns.words).findall(text)
-    text = text.translate(_INVISIBLE)
-    if patterns.hidden.search(text):
-        text = patterns.hidden.sub(" ", text)
-    if not unicodedata.is_normalized("NFC", text):
-        text = unicodedata.normalize("NFC", text)
-    if lowercase:
-        text = text.lower()
-    if patterns.astral.search(text):
-        return (patterns.separate_astral if separate else patterns.words_astral).findall(text)
-    return (patterns.separate if separate else patterns.words).findall(text)
-
-
-def split_sentences(tokens: Sequence[str]) -> list[list[str]]:
-    """Cut a token list after each sentence-ending punctuation token (``. ! ? …`` and CJK forms)."""
-    sentences: list[list[str]] = []
-    current: list[str] = []
-    for token in tokens:
-        current.append(token)
-        if token in SENTENCE_END:
-            sentences.append(current)
-            current = []
-    if current:
-        sentences.append(current)
-    return sentences
-
-
-def format_label(label: str) -> str:
-    """``__label__<label>``: surrounding space trimmed, inner whitespace runs become ``_``.
-
-    A label that already starts with ``__label__`` is not prefixed twice.
-    """
-    text = "_".join(label.split())
-    if text.startswith(LABEL_PREFIX):
-        text = text[len(LABEL_PREFIX) :]
-    return LABEL_PREFIX + text if text else ""
-
-
-def _check_punctuation(punctuation: str) -> None:
-    if punctuation not in ("separate", "remove"):
-        raise problem("punctuation", f"unknown value {punctuation!r}", 'use "separate" (own tokens) or "remove"')
 
 
 def _check_errors(errors: str) -> None:
@@ -293,7 +178,7 @@ def prepare_word2vec(
     whitespace into several output lines, so a file without line breaks (like text8) streams.
     """
     started = time.monotonic()
-    _check_punctuation(punctuation)
+    check_punctuation(punctuation)
     _check_errors(encoding_errors)
     if type(min_tokens) is not int or min_tokens < 1:
         raise problem("min_tokens", f"must be at least 1, got {min_tokens!r}", "1 keeps every non-empty line")
@@ -315,7 +200,7 @@ def prepare_word2vec(
                     if sentences:
                         groups = split_sentences(tokenize(text, lowercase=lowercase))
                         if punctuation == "remove":
-                            groups = [[t for t in group if not _is_punctuation(t)] for group in groups]
+                            groups = [[t for t in group if not is_punctuation(t)] for group in groups]
                     else:
                         groups = [tokenize(text, lowercase=lowercase, punctuation=punctuation)]
                     wrote = False
@@ -335,10 +220,6 @@ def prepare_word2vec(
         result.bytes_written = (stage / "train" / TRAIN_FILE).stat().st_size
     result.seconds = time.monotonic() - started
     return result
-
-
-def _is_punctuation(piece: str) -> bool:
-    return _patterns().words_astral.fullmatch(piece) is None
 
 
 # --------------------------------------------------------------------------------------------
@@ -443,7 +324,7 @@ def prepare_supervised(
     skipped and counted. ``validation_ratio`` sends a seeded share of rows to validation.
     """
     started = time.monotonic()
-    _check_punctuation(punctuation)
+    check_punctuation(punctuation)
     _check_errors(encoding_errors)
     ratio = check_ratio(validation_ratio)
     if len(delimiter) != 1:
@@ -546,15 +427,7 @@ def _write_supervised(
             if header and header_row is None:
                 header_row = row
                 continue
-            label_index = _resolve_column(label_column, header_row, "label_column", f"{source}:1")
-            if text_columns is not None:
-                if not text_columns:
-                    raise problem("text_columns", "is empty", "name at least one text column, or None for all others")
-                text_indexes = [_resolve_column(c, header_row, "text_columns", f"{source}:1") for c in text_columns]
-                if label_index in text_indexes:
-                    raise problem(
-                        "text_columns", f"includes the label column ({label_index})", "list only the text columns"
-                    )
+            label_index, text_indexes = _columns(label_column, text_columns, header_row, source)
         where = f"{source}:{start}"
         needed = max([label_index, *(text_indexes or [1 if label_index == 0 else 0])]) + 1
         if len(row) < needed:
@@ -566,19 +439,11 @@ def _write_supervised(
         result.rows += 1
         if progress is not None:
             progress("rows", 1, None)
-        raw_label = row[label_index]
-        parts = raw_label.split(label_separator) if label_separator else [raw_label]
-        labels = [format_label(part) for part in parts]
-        labels = [label for label in labels if label]
+        labels = _row_labels(row[label_index], label_separator)
         if not labels:
             raise problem(where, f"the label (column {label_index}) is empty", "give every row a label")
         indexes = text_indexes if text_indexes is not None else [i for i in range(len(row)) if i != label_index]
-        text = " ".join(row[i] for i in indexes)
-        tokens = [
-            token[len(LABEL_PREFIX) :] if token.startswith(LABEL_PREFIX) else token
-            for token in tokenize(text, lowercase=lowercase, punctuation=punctuation)
-        ]
-        tokens = [token for token in tokens if token]
+        tokens = _row_tokens(" ".join(row[i] for i in indexes), lowercase, punctuation)
         is_validation = splitter.is_validation()
         if not tokens:
             result.skipped_empty_text += 1
@@ -592,3 +457,34 @@ def _write_supervised(
             handles["train"].write(line)
             result.word_counts.update(tokens)
             result.train_lines += 1
+
+
+def _columns(
+    label_column: int | str, text_columns: Sequence[int | str] | None, header_row: list[str] | None, source: Path
+) -> tuple[int, list[int] | None]:
+    """(label column index, text column indexes or None for every other column), by number or header name."""
+    label_index = _resolve_column(label_column, header_row, "label_column", f"{source}:1")
+    if text_columns is None:
+        return label_index, None
+    if not text_columns:
+        raise problem("text_columns", "is empty", "name at least one text column, or None for all others")
+    text_indexes = [_resolve_column(c, header_row, "text_columns", f"{source}:1") for c in text_columns]
+    if label_index in text_indexes:
+        raise problem("text_columns", f"includes the label column ({label_index})", "list only the text columns")
+    return label_index, text_indexes
+
+
+def _row_labels(raw_label: str, label_separator: str | None) -> list[str]:
+    """The row's labels as ``__label__`` words (several with ``label_separator``); empty ones dropped."""
+    parts = raw_label.split(label_separator) if label_separator else [raw_label]
+    labels = [format_label(part) for part in parts]
+    return [label for label in labels if label]
+
+
+def _row_tokens(text: str, lowercase: bool, punctuation: Punctuation) -> list[str]:
+    """The text's tokens; a token that starts like a label loses the prefix (it would read as a label)."""
+    tokens = [
+        token[len(LABEL_PREFIX) :] if token.startswith(LABEL_PREFIX) else token
+        for token in tokenize(text, lowercase=lowercase, punctuation=punctuation)
+    ]
+    return [token for token in tokens if token]

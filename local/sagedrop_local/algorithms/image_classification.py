@@ -325,52 +325,20 @@ class Trainer:
         values, spec = self.values, self.spec
         steps = sorted(values["lr_scheduler_step"])
         scheduler = torch.optim.lr_scheduler.MultiStepLR(self.optimizer, steps, gamma=values["lr_scheduler_factor"])
-        pos_weight = None
-        if spec.multi_label and values["use_weighted_loss"]:
-            positives = train.labels.sum(axis=0)
-            pos_weight = torch.tensor((len(train.labels) - positives) / np.maximum(positives, 1.0), dtype=torch.float32)
+        pos_weight = self._pos_weight(train)
         val_images = image_data.stack_centered(validation.images, spec.height, spec.width)
         train_fixed = (
             image_data.stack_centered(train.images, spec.height, spec.width)
             if values["augmentation_type"] is None
             else None
         )
-        targets_all = torch.from_numpy(train.labels)
         best, best_epoch, stale = -1.0, 0, 0
         metrics: dict[str, float] = {}
         frequency = values["checkpoint_frequency"]
-        count = len(train.images)
         for epoch in range(values["epochs"]):
             started = time.monotonic()
-            self.model.train()
-            correct = seen = 0.0
-            for index in _batches(count, values["mini_batch_size"], self.rng.permutation(count)):
-                if train_fixed is not None:
-                    batch = train_fixed[index]
-                else:
-                    picked = [train.images[i] for i in index]
-                    batch = image_data.augmented_batch(
-                        picked, spec.height, spec.width, values["augmentation_type"], self.rng
-                    )
-                logits = self._forward(batch)
-                targets = targets_all[index]
-                loss = self._loss(logits, targets, pos_weight)
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                self.optimizer.step()
-                with torch.no_grad():
-                    if spec.multi_label:
-                        correct += float(((logits > 0) == (targets > 0.5)).float().mean()) * len(index)
-                    else:
-                        correct += float((logits.argmax(dim=1) == targets).sum())
-                    seen += len(index)
-                if not math.isfinite(float(loss.detach())):
-                    raise client_error(
-                        f"the training loss diverged (NaN or infinite) in epoch {epoch}: lower learning_rate "
-                        f"(now {values['learning_rate']:g})"
-                    )
+            metrics["train:accuracy"] = self._train_epoch(epoch, train, train_fixed, pos_weight)
             scheduler.step()
-            metrics["train:accuracy"] = correct / max(seen, 1.0)
             self.log(f"Epoch[{epoch}] Train-accuracy={metrics['train:accuracy']:f}")
             self.log(f"Epoch[{epoch}] Time cost={time.monotonic() - started:.3f}")
             scores = _scores(self.predict(val_images), validation.labels, spec.multi_label, values["top_k"])
@@ -398,6 +366,52 @@ class Trainer:
             self._save(model_dir, epoch + 1, replace=False)  # the last epoch is kept too (early stop, remainder)
         self._describe(model_dir, best_epoch if frequency is None else _latest_epoch(model_dir))
         return TrainResult(metrics=[(name, float(value)) for name, value in metrics.items()])
+
+    def _pos_weight(self, train: image_data.Dataset) -> Any:
+        """use_weighted_loss (multi-label): each class's positives weighted by negatives / positives; else None."""
+        import torch
+
+        if not (self.spec.multi_label and self.values["use_weighted_loss"]):
+            return None
+        positives = train.labels.sum(axis=0)
+        return torch.tensor((len(train.labels) - positives) / np.maximum(positives, 1.0), dtype=torch.float32)
+
+    def _train_epoch(
+        self, epoch: int, train: image_data.Dataset, train_fixed: np.ndarray | None, pos_weight: Any
+    ) -> float:
+        """One pass over the shuffled train set (augmented unless ``train_fixed``): the train accuracy."""
+        import torch
+
+        values, spec = self.values, self.spec
+        targets_all = torch.from_numpy(train.labels)
+        count = len(train.images)
+        self.model.train()
+        correct = seen = 0.0
+        for index in _batches(count, values["mini_batch_size"], self.rng.permutation(count)):
+            if train_fixed is not None:
+                batch = train_fixed[index]
+            else:
+                picked = [train.images[i] for i in index]
+                augmentation = values["augmentation_type"]
+                batch = image_data.augmented_batch(picked, spec.height, spec.width, augmentation, self.rng)
+            logits = self._forward(batch)
+            targets = targets_all[index]
+            loss = self._loss(logits, targets, pos_weight)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            with torch.no_grad():
+                if spec.multi_label:
+                    correct += float(((logits > 0) == (targets > 0.5)).float().mean()) * len(index)
+                else:
+                    correct += float((logits.argmax(dim=1) == targets).sum())
+                seen += len(index)
+            if not math.isfinite(float(loss.detach())):
+                raise client_error(
+                    f"the training loss diverged (NaN or infinite) in epoch {epoch}: lower learning_rate "
+                    f"(now {values['learning_rate']:g})"
+                )
+        return correct / max(seen, 1.0)
 
     def _save(self, model_dir: Path, epoch: int, replace: bool) -> None:
         import torch

@@ -32,7 +32,7 @@ from sagedrop_local.algorithms.common import (
     parse_csv_rows,
     rows_to_matrix,
 )
-from sagedrop_local.algorithms.linear_learner import MODEL_FILE, LinearModel
+from sagedrop_local.algorithms.linear_learner_model import MODEL_FILE, LinearModel
 
 ACCEPTS = ("application/json", "application/jsonlines", RECORDIO_PROTOBUF)
 

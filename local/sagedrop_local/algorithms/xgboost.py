@@ -9,7 +9,7 @@ What follows the container (github.com/aws/sagemaker-xgboost-container):
   ``xgboost.train`` as the container passes it, so xgboost's own errors surface as they do there
   (``XGB train call failed with exception: ...``; the messages the container lists in
   ``CUSTOMER_ERRORS`` are user errors);
-* data: train and validation channels in text/csv (label first, no header; ``csv_weights=1``
+* data (``xgboost_data``): train and validation channels in text/csv (label first, no header; ``csv_weights=1``
   puts instance weights in the second column), text/libsvm (the container's default when no
   content type is given) or application/x-recordio-protobuf;
 * metrics: the watchlist is ``train`` then ``validation``; each eval_metric is reported as
@@ -40,21 +40,25 @@ import numpy as np
 from sagedrop.algorithms.xgboost import MAXIMIZE_METRICS, MINIMIZE_METRICS
 from sagedrop_local.algorithms import xgboost_serving
 from sagedrop_local.algorithms.common import (
-    RECORDIO_PROTOBUF,
     AlgorithmError,
-    DataError,
     Log,
     Serving,
     TrainResult,
-    base_content_type,
     binary_scores,
-    channel_files,
     client_error,
     macro_scores,
-    read_csv_files,
-    read_recordio_files,
-    relative_name,
 )
+from sagedrop_local.algorithms.xgboost_data import load_matrices, parse_libsvm
+
+__all__ = [
+    "MODEL_FILE",
+    "XGBoostPredictor",
+    "load",
+    "parse_libsvm",
+    "portable_model",
+    "train",
+    "validate_hyperparameters",
+]
 
 MODEL_FILE = xgboost_serving.MODEL_FILE
 XGBoostPredictor = xgboost_serving.XGBoostPredictor
@@ -352,158 +356,6 @@ CUSTOM_METRICS: dict[str, Callable[[np.ndarray, np.ndarray, str], float]] = {
 
 
 # --------------------------------------------------------------------------------------------
-# Data
-# --------------------------------------------------------------------------------------------
-
-_CSV = ("text/csv", "csv")
-_LIBSVM = ("text/libsvm", "text/x-libsvm", "libsvm")
-_RECORDIO = (RECORDIO_PROTOBUF, "recordio-protobuf")
-_PARQUET = ("application/x-parquet", "parquet")
-_ACCEPTED_TYPES = "csv, libsvm, parquet, recordio-protobuf, text/csv, text/libsvm, text/x-libsvm, " + (
-    "application/x-parquet, application/x-recordio-protobuf"
-)
-
-
-def _data_kind(content_type: str | None, channel: str) -> str:
-    base = base_content_type(content_type)
-    if base is None or base in _LIBSVM:  # data_utils.get_content_type: no content type means libsvm
-        return "libsvm"
-    if base in _CSV:
-        return "csv"
-    if base in _RECORDIO:
-        return "recordio"
-    if base in _PARQUET:
-        raise _user(
-            f"channel {channel!r}: Parquet is not available in the local stack (it needs pyarrow); "
-            "use text/csv or application/x-recordio-protobuf locally, or run the job on SageMaker"
-        )
-    raise _user(f"{content_type} is not an accepted ContentType: {_ACCEPTED_TYPES}.")
-
-
-def parse_libsvm(text: str, where: str, with_label: bool = True) -> tuple[Any, np.ndarray | None]:
-    """LibSVM lines (``label idx:value ...``; ``qid:`` ignored) as (scipy CSR, labels or None)."""
-    from scipy.sparse import csr_matrix
-
-    data: list[float] = []
-    indices: list[int] = []
-    indptr = [0]
-    labels: list[float] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        tokens = line.split("#", 1)[0].split()
-        if not tokens:
-            continue
-        start = 0
-        if with_label:
-            try:
-                labels.append(float(tokens[0].split(":", 1)[0]))
-            except ValueError:
-                raise DataError(f"{where}, line {number}: label {tokens[0]!r} is not a number") from None
-            start = 1
-        for token in tokens[start:]:
-            key, colon, value = token.partition(":")
-            if not colon:
-                if with_label:
-                    raise DataError(f"{where}, line {number}: {token!r} is not index:value")
-                continue  # an inference row may start with a label-like token: ignored
-            if key == "qid":
-                continue
-            try:
-                indices.append(int(key))
-                data.append(float(value))
-            except ValueError:
-                raise DataError(f"{where}, line {number}: {token!r} is not index:value") from None
-        indptr.append(len(data))
-    columns = max(indices) + 1 if indices else 0
-    shape = (len(indptr) - 1, columns)
-    matrix = csr_matrix((np.asarray(data), np.asarray(indices, dtype=np.int64), np.asarray(indptr)), shape=shape)
-    return matrix, (np.asarray(labels) if with_label else None)
-
-
-@dataclass
-class _Data:
-    features: Any  # numpy array or scipy CSR
-    labels: np.ndarray
-    weights: np.ndarray | None = None
-
-    @property
-    def rows(self) -> int:
-        return int(self.features.shape[0])
-
-    @property
-    def columns(self) -> int:
-        return int(self.features.shape[1])
-
-
-def _load_channel(channel: str, root: Path, kind: str, csv_weights: int) -> _Data | None:
-    files = channel_files(root)
-    if not files:
-        return None
-
-    def name(path: Path) -> str:
-        return relative_name(path, channel, root)
-
-    try:
-        if kind == "csv":
-            matrix = read_csv_files(files, name)
-            if matrix.size == 0:
-                return None
-            first_feature = 2 if csv_weights == 1 else 1
-            if matrix.shape[1] <= first_feature:
-                raise DataError(
-                    f"channel {channel!r} has {matrix.shape[1]} column(s): CSV needs the label first, "
-                    + ("the instance weight second (csv_weights=1), " if csv_weights == 1 else "")
-                    + "then at least one feature"
-                )
-            labels = matrix[:, 0]
-            if np.isnan(labels).any():
-                row = int(np.argmax(np.isnan(labels))) + 1
-                raise DataError(f"channel {channel!r}, data row {row}: the label (first column) is empty")
-            weights = matrix[:, 1] if csv_weights == 1 else None
-            return _Data(matrix[:, first_feature:], labels, weights)
-        if kind == "libsvm":
-            blocks = []
-            for path in files:
-                text = path.read_text(encoding="utf-8")
-                blocks.append(parse_libsvm(text, name(path)))
-            return _stack_sparse(blocks)
-        matrix, labels = read_recordio_files(files, name)
-        if matrix.shape[0] == 0 or labels is None:
-            return None
-        return _Data(matrix, labels)
-    except UnicodeDecodeError:
-        raise _user(f"channel {channel!r}: the data is not UTF-8 text; is the content type right?") from None
-    except DataError as exc:
-        raise _user(f"Loading {kind} data failed: {exc}") from None
-
-
-def _stack_sparse(blocks: list[tuple[Any, np.ndarray | None]]) -> _Data | None:
-    from scipy.sparse import vstack
-
-    blocks = [(m, y) for m, y in blocks if m.shape[0]]
-    if not blocks:
-        return None
-    columns = max(m.shape[1] for m, _ in blocks)
-    for matrix, _labels in blocks:
-        matrix.resize((matrix.shape[0], columns))
-    features = vstack([m for m, _ in blocks], format="csr")
-    labels = np.concatenate([y for _, y in blocks if y is not None])
-    return _Data(features, labels)
-
-
-def _dmatrix(data: _Data, columns: int) -> Any:
-    import xgboost as xgb
-
-    features = data.features
-    if features.shape[1] < columns:  # sparse data whose highest feature index is lower: pad
-        if hasattr(features, "resize"):
-            features = features.copy()
-            features.resize((features.shape[0], columns))
-        else:
-            features = np.hstack([features, np.full((features.shape[0], columns - features.shape[1]), np.nan)])
-    return xgb.DMatrix(features, label=data.labels, weight=data.weights, missing=np.nan)
-
-
-# --------------------------------------------------------------------------------------------
 # Training
 # --------------------------------------------------------------------------------------------
 
@@ -537,45 +389,32 @@ def train(
     model_dir: Path,
     log: Log,
 ) -> TrainResult:
+    config = validate_hyperparameters(hyperparameters)
+    dtrain, dval = load_matrices(config, channels, content_types, log)
+    watchlist = [(dtrain, "train")] + ([(dval, "validation")] if dval is not None else [])
+    results: dict[str, dict[str, list[float]]] = {}
+    booster = _boost(config, dtrain, watchlist, results, log)
+
+    model_dir.mkdir(parents=True, exist_ok=True)
+    (model_dir / MODEL_FILE).write_bytes(portable_model(booster))
+    final = [
+        (f"{data}:{metric}", float(values[-1])) for data, found in results.items() for metric, values in found.items()
+    ]
+    attributes = booster.attributes()
+    if "best_iteration" in attributes and config.get("early_stopping_rounds"):
+        log(f"best iteration {attributes['best_iteration']} of {booster.num_boosted_rounds()} rounds")
+    return TrainResult(final)
+
+
+def _booster_params(config: Mapping[str, Any], native_metrics: list[str], log: Log) -> dict[str, Any]:
+    """What xgboost.train receives: the hyperparameters minus the container's own and the retired ones."""
     import xgboost as xgb
 
-    config = validate_hyperparameters(hyperparameters)
-    for name in channels:
-        if name not in ("train", "validation"):
-            raise _user(f"Extraneous channel found: {name} (the XGBoost algorithm reads train and validation)")
-    if "train" not in channels:
-        raise _user("Missing required channel: train")
-    kind = _data_kind(content_types.get("train"), "train")  # train.py reads both channels with train's type
-    csv_weights = int(config.get("csv_weights", 0))
-    train_data = _load_channel("train", channels["train"], kind, csv_weights)
-    if train_data is None:
-        raise _user(f"No data in training channel path {channels['train']}")
-    val_data = None
-    if "validation" in channels:
-        val_data = _load_channel("validation", channels["validation"], kind, 0)
-        if val_data is None:
-            raise _user(f"No data in validation channel path {channels['validation']}")
-    columns = max(train_data.columns, val_data.columns if val_data else 0) if kind != "csv" else train_data.columns
-    if val_data is not None and kind == "csv" and val_data.columns != train_data.columns:
-        raise _user(
-            f"feature_names mismatch: the train channel has {train_data.columns} features, "
-            f"the validation channel has {val_data.columns}"
-        )
-    dtrain = _dmatrix(train_data, columns)
-    dval = _dmatrix(val_data, columns) if val_data is not None else None
-    log(f"Train matrix has {train_data.rows} rows and {train_data.columns} columns")
-    if val_data is not None:
-        log(f"Validation matrix has {val_data.rows} rows")
-
-    objective = config.get("objective", "reg:squarederror")
-    metrics = config.get("eval_metric") or []
-    custom = [m for m in metrics if m in CUSTOM_METRICS]
-    native = [m for m in metrics if m not in CUSTOM_METRICS]
     params = {k: v for k, v in config.items() if k not in _CONTAINER_ONLY and k not in _RETIRED}
     for retired in (k for k in config if k in _RETIRED):
         log(f"hyperparameter {retired} is ignored: XGBoost {xgb.__version__} no longer has it")
-    if native:
-        params["eval_metric"] = native
+    if native_metrics:
+        params["eval_metric"] = native_metrics
     # One thread unless nthread is given: the container uses every core, but on small local data
     # OpenMP threads only spin against the rest of the local stack (seconds instead of milliseconds).
     params.setdefault("nthread", 1)
@@ -584,18 +423,39 @@ def train(
     # (https://xgboost.readthedocs.io/en/stable/tutorials/intercept.html): the constant keeps the
     # container's training and a model file that xgboost 1.x reads (portable_model).
     params.setdefault("base_score", 0.5)
-    custom_metric = None
-    if custom:
+    return params
 
-        def custom_metric(preds: np.ndarray, dmatrix: Any) -> list[tuple[str, float]]:
-            labels = dmatrix.get_label()
-            try:
-                return [(m, CUSTOM_METRICS[m](preds, labels, objective)) for m in custom]
-            except ValueError as exc:
-                raise _user(str(exc)) from None
 
-    watchlist = [(dtrain, "train")] + ([(dval, "validation")] if dval is not None else [])
-    results: dict[str, dict[str, list[float]]] = {}
+def _custom_metric(custom: list[str], objective: str) -> Any:
+    """The container's own metrics (CUSTOM_METRICS) as one xgboost custom_metric, or None."""
+    if not custom:
+        return None
+
+    def custom_metric(preds: np.ndarray, dmatrix: Any) -> list[tuple[str, float]]:
+        labels = dmatrix.get_label()
+        try:
+            return [(m, CUSTOM_METRICS[m](preds, labels, objective)) for m in custom]
+        except ValueError as exc:
+            raise _user(str(exc)) from None
+
+    return custom_metric
+
+
+def _boost(
+    config: Mapping[str, Any],
+    dtrain: Any,
+    watchlist: list[tuple[Any, str]],
+    results: dict[str, dict[str, list[float]]],
+    log: Log,
+) -> Any:
+    """xgboost.train with the container's metrics; its errors become the container's FailureReasons."""
+    import xgboost as xgb
+
+    objective = config.get("objective", "reg:squarederror")
+    metrics = config.get("eval_metric") or []
+    custom = [m for m in metrics if m in CUSTOM_METRICS]
+    native = [m for m in metrics if m not in CUSTOM_METRICS]
+    params = _booster_params(config, native, log)
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -608,7 +468,7 @@ def train(
                 evals_result=results,
                 verbose_eval=False,
                 callbacks=[_round_logger(log)],
-                custom_metric=custom_metric,
+                custom_metric=_custom_metric(custom, objective),
             )
         for warning in caught:
             log(f"xgboost warning: {str(warning.message).strip()}")
@@ -619,16 +479,7 @@ def train(
         if any(known in message for known in CUSTOMER_ERRORS):
             raise _user(message) from None
         raise AlgorithmError(f"AlgorithmError: XGB train call failed with exception:\n {message}") from None
-
-    model_dir.mkdir(parents=True, exist_ok=True)
-    (model_dir / MODEL_FILE).write_bytes(portable_model(booster))
-    final = [
-        (f"{data}:{metric}", float(values[-1])) for data, found in results.items() for metric, values in found.items()
-    ]
-    attributes = booster.attributes()
-    if "best_iteration" in attributes and config.get("early_stopping_rounds"):
-        log(f"best iteration {attributes['best_iteration']} of {booster.num_boosted_rounds()} rounds")
-    return TrainResult(final)
+    return booster
 
 
 # --------------------------------------------------------------------------------------------
