@@ -10,10 +10,11 @@ callers that fan out); throttling and 5xx answers that survive the retries propa
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from botocore.config import Config
+
+from sagedrop import settings
 
 SERVICE_TIMEOUTS = {
     # sagemaker-runtime: keep the read timeout below API Gateway's 29 s so the API can answer 504.
@@ -48,7 +49,7 @@ class Clients:
 
     @property
     def region(self) -> str:
-        return self._region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+        return self._region or settings.region()
 
     def get(self, service: str) -> Any:
         client = self._clients.get(service)

@@ -39,7 +39,6 @@ others; the run reports, then raises so Lambda retries (a second run is idempote
 from __future__ import annotations
 
 import logging
-import os
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -50,9 +49,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from sagedrop import naming, pricing, registry, tags
 from sagedrop.aws import error_code, error_message
-from sagedrop.config import ConfigError
 from sagedrop.errors import SagedropError
 from sagedrop.notify import Notifier
+from sagedrop.settings import MAX_IDLE_MINUTES, MIN_IDLE_MINUTES, CleanupKnobs  # env: one parser
 
 log = logging.getLogger("sagedrop.cleanup")
 
@@ -67,8 +66,6 @@ SCALING_NAMESPACE = "sagemaker"
 IN_SERVICE = "InService"
 ONE_MINUTE_DATA_DAYS = 15  # CloudWatch keeps 1-minute data 15 days; older periods must be multiples of 5 min
 
-MIN_IDLE_MINUTES = 5  # the template's IdleMinutes bounds (and the manifest's deploy.idle_minutes)
-MAX_IDLE_MINUTES = 43200
 
 RETRYABLE_CODES = frozenset(
     {
@@ -142,28 +139,6 @@ def utcnow() -> datetime:
 # ---- settings and trigger --------------------------------------------------------------------
 
 
-def parse_bool(text: str, where: str) -> bool:
-    value = text.strip().lower()
-    if value in ("true", "1", "yes"):
-        return True
-    if value in ("false", "0", "no", ""):
-        return False
-    raise ConfigError(f"{where} must be 'true' or 'false', got {text!r}; set the CleanupDryRun parameter")
-
-
-def _env_int(name: str, default: int, low: int, high: int, parameter: str) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"environment variable {name} must be an integer, got {raw!r}; set {parameter}") from None
-    if not low <= value <= high:
-        raise ConfigError(f"environment variable {name} must be between {low} and {high}, got {value}; set {parameter}")
-    return value
-
-
 @dataclass(frozen=True)
 class CleanupSettings:
     """The cleanup function's knobs (template parameters, through its environment)."""
@@ -175,12 +150,8 @@ class CleanupSettings:
 
     @classmethod
     def from_env(cls, stack: str) -> CleanupSettings:
-        return cls(
-            stack=stack,
-            idle_minutes=_env_int("IDLE_MINUTES", 120, MIN_IDLE_MINUTES, MAX_IDLE_MINUTES, "the IdleMinutes parameter"),
-            dry_run=parse_bool(os.environ.get("DRY_RUN", "false"), "environment variable DRY_RUN"),
-            orphan_retention_days=_env_int("ORPHAN_RETENTION_DAYS", 7, 0, 36500, "the OrphanRetentionDays parameter"),
-        )
+        knobs = CleanupKnobs.from_env()
+        return cls(stack, knobs.idle_minutes, knobs.dry_run, knobs.orphan_retention_days)
 
 
 @dataclass(frozen=True)
