@@ -1,4 +1,4 @@
-"""Throughput of the preparation tools (sagedrop_cli.prepare) on generated data.
+"""Throughput of the preparation tools (sagedrop_client.prepare) on generated data.
 
     python benchmarks/prepare_bench.py [--pairs N] [--text-mb M] [--images K] [--workers W]
 
@@ -25,9 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "layers" / "sagedrop"))
 sys.path.insert(0, str(ROOT / "cli"))
 
-from sagedrop_cli.prepare.images import prepare_images  # noqa: E402
-from sagedrop_cli.prepare.seq2seq import prepare_seq2seq  # noqa: E402
-from sagedrop_cli.prepare.text import prepare_supervised, prepare_word2vec  # noqa: E402
+from sagedrop_client.prepare.images import prepare_images  # noqa: E402
+from sagedrop_client.prepare.seq2seq import prepare_seq2seq  # noqa: E402
+from sagedrop_client.prepare.text import prepare_supervised, prepare_word2vec  # noqa: E402
 
 
 def words(rng: random.Random, count: int, vocabulary: int, prefix: str) -> list[str]:

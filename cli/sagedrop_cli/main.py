@@ -16,8 +16,8 @@ from rich.live import Live
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
 
-from sagedrop_cli.api import ApiError
 from sagedrop_cli.target import Target, TargetError
+from sagedrop_client.api import ApiError
 
 app = typer.Typer(
     name="sagedrop",
@@ -460,7 +460,7 @@ def prepare_images(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs.")] = False,
 ) -> None:
     """Images by class folder -> im2rec-compatible .lst/.rec channels for image-classification."""
-    from sagedrop_cli.prepare.images import prepare_images as run
+    from sagedrop_client.prepare.images import prepare_images as run
 
     result = _run_prepare(
         "images",
@@ -492,7 +492,7 @@ def prepare_seq2seq(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs.")] = False,
 ) -> None:
     """Parallel corpus -> vocab.src.json, vocab.trg.json and RecordIO-protobuf records (create_vocab_proto.py)."""
-    from sagedrop_cli.prepare.seq2seq import prepare_seq2seq as run
+    from sagedrop_client.prepare.seq2seq import prepare_seq2seq as run
 
     result = _run_prepare(
         "seq2seq",
@@ -525,7 +525,7 @@ def prepare_text(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs.")] = False,
 ) -> None:
     """Text for BlazingText: tokenized, lowercased sentences (word2vec) or __label__ lines (supervised)."""
-    from sagedrop_cli.prepare import text
+    from sagedrop_client.prepare import text
 
     if supervised:
         if len(inputs) != 1:

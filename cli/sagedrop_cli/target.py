@@ -12,22 +12,13 @@ given with ``--id-token`` or ``SAGEDROP_ID_TOKEN``; with ``apikey`` (or metering
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sagedrop_cli.api import Api
-
-LOCAL_STATE = Path(".sagedrop") / "local.json"
-USER_STATE = Path.home() / ".sagedrop" / "local.json"
-"""Where `sagedrop local up` also writes the running stack's state, so `--local` works from any directory."""
-
-
-def local_state() -> Path | None:
-    """The running local stack's state: the working directory's, else the user's (None: none runs)."""
-    return next((path for path in (LOCAL_STATE, USER_STATE) if path.is_file()), None)
+from sagedrop_client import state as local_files
+from sagedrop_client.api import Api
 
 
 class TargetError(RuntimeError):
@@ -144,13 +135,14 @@ class Target:
 
     @classmethod
     def from_local(cls, state: Path | None = None) -> Target:
-        state = state or local_state()
+        state = state or local_files.local_state()
         if state is None or not state.is_file():
             raise TargetError(
-                f"no local stack is running (no .sagedrop/local.json here or in {USER_STATE.parent}): start one with "
+                f"no local stack is running (no .sagedrop/local.json here or in {local_files.USER_STATE.parent}): "
+                "start one with "
                 "`sagedrop local up` (or `make up`) in another terminal, or name a deployed stack with --stack"
             )
-        data = json.loads(state.read_text())
+        data = local_files.read_local_state(state)
         principal = os.environ.get("SAGEDROP_LOCAL_PRINCIPAL", "admin")
         principals = data.get("principals") or {}
         credentials = None
@@ -186,7 +178,7 @@ class Target:
         id_token: str | None = None,
     ) -> Target:
         stack = stack or os.environ.get("SAGEDROP_STACK")
-        if local or (not stack and LOCAL_STATE.is_file()):
+        if local or (not stack and local_files.LOCAL_STATE.is_file()):
             target = cls.from_local()
         elif stack:
             target = cls.from_stack(stack, region)
@@ -200,8 +192,3 @@ class Target:
         if id_token:
             target.id_token = id_token
         return target
-
-
-def write_local_state(path: Path, **values: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(values, indent=2))

@@ -15,25 +15,31 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sagedrop.aws import Clients
 from sagedrop.cleanup import SKIP_REASONS, Cleanup, CleanupSettings, Report, Trigger
-from sagedrop.config import Settings
 from sagedrop.notify import Notifier
 from sagedrop.observability import MetricUnit, logger, metrics, tracer
 from sagedrop.registry import Registry
+from sagedrop.settings import CleanupFunctionSettings
 
 clients = Clients(modes={"cloudwatch": "adaptive", "sagemaker": "adaptive"})
 
 
+def settings() -> CleanupFunctionSettings:
+    """The function's environment (sagedrop.settings), read where the run is built."""
+    return CleanupFunctionSettings.from_env()
+
+
 @cache
 def cleanup() -> Cleanup:
-    settings = Settings.from_env()
+    config = settings()
+    knobs = config.knobs
     return Cleanup(
-        CleanupSettings.from_env(settings.stack),
+        CleanupSettings(config.common.stack, knobs.idle_minutes, knobs.dry_run, knobs.orphan_retention_days),
         sagemaker=clients.sagemaker,
         cloudwatch=clients.cloudwatch,
         autoscaling=clients.autoscaling,
         tagging=clients.tagging,
-        registry_=Registry(settings.registry_table, clients.dynamodb),
-        notifier=Notifier(settings.topic_arn, clients.sns),
+        registry_=Registry(config.common.registry_table, clients.dynamodb),
+        notifier=Notifier(config.common.topic_arn, clients.sns),
     )
 
 

@@ -21,12 +21,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from sagedrop import naming
 from sagedrop.aws import Clients
 from sagedrop.batch_jobs import TRANSFORM_JOB_STATE_CHANGE, BatchRecorder
-from sagedrop.config import Settings
 from sagedrop.deploy import ENDPOINT_STATE_CHANGE, TRAINING_JOB_STATE_CHANGE, DeployContext, Deployer, Outcome
 from sagedrop.notify import Notifier
 from sagedrop.observability import MetricUnit, logger, metrics, tracer
 from sagedrop.pretrained import PretrainedContext, PretrainedLauncher
 from sagedrop.registry import Registry
+from sagedrop.settings import DeployFunctionSettings
 
 clients = Clients()
 RESERVED_S = 60.0
@@ -35,18 +35,18 @@ MIN_SCAN_S = 20.0
 
 
 @cache
-def settings() -> Settings:
-    return Settings.from_env()
+def settings() -> DeployFunctionSettings:
+    return DeployFunctionSettings.from_env()
 
 
 @cache
 def deployer() -> Deployer:
     config = settings()
     return Deployer(
-        DeployContext(config.stack, clients.region, config.role_arn, config.defaults),
+        DeployContext(config.common.stack, clients.region, config.role_arn, config.defaults),
         sagemaker=clients.sagemaker,
-        registry_=Registry(config.registry_table, clients.dynamodb),
-        notifier=Notifier(config.topic_arn, clients.sns),
+        registry_=Registry(config.common.registry_table, clients.dynamodb),
+        notifier=Notifier(config.common.topic_arn, clients.sns),
     )
 
 
@@ -54,10 +54,10 @@ def deployer() -> Deployer:
 def recorder() -> BatchRecorder:
     config = settings()
     return BatchRecorder(
-        config.stack,
+        config.common.stack,
         sagemaker=clients.sagemaker,
-        registry_=Registry(config.registry_table, clients.dynamodb),
-        notifier=Notifier(config.topic_arn, clients.sns),
+        registry_=Registry(config.common.registry_table, clients.dynamodb),
+        notifier=Notifier(config.common.topic_arn, clients.sns),
         s3=clients.s3,
     )
 
@@ -66,11 +66,11 @@ def recorder() -> BatchRecorder:
 def launcher() -> PretrainedLauncher:
     config = settings()
     return PretrainedLauncher(
-        PretrainedContext(config.stack, clients.region, config.artifact_bucket, config.defaults),
+        PretrainedContext(config.common.stack, clients.region, config.artifact_bucket, config.defaults),
         s3=clients.s3,
         deployer=deployer(),
-        registry_=Registry(config.registry_table, clients.dynamodb),
-        notifier=Notifier(config.topic_arn, clients.sns),
+        registry_=Registry(config.common.registry_table, clients.dynamodb),
+        notifier=Notifier(config.common.topic_arn, clients.sns),
     )
 
 

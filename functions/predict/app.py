@@ -31,6 +31,7 @@ from sagedrop.errors import SagedropError
 from sagedrop.observability import MetricUnit, logger, metrics, tracer
 from sagedrop.predict import LazyClient, PredictClients, PredictionService, PredictSettings
 from sagedrop.registry import Registry
+from sagedrop.settings import AuthSettings
 from sagedrop.wake import Waker
 
 app = APIGatewayRestResolver()
@@ -40,8 +41,13 @@ DEADLINE_MARGIN_S = 1.0
 
 
 @cache
-def auth_settings() -> caller.AuthSettings:
-    return caller.AuthSettings.from_env()
+def auth_settings() -> AuthSettings:
+    return AuthSettings.from_env()
+
+
+def settings() -> PredictSettings:
+    """The function's environment (sagedrop.settings), read where the service is built."""
+    return PredictSettings.from_env()
 
 
 def current_caller() -> caller.Caller:
@@ -68,12 +74,12 @@ def _admin_caller(route: str) -> caller.Caller:
 
 @cache
 def service() -> PredictionService:
-    settings = PredictSettings.from_env()
-    registry_ = Registry(settings.registry_table, clients.dynamodb)
+    config = settings()
+    registry_ = Registry(config.registry_table, clients.dynamodb)
     sagemaker = LazyClient(lambda: clients.sagemaker)
-    waker = Waker(stack=settings.stack, registry_=registry_, sagemaker=sagemaker)
+    waker = Waker(stack=config.stack, registry_=registry_, sagemaker=sagemaker)
     return PredictionService(
-        settings,
+        config,
         registry_=registry_,
         runtime=clients.runtime,
         waker=waker,

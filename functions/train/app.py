@@ -22,38 +22,43 @@ from sagedrop import naming
 from sagedrop.aws import Clients
 from sagedrop.batch import BATCH_FILE
 from sagedrop.batch_jobs import BatchContext, BatchLauncher
-from sagedrop.config import Settings
 from sagedrop.datacheck import S3Store
 from sagedrop.notify import Notifier
 from sagedrop.observability import MetricUnit, logger, metrics, tracer
 from sagedrop.registry import Registry
+from sagedrop.settings import TrainFunctionSettings
 from sagedrop.training import StackContext, TrainingLauncher
 
 clients = Clients()
 
 
+def settings() -> TrainFunctionSettings:
+    """The function's environment (sagedrop.settings), read where a launcher is built."""
+    return TrainFunctionSettings.from_env()
+
+
 @cache
 def launcher() -> TrainingLauncher:
-    settings = Settings.from_env()
+    config = settings()
     return TrainingLauncher(
-        StackContext(settings.stack, clients.region, settings.role_arn, settings.artifact_bucket, settings.defaults),
+        StackContext(config.common.stack, clients.region, config.role_arn, config.artifact_bucket, config.defaults),
         s3=clients.s3,
         store=S3Store(clients.s3),
         sagemaker=clients.sagemaker,
-        registry_=Registry(settings.registry_table, clients.dynamodb),
-        notifier=Notifier(settings.topic_arn, clients.sns),
+        registry_=Registry(config.common.registry_table, clients.dynamodb),
+        notifier=Notifier(config.common.topic_arn, clients.sns),
     )
 
 
 @cache
 def batch_launcher() -> BatchLauncher:
-    settings = Settings.from_env()
+    config = settings()
     return BatchLauncher(
-        BatchContext(settings.stack, settings.artifact_bucket, settings.defaults.hosting_instance_type),
+        BatchContext(config.common.stack, config.artifact_bucket, config.defaults.hosting_instance_type),
         s3=clients.s3,
         sagemaker=clients.sagemaker,
-        registry_=Registry(settings.registry_table, clients.dynamodb),
-        notifier=Notifier(settings.topic_arn, clients.sns),
+        registry_=Registry(config.common.registry_table, clients.dynamodb),
+        notifier=Notifier(config.common.topic_arn, clients.sns),
     )
 
 

@@ -7,12 +7,10 @@ import signal
 import sys
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
+from sagedrop_client.state import LOCAL_STATE, USER_STATE, remove_local_state, write_local_state
 from sagedrop_local.stack import LocalStack
-
-STATE = Path(".sagedrop") / "local.json"
 
 
 def _log(line: str) -> None:
@@ -47,8 +45,6 @@ def auth_lines(stack: LocalStack, info: dict[str, Any]) -> str:
 
 def run_up(api_port: int = 3000, moto_port: int = 4566) -> int:
     """The local stack in the foreground until Ctrl-C."""
-    from sagedrop_cli.target import USER_STATE, write_local_state
-
     mode = os.environ.get("SAGEDROP_AUTH_MODE")
     stack = LocalStack(
         moto_port=moto_port,
@@ -67,7 +63,7 @@ def run_up(api_port: int = 3000, moto_port: int = 4566) -> int:
         )
         return 1
     info = stack.auth.describe() if stack.auth else {}
-    for state in (STATE, USER_STATE):  # the user's copy lets `--local` work from any directory
+    for state in (LOCAL_STATE, USER_STATE):  # the user's copy lets `--local` work from any directory
         write_local_state(
             state,
             stack=stack.wiring.stack,
@@ -95,8 +91,7 @@ sagedrop local stack '{stack.wiring.stack}' is up (Ctrl-C stops it)
     stopped.wait()
     print("stopping the local stack ...", flush=True)
     stack.stop()
-    STATE.unlink(missing_ok=True)
-    USER_STATE.unlink(missing_ok=True)
+    remove_local_state()
     return 0
 
 

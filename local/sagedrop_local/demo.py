@@ -159,7 +159,7 @@ def api_call(
     """One call to the local API, SigV4-signed as a local principal (``predictor``/``admin``; None: unsigned)."""
     from botocore.credentials import Credentials
 
-    from sagedrop_cli.api import Api, ApiError
+    from sagedrop_client.api import Api, ApiError
 
     credentials = None
     if principal is not None:

@@ -56,7 +56,7 @@ def drop(stack: Any, log: Callable[[str], None]) -> list[tuple[bytes, int]]:
     """Prepare and upload the digits; returns the held-out (PNG, label) pairs."""
     from sklearn.datasets import load_digits
 
-    from sagedrop_cli.prepare.images import prepare_images
+    from sagedrop_client.prepare.images import prepare_images
 
     data = load_digits()
     order = np.random.default_rng(SEED).permutation(len(data.target))

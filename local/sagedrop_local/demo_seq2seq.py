@@ -49,7 +49,7 @@ MANIFEST: dict[str, Any] = {
 
 def prepare(workdir: Path) -> tuple[Path, list[tuple[str, str]]]:
     """The model folder that `sagedrop prepare seq2seq` writes, and the held-out pairs."""
-    from sagedrop_cli.prepare.seq2seq import prepare_seq2seq
+    from sagedrop_client.prepare.seq2seq import prepare_seq2seq
 
     pairs = read_corpus()
     train, test = pairs[:-HELD_OUT], pairs[-HELD_OUT:]

@@ -10,9 +10,10 @@ stack runs (and restoring them afterwards):
 * SageMaker training jobs really train, with the local algorithms, in a worker thread: InProgress,
   then Completed (model.tar.gz in S3, FinalMetricDataList) or Failed (FailureReason), emitting
   "SageMaker Training Job State Change" events shaped like AWS's.
-* Endpoints move Creating -> InService (or Failed) after loading model.tar.gz; UpdateEndpoint
-  (missing in moto) moves Updating -> InService with a blue/green swap; each change emits
-  "SageMaker Endpoint State Change". CreateEndpoint refuses an existing name, as AWS does.
+* Endpoints move Creating -> InService (or Failed) after loading model.tar.gz; UpdateEndpoint moves
+  Updating -> InService with a blue/green swap (or rolls back); each change emits "SageMaker Endpoint
+  State Change". moto's gaps (UpdateEndpoint, names created twice, tags, raw InvokeEndpoint bodies)
+  are fixed by :mod:`sagedrop_local.moto_gaps`, which the tests install too.
 * InvokeEndpoint passes the raw body (RecordIO, images) to the local algorithm, which answers in
   its container's wire format for the Model's image tag and environment; the container's error
   statuses (and 500 for a failure inside the model server) become ModelError; each call counts in
@@ -22,7 +23,6 @@ stack runs (and restoring them afterwards):
 from __future__ import annotations
 
 import io
-import json
 import tarfile
 import tempfile
 import threading
@@ -34,6 +34,8 @@ from pathlib import Path
 from typing import Any
 
 from sagedrop.algorithms.accounts import REPOSITORIES
+from sagedrop_local import moto_gaps
+from sagedrop_local.moto_gaps import EVENT_ENDPOINT_STATUS, Patch, epoch_ms, event_shape
 
 REPOSITORY_TO_ALGORITHM = {repo: name for name, repo in REPOSITORIES.items()}
 REPOSITORY_TO_ALGORITHM["xgboost"] = "xgboost"  # the legacy repository
@@ -42,42 +44,6 @@ REPOSITORY_TO_ALGORITHM["xgboost"] = "xgboost"  # the legacy repository
 def algorithm_of_image(image: str) -> str:
     repository = image.rsplit("/", 1)[-1].split(":", 1)[0]
     return REPOSITORY_TO_ALGORITHM.get(repository, repository)
-
-
-def _epoch_ms(value: Any) -> Any:
-    if isinstance(value, datetime):
-        when = value if value.tzinfo else value.replace(tzinfo=UTC)
-        return str(int(when.timestamp() * 1000))
-    return value
-
-
-def _event_shape(value: Any) -> Any:
-    """Describe* output as events carry it: times as epoch-millisecond strings."""
-    if isinstance(value, dict):
-        return {k: _event_shape(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_event_shape(v) for v in value]
-    return _epoch_ms(value)
-
-
-class Patch:
-    """Set attributes on classes/modules and put them back on ``undo``."""
-
-    def __init__(self) -> None:
-        self._saved: list[tuple[Any, str, Any, bool]] = []
-
-    def set(self, target: Any, name: str, value: Any) -> None:
-        had = name in vars(target)
-        self._saved.append((target, name, vars(target).get(name), had))
-        setattr(target, name, value)
-
-    def undo(self) -> None:
-        while self._saved:
-            target, name, value, had = self._saved.pop()
-            if had:
-                setattr(target, name, value)
-            else:
-                delattr(target, name)
 
 
 class LocalAws:
@@ -131,21 +97,39 @@ class LocalAws:
     # ---- install / uninstall -----------------------------------------------------------------
 
     def install(self) -> None:
-        import moto.events.models as events_models
-        import moto.s3.notifications as s3_notifications
-        import moto.sagemaker.models as sm_models
-        import moto.sagemaker.responses as sm_responses
-        import moto.sagemakerruntime.responses as rt_responses
+        moto_gaps.install(
+            self._patch.set,
+            moto_gaps.Hooks(
+                endpoint_created=self._endpoint_created,
+                endpoint_updating=self._endpoint_updating,
+                transform_created=self._transform_created,
+            ),
+        )
+        moto_gaps.install_invoke(
+            self._patch.set,
+            lambda name, body, content_type, accept: self._invoke(
+                name, body, content_type or "application/octet-stream", accept
+            ),
+        )
+        self._install_s3()
+        self._install_rules()
+        self._install_sagemaker()
 
-        local = self
+    def _install_s3(self) -> None:
+        import moto.s3.notifications as s3_notifications
+
         original_send_event = s3_notifications.send_event
 
         def send_event(account_id: str, event_name: Any, bucket: Any, key: Any) -> None:
             original_send_event(account_id, event_name, bucket, key)
-            local._s3_notify(event_name, bucket, key)
+            self._s3_notify(event_name, bucket, key)
 
         self._patch.set(s3_notifications, "send_event", send_event)
 
+    def _install_rules(self) -> None:
+        import moto.events.models as events_models
+
+        local = self
         original_send_to_targets = events_models.Rule.send_to_targets
 
         def send_to_targets(rule: Any, original_event: Any, transform_input: bool = True) -> None:
@@ -167,58 +151,19 @@ class LocalAws:
 
         self._patch.set(events_models.Rule, "send_to_targets", send_to_targets)
 
+    def _install_sagemaker(self) -> None:
+        """Training jobs that really train, and endpoints that forget their model when deleted."""
+        import moto.sagemaker.models as sm_models
+
+        local = self
         backend_cls = sm_models.SageMakerModelBackend
         original_create_job = backend_cls.create_training_job
-        original_create_endpoint = backend_cls.create_endpoint
         original_delete_endpoint = backend_cls.delete_endpoint
-        original_create_transform = backend_cls.create_transform_job
-
-        def create_transform_job(backend: Any, *args: Any, **kwargs: Any) -> Any:
-            if kwargs.get("transform_job_name") in backend.transform_jobs:  # SageMaker refuses a second one
-                from moto.sagemaker.exceptions import ValidationError
-
-                raise ValidationError(message=f"Job name must be unique: {kwargs['transform_job_name']}")
-            job = original_create_transform(backend, *args, **kwargs)
-            job.transform_job_status, job.transform_end_time = "InProgress", None
-            local._spawn(local._transform, job)
-            return job
 
         def create_training_job(backend: Any, *args: Any, **kwargs: Any) -> Any:
             job = original_create_job(backend, *args, **kwargs)
             local._start_training(job)
             return job
-
-        def create_endpoint(backend: Any, endpoint_name: str, endpoint_config_name: str, tags: Any) -> Any:
-            if endpoint_name in backend.endpoints:
-                from moto.sagemaker.exceptions import ValidationError
-
-                raise ValidationError(
-                    message=f'Cannot create already existing endpoint "{backend.endpoints[endpoint_name].arn}".'
-                )
-            endpoint = original_create_endpoint(backend, endpoint_name, endpoint_config_name, tags)
-            endpoint.endpoint_status = "Creating"
-            local.log(f"sagemaker endpoint {endpoint_name}: Creating ({endpoint_config_name})")
-            local._spawn(local._bring_up, endpoint_name, endpoint_config_name, False)
-            return endpoint
-
-        def update_endpoint(backend: Any, endpoint_name: str, endpoint_config_name: str) -> str:
-            from moto.sagemaker.exceptions import ValidationError
-
-            endpoint = backend.endpoints.get(endpoint_name)
-            if endpoint is None:
-                raise ValidationError(message=f'Could not find endpoint "{endpoint_name}".')
-            if endpoint.endpoint_status != "InService":
-                raise ValidationError(
-                    message=f'Cannot update in-progress endpoint "{endpoint.arn}".'
-                    if endpoint.endpoint_status in ("Creating", "Updating")
-                    else f'Cannot update endpoint "{endpoint.arn}" in status {endpoint.endpoint_status}.'
-                )
-            backend.describe_endpoint_config(endpoint_config_name)  # ValidationError if missing
-            endpoint.endpoint_status = "Updating"
-            endpoint.last_modified_time = datetime.now(UTC)
-            local.log(f"sagemaker endpoint {endpoint_name}: Updating -> {endpoint_config_name}")
-            local._spawn(local._bring_up, endpoint_name, endpoint_config_name, True)
-            return endpoint.arn
 
         def delete_endpoint(backend: Any, endpoint_name: str) -> None:
             original_delete_endpoint(backend, endpoint_name)
@@ -227,38 +172,20 @@ class LocalAws:
             local.log(f"sagemaker endpoint {endpoint_name}: deleted")
 
         self._patch.set(backend_cls, "create_training_job", create_training_job)
-        self._patch.set(backend_cls, "create_endpoint", create_endpoint)
-        self._patch.set(backend_cls, "update_endpoint", update_endpoint)
         self._patch.set(backend_cls, "delete_endpoint", delete_endpoint)
-        self._patch.set(backend_cls, "create_transform_job", create_transform_job)
 
-        def update_endpoint_response(response: Any) -> Any:
-            from moto.core.responses import ActionResult
+    def _endpoint_created(self, backend: Any, endpoint: Any) -> None:
+        endpoint.endpoint_status = "Creating"
+        self.log(f"sagemaker endpoint {endpoint.endpoint_name}: Creating ({endpoint.endpoint_config_name})")
+        self._spawn(self._bring_up, endpoint.endpoint_name, endpoint.endpoint_config_name, False)
 
-            arn = response.sagemaker_backend.update_endpoint(
-                response._get_param("EndpointName"), response._get_param("EndpointConfigName")
-            )
-            return ActionResult({"EndpointArn": arn})
+    def _endpoint_updating(self, backend: Any, endpoint: Any, config: str) -> None:
+        self.log(f"sagemaker endpoint {endpoint.endpoint_name}: Updating -> {config}")
+        self._spawn(self._bring_up, endpoint.endpoint_name, config, True)
 
-        self._patch.set(sm_responses.SageMakerResponse, "update_endpoint", update_endpoint_response)
-
-        def invoke_endpoint(response: Any) -> Any:
-            from urllib.parse import unquote
-
-            # POST /endpoints/{EndpointName}/invocations (rest-json: the name is in the path)
-            parts = response.path.split("?", 1)[0].strip("/").split("/")
-            name = unquote(parts[1]) if len(parts) >= 3 and parts[0] == "endpoints" else None
-            return local._invoke(
-                name,
-                response.raw_body if isinstance(response.raw_body, bytes) else str(response.raw_body).encode(),
-                response.headers.get("Content-Type") or "application/octet-stream",
-                response.headers.get("Accept"),
-            )
-
-        self._patch.set(rt_responses.SageMakerRuntimeResponse, "invoke_endpoint", invoke_endpoint)
-        # moto decodes every request body as UTF-8 unless told not to: a RecordIO-protobuf or image body
-        # (bytes such as 0xd7) then fails inside moto with an HTTP 500 page before invoke_endpoint runs.
-        self._patch.set(rt_responses.SageMakerRuntimeResponse, "use_raw_body", True)
+    def _transform_created(self, backend: Any, job: Any) -> None:
+        job.transform_job_status, job.transform_end_time = "InProgress", None
+        self._spawn(self._transform, job)
 
     def uninstall(self) -> None:
         self._patch.undo()
@@ -349,7 +276,7 @@ class LocalAws:
         detail = dict(job.response_object)
         detail.pop("FinalMetricDataList", None)  # events may lack them: deploy must describe the job
         detail.pop("ModelArtifacts", None)
-        detail = _event_shape(detail)
+        detail = event_shape(detail)
         detail["Tags"] = {t["Key"]: t["Value"] for t in (job.tags or [])}
         self.emit("SageMaker Training Job State Change", [job.arn], detail)
 
@@ -449,8 +376,7 @@ class LocalAws:
             predictor = self._load_predictor(config_name)
         except Exception as exc:
             if update:  # a failed update rolls back: the endpoint keeps serving the old config
-                endpoint.endpoint_status = "InService"
-                endpoint.failure_reason = f"Failed to update: {exc}"
+                moto_gaps.finish_update(self.sagemaker, endpoint, None, failure=f"Failed to update: {exc}")
                 self.log(f"sagemaker endpoint {endpoint_name}: update failed, still InService: {exc}")
             else:
                 endpoint.endpoint_status = "Failed"
@@ -458,27 +384,22 @@ class LocalAws:
                 self.log(f"sagemaker endpoint {endpoint_name}: Failed: {exc}")
             self._emit_endpoint(endpoint)
             return
-        config = self.sagemaker.endpoint_configs[config_name]
         with self._lock:
             self.predictors[endpoint_name] = (config_name, predictor)
-            endpoint.endpoint_config_name = config_name
-            endpoint.production_variants = endpoint._process_production_variants(config.production_variants)
-            endpoint.endpoint_status = "InService"
-            endpoint.failure_reason = None
-            endpoint.last_modified_time = datetime.now(UTC)
+            moto_gaps.finish_update(self.sagemaker, endpoint, config_name)
         self.log(f"sagemaker endpoint {endpoint_name}: InService ({config_name})")
         self._emit_endpoint(endpoint)
 
     def _emit_endpoint(self, endpoint: Any) -> None:
-        status = {"InService": "IN_SERVICE", "Failed": "FAILED"}.get(endpoint.endpoint_status, endpoint.endpoint_status)
+        status = EVENT_ENDPOINT_STATUS.get(endpoint.endpoint_status, endpoint.endpoint_status)
         detail = {
             "EndpointName": endpoint.endpoint_name,
             "EndpointArn": endpoint.arn,
             "EndpointConfigName": endpoint.endpoint_config_name,
-            "ProductionVariants": _event_shape(endpoint.production_variants),
+            "ProductionVariants": event_shape(endpoint.production_variants),
             "EndpointStatus": status,
-            "CreationTime": int(_epoch_ms(endpoint.creation_time)),
-            "LastModifiedTime": int(_epoch_ms(endpoint.last_modified_time)),
+            "CreationTime": int(epoch_ms(endpoint.creation_time)),
+            "LastModifiedTime": int(epoch_ms(endpoint.last_modified_time)),
             "Tags": {t["Key"]: t["Value"] for t in (endpoint.tags or [])},
         }
         if endpoint.failure_reason:
@@ -489,7 +410,7 @@ class LocalAws:
         from sagedrop_local.transform import run_transform
 
         def emit(job: Any) -> None:
-            detail = {**_event_shape(job.response_object), "Tags": {t["Key"]: t["Value"] for t in job.tags or []}}
+            detail = {**event_shape(job.response_object), "Tags": {t["Key"]: t["Value"] for t in job.tags or []}}
             self.emit("SageMaker Transform Job State Change", [job.arn], detail)
 
         self.log(f"sagemaker transform {job.transform_job_name}: InProgress ({job.model_name})")
@@ -526,11 +447,8 @@ class LocalAws:
         with self._lock:
             loaded = self.predictors.get(name or "")
         if endpoint is None or endpoint.endpoint_status not in ("InService", "Updating") or loaded is None:
-            message = f"Endpoint {name} of account {self.account} not found."
-            return (
-                400,
-                {"status": "400", "x-amzn-ErrorType": "ValidationError", "Content-Type": "application/json"},
-                json.dumps({"message": message}),
+            return moto_gaps.error_answer(
+                400, "ValidationError", f"Endpoint {name} of account {self.account} not found."
             )
         variant = endpoint.production_variants[0]["VariantName"]
         self._count_invocation(name or "", variant)
@@ -550,13 +468,9 @@ class LocalAws:
                 f"https://{self.region}.console.aws.amazon.com/cloudwatch/home?region={self.region}"
                 f"#logEventViewer:group=/aws/sagemaker/Endpoints/{name} in account {self.account} for more information."
             )
-            return (
-                424,
-                {"status": "424", "x-amzn-ErrorType": "ModelError", "Content-Type": "application/json"},
-                json.dumps({"message": message, "OriginalStatusCode": status, "OriginalMessage": detail}),
-            )
-        headers = {"Content-Type": answer_type, "x-Amzn-Invoked-Production-Variant": variant}
-        return 200, headers, answer
+            fields = {"OriginalStatusCode": status, "OriginalMessage": detail}
+            return moto_gaps.error_answer(424, "ModelError", message, fields)
+        return moto_gaps.ok_answer(answer, answer_type, variant)
 
     def advance_clock(self, minutes: float) -> None:
         """Let ``minutes`` pass for everything time-stamped in the emulated AWS.

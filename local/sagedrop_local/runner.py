@@ -22,7 +22,8 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -96,18 +97,12 @@ class LambdaRunner:
                 deadline=time.monotonic() + spec.timeout,
                 log_group_name=f"/aws/lambda/{spec.name}",
             )
-            saved = dict(os.environ)
-            os.environ.update(self.base_env)
-            os.environ.update(spec.environment)
-            os.environ.update(self.env_overrides.get(function, {}))
-            try:
-                result = handler(event, context)
-            except Exception as exc:
-                self.invocations.append((function, "error"))
-                raise FunctionError(function, exc) from exc
-            finally:
-                os.environ.clear()
-                os.environ.update(saved)
+            with self._environment(spec):
+                try:
+                    result = handler(event, context)
+                except Exception as exc:
+                    self.invocations.append((function, "error"))
+                    raise FunctionError(function, exc) from exc
             self.invocations.append((function, "ok"))
             return json.loads(json.dumps(result, default=str))
 
@@ -121,17 +116,29 @@ class LambdaRunner:
                 raise RuntimeError(f"cannot load {module_file}")
             module = importlib.util.module_from_spec(loader_spec)
             sys.modules[name] = module
-            saved = dict(os.environ)
-            os.environ.update(self.base_env)
-            os.environ.update(spec.environment)
-            os.environ.update(self.env_overrides.get(spec.logical_id, {}))
-            try:
+            with self._environment(spec):
                 loader_spec.loader.exec_module(module)
-            finally:
-                os.environ.clear()
-                os.environ.update(saved)
             self._modules[spec.logical_id] = module
         return module
+
+    @contextmanager
+    def _environment(self, spec: FunctionSpec) -> Iterator[None]:
+        """The function's environment (template.yaml's, through the wiring) while it runs, then the old one.
+
+        Only the variables it sets are put back (never ``os.environ.clear()``): other threads, such as
+        a test's or the CLI's boto3 reading AWS_ENDPOINT_URL, never see the host's variables vanish.
+        """
+        values = {**self.base_env, **spec.environment, **self.env_overrides.get(spec.logical_id, {})}
+        saved = {name: os.environ.get(name) for name in values}
+        os.environ.update(values)
+        try:
+            yield
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
 
     # ---- asynchronous ------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from sagedrop_cli.main import app
-from sagedrop_cli.target import write_local_state
+from sagedrop_client.state import write_local_state
 from sagedrop_local.stack import LocalStack
 
 pytestmark = [pytest.mark.localstack, pytest.mark.enable_socket, pytest.mark.allow_hosts(["127.0.0.1"])]
@@ -182,7 +182,7 @@ def test_signing_covers_what_is_sent():
     """The CLI's signer is botocore's SigV4Auth for execute-api: a signed header list, a scope, a date."""
     from botocore.credentials import Credentials
 
-    from sagedrop_cli.api import sign
+    from sagedrop_client.api import sign
 
     headers = sign(
         "POST",

@@ -54,12 +54,12 @@ def test_score_refuses_before_uploading(local, workdir):  # noqa: F811
 
 
 def test_local_works_from_any_directory_and_local_env_prints_the_exports(local, workdir, tmp_path, monkeypatch):  # noqa: F811
-    from sagedrop_cli import target
+    from sagedrop_client import state
 
     user_state = tmp_path / "home" / ".sagedrop" / "local.json"
     user_state.parent.mkdir(parents=True)
     (workdir / ".sagedrop" / "local.json").rename(user_state)  # as `sagedrop local up` leaves it for the user
-    monkeypatch.setattr(target, "USER_STATE", user_state)
+    monkeypatch.setattr(state, "USER_STATE", user_state)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)

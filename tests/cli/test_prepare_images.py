@@ -1,4 +1,4 @@
-"""sagedrop_cli.prepare.images: class folders -> im2rec-compatible .rec/.lst/.idx, or the raw-image layout."""
+"""sagedrop_client.prepare.images: class folders -> im2rec-compatible .rec/.lst/.idx, or the raw-image layout."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 from PIL import Image, ImageStat
 
 from sagedrop.recordio import MAGIC_BYTES, iter_image_rec
-from sagedrop_cli.prepare import PrepareError
-from sagedrop_cli.prepare.images import format_lst_line, prepare_images, resized_size
+from sagedrop_client.prepare import PrepareError
+from sagedrop_client.prepare.images import format_lst_line, prepare_images, resized_size
 
 COLOURS = {"cat": (220, 30, 30), "dog": (30, 200, 30), "zebra": (30, 30, 220)}
 SIZES = [(40, 30), (30, 50), (64, 64), (45, 20), (21, 33)]  # landscape, portrait, square

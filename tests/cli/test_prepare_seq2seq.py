@@ -1,4 +1,4 @@
-"""sagedrop_cli.prepare.seq2seq: parallel corpus -> vocab.src/trg.json + train/val.rec (create_vocab_proto.py rules)."""
+"""sagedrop_client.prepare.seq2seq: parallel corpus -> vocab.src/trg.json + train/val.rec (create_vocab_proto rules)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import random
 import pytest
 
 from sagedrop.recordio import read_seq2seq
-from sagedrop_cli.prepare import PrepareError
-from sagedrop_cli.prepare.seq2seq import build_vocab, load_vocab, prepare_seq2seq
+from sagedrop_client.prepare import PrepareError
+from sagedrop_client.prepare.seq2seq import build_vocab, load_vocab, prepare_seq2seq
 
 SOURCE = "a b c\nc a\na b <s>\n   \né d a\n"
 TARGET = "x y\ny z y\nx\nw\ny\n"

@@ -1,12 +1,12 @@
-"""sagedrop_cli.prepare.text: BlazingText Word2Vec sentences and supervised __label__ lines."""
+"""sagedrop_client.prepare.text: BlazingText Word2Vec sentences and supervised __label__ lines."""
 
 from __future__ import annotations
 
 import pytest
 
-from sagedrop_cli.prepare import PrepareError
-from sagedrop_cli.prepare import text as text_module
-from sagedrop_cli.prepare.text import (
+from sagedrop_client.prepare import PrepareError
+from sagedrop_client.prepare import text as text_module
+from sagedrop_client.prepare.text import (
     format_label,
     prepare_supervised,
     prepare_word2vec,

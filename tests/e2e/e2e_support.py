@@ -250,7 +250,7 @@ class Drop:
                     print(f"stop_training_job {job['job']}: {exc}", flush=True)
 
     def _stop_endpoint(self) -> None:
-        from sagedrop_cli.api import ApiError
+        from sagedrop_client.api import ApiError
 
         deadline = time.monotonic() + STOP_S
         while True:

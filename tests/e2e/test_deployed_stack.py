@@ -19,7 +19,7 @@ pytestmark = E2E_MARKS
 
 
 def test_drop_train_deploy_predict_and_hibernate(stack, new_drop):
-    from sagedrop_cli.api import Api, ApiError
+    from sagedrop_client.api import Api, ApiError
 
     drop = new_drop("xgb")
     data = Binary.make()
@@ -54,7 +54,7 @@ def test_unknown_route_answers(stack):
     message the stack keeps, template.yaml GatewayResponses). Signed: no page says what a correctly signed
     request to a missing route gets (a re:Post question reports a 403 with another message when an
     Authorization header is present), so the answer is printed for the README and only 403/404 asserted."""
-    from sagedrop_cli.api import Api, ApiError
+    from sagedrop_client.api import Api, ApiError
 
     path = "/e2e-no-such-route/anything"
     with pytest.raises(ApiError) as unsigned:

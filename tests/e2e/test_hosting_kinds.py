@@ -75,7 +75,7 @@ def test_instances_to_serverless_replaces_the_endpoint(stack, new_drop):
     "endpoint replaced, predictions paused" notification is sent with it), the endpoint serves again
     from a serverless config, and the real gap without predictions is measured and printed, with what
     the API answered meanwhile (what InvokeEndpoint says while an endpoint is Deleting is unverified)."""
-    from sagedrop_cli.api import ApiError
+    from sagedrop_client.api import ApiError
 
     drop = new_drop("switch")
     data = Binary.make(seed=2)

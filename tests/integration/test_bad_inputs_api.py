@@ -30,7 +30,7 @@ def api() -> Iterator[tuple[Any, Any, Endpoints]]:
     from tests.support.stack import MotoStack
 
     with pytest.MonkeyPatch.context() as env:
-        for name, value in {**FAKE_AWS_ENVIRONMENT, "STAGE_NAME": "v1", "PREDICT_MAX_ATTEMPTS": "1"}.items():
+        for name, value in {**FAKE_AWS_ENVIRONMENT, "PREDICT_MAX_ATTEMPTS": "1"}.items():
             env.setenv(name, value)
         with mock_aws():
             stack = MotoStack.create(STACK, REGION)

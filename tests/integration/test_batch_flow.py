@@ -186,7 +186,6 @@ def test_the_outcome_is_recorded_notified_and_listed(stack, serving, lambda_cont
     assert deploy.handler(transform_event(stack, job), lambda_context)["status"] == "duplicate"
     assert stack.notifications() == []
 
-    monkeypatch.setenv("STAGE_NAME", "v1")
     predict = load_function("predict")
     listed = predict.handler(api_get("/models/churn/batches", {"model": "churn"}), lambda_context)
     assert listed["statusCode"] == 200

@@ -32,7 +32,6 @@ def test_the_bin_edges_are_in_the_models_status(stack, hosting, lambda_context, 
         "in_service"
     )
 
-    monkeypatch.setenv("STAGE_NAME", "v1")
     event = copy.deepcopy(load_event("predict", "get-model.json"))
     event["path"], event["pathParameters"] = "/models/bins", {"model": "bins"}
     response = load_function("predict").handler(event, lambda_context)

@@ -16,7 +16,6 @@ from tests.conftest import load_event, load_function
 
 @pytest.fixture
 def predict(stack: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setenv("STAGE_NAME", "v1")
     monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "INFO")
     return load_function("predict")
 

@@ -43,7 +43,6 @@ BIG_MART_LABELS = ["low", "medium", "high", "very high"]
 @pytest.fixture
 def predict(stack: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     """The predict function, freshly imported (no cached clients or registry entries)."""
-    monkeypatch.setenv("STAGE_NAME", "v1")
     monkeypatch.setenv("PREDICT_MAX_ATTEMPTS", "1")  # SageMaker's errors surface at once (no backoff sleeps)
     return load_function("predict")
 

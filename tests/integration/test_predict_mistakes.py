@@ -23,7 +23,6 @@ XGB = {"objective": "reg:squarederror", "num_round": "5"}
 
 @pytest.fixture
 def predict(stack: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setenv("STAGE_NAME", "v1")
     monkeypatch.setenv("PREDICT_MAX_ATTEMPTS", "1")
     return load_function("predict")
 

@@ -130,7 +130,6 @@ ROUTES = ("predict", "stop", "start", "get")
 
 @pytest.fixture
 def predict(stack: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setenv("STAGE_NAME", "v1")
     monkeypatch.setenv("PREDICT_MAX_ATTEMPTS", "1")
     return load_function("predict")
 

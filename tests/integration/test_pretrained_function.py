@@ -441,7 +441,6 @@ def test_throttling_is_raised_so_lambda_retries_and_the_retry_finishes(stack, ho
 
 @pytest.fixture
 def predict(stack, monkeypatch):
-    monkeypatch.setenv("STAGE_NAME", "v1")
     return load_function("predict")
 
 

@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from sagedrop_cli.main import app
-from sagedrop_cli.prepare.text import prepare_supervised, prepare_word2vec, suggested_min_count
+from sagedrop_client.prepare.text import prepare_supervised, prepare_word2vec, suggested_min_count
 from sagedrop_local import algorithms
 from sagedrop_local.algorithms import AlgorithmError
 

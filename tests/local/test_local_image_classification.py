@@ -20,7 +20,7 @@ import pytest
 from PIL import Image
 
 from sagedrop import recordio
-from sagedrop_cli.prepare.images import prepare_images
+from sagedrop_client.prepare.images import prepare_images
 from sagedrop_local import algorithms
 from sagedrop_local.algorithms import AlgorithmError, InvokeError
 from sagedrop_local.algorithms import image_classification as ic

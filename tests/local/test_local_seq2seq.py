@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from sagedrop import recordio
-from sagedrop_cli.prepare.seq2seq import prepare_seq2seq
+from sagedrop_client.prepare.seq2seq import prepare_seq2seq
 from sagedrop_local import algorithms
 from sagedrop_local.algorithms import AlgorithmError, InvokeError
 from sagedrop_local.algorithms import seq2seq as s2s

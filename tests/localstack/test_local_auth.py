@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from botocore.credentials import Credentials
 
-from sagedrop_cli.api import Api, ApiError
+from sagedrop_client.api import Api, ApiError
 from sagedrop_local.sigv4 import AuthFailure
 from sagedrop_local.stack import LocalStack
 from tests.support import signed
@@ -109,7 +109,7 @@ def test_a_signature_older_or_newer_than_five_minutes_is_refused(iam, monkeypatc
 
 def test_a_tampered_body_breaks_the_signature(iam):
     keys = iam.credentials("admin")
-    from sagedrop_cli.api import sign
+    from sagedrop_client.api import sign
 
     url = iam.api_url + "/models/x/predictions"
     headers = sign(

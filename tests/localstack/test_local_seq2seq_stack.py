@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from sagedrop import recordio
-from sagedrop_cli.prepare.seq2seq import prepare_seq2seq
+from sagedrop_client.prepare.seq2seq import prepare_seq2seq
 from sagedrop_local.demo_seq2seq import corpus_bleu
 from sagedrop_local.seq2seq_corpus import read_corpus
 from sagedrop_local.stack import LocalStack

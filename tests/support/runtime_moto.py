@@ -18,16 +18,16 @@ endpoint config in moto's SageMaker.
 
 from __future__ import annotations
 
-import json
 import struct
 import threading
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote
 
 import pytest
+
+from sagedrop_local import moto_gaps
 
 ACCOUNT = "123456789012"
 
@@ -159,22 +159,15 @@ class Endpoints:
             self._idle.wait_for(lambda: self._in_flight == 0, timeout=timeout)
 
     def install(self, monkeypatch: pytest.MonkeyPatch) -> Endpoints:
-        from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
+        """InvokeEndpoint answered by the responders, raw bodies and all (sagedrop_local.moto_gaps)."""
 
-        endpoints = self
+        def respond(name: str | None, body: bytes, content_type: str | None, accept: str | None) -> Any:
+            return self._respond(Call(name or "", body, content_type or "", accept or ""))
 
-        def invoke_endpoint(response: Any) -> tuple[int, dict[str, str], bytes | str]:
-            name = unquote(response.path.split("/")[2])
-            headers = {k.lower(): v for k, v in response.headers.items()}
-            body = response.raw_body if isinstance(response.raw_body, bytes) else str(response.body).encode()
-            call = Call(name, body, headers.get("content-type", ""), headers.get("accept", ""))
-            return endpoints._respond(call)
-
-        monkeypatch.setattr(SageMakerRuntimeResponse, "use_raw_body", True, raising=False)
-        monkeypatch.setattr(SageMakerRuntimeResponse, "invoke_endpoint", invoke_endpoint)
+        moto_gaps.install_invoke(lambda t, n, v: monkeypatch.setattr(t, n, v, raising=False), respond)
         return self
 
-    def _respond(self, call: Call) -> tuple[int, dict[str, str], bytes | str]:
+    def _respond(self, call: Call) -> moto_gaps.Answer:
         with self._lock:
             self.calls.append(call)
             self._in_flight += 1
@@ -186,21 +179,9 @@ class Endpoints:
             with self._idle:
                 self._in_flight -= 1
                 self._idle.notify_all()
-        # moto takes the status from the "status" header of a handler's answer.
         if isinstance(result, Fault):
-            headers = {
-                "status": str(result.status),
-                "x-amzn-ErrorType": result.code,
-                "Content-Type": "application/json",
-            }
-            return result.status, headers, json.dumps({"message": result.message, **result.fields})
-        body = result.body.encode() if isinstance(result.body, str) else result.body
-        headers = {
-            "status": "200",
-            "Content-Type": result.content_type,
-            "x-Amzn-Invoked-Production-Variant": "AllTraffic",
-        }
-        return 200, headers, body
+            return moto_gaps.error_answer(result.status, result.code, result.message, result.fields)
+        return moto_gaps.ok_answer(result.body, result.content_type)
 
 
 def sequence(*answers: Answer | Fault) -> Responder:

@@ -1,20 +1,10 @@
-"""SageMaker hosting on moto, made to behave like the real service where the deploy flow depends on it.
+"""SageMaker hosting on moto for the deploy flow's tests, on top of the shared fixes.
 
-moto 5 has no UpdateEndpoint, makes endpoints InService and training jobs Completed at once,
-silently overwrites a model/config/endpoint created twice, appends tags instead of overwriting
-them, and forgets a model's EnableNetworkIsolation. :func:`install` patches those:
-
-* ``UpdateEndpoint``: only an InService (or OutOfService / UpdateRollbackFailed) endpoint can be
-  updated, else ``ValidationException: Cannot update in-progress endpoint``; an instance-based endpoint
-  cannot be updated to a serverless config (``ValidationException``, the reverse is allowed, as the
-  serverless-endpoints page of the developer guide says); the endpoint goes
-  ``Updating`` with ``PendingDeploymentSummary`` naming the new config, and keeps serving the old
-  one until the test calls :meth:`Hosting.finish_update` (the new config applies, InService) or
-  :meth:`Hosting.fail_update` (rolled back: the old config stays, InService, ``FailureReason``).
-* ``Create{Model,EndpointConfig,Endpoint}`` on an existing name: ``ValidationException: Cannot
-  create already existing ...`` as SageMaker answers.
-* ``AddTags`` adds or overwrites (SageMaker's documented behaviour); ``ListTags`` of a resource that
-  does not exist answers ``ValidationException`` (moto fails with an internal error).
+moto's gaps (no UpdateEndpoint, names created twice, tags appended, EnableNetworkIsolation forgotten,
+ListTags of a missing resource) are fixed once in :mod:`sagedrop_local.moto_gaps`, which the local
+stack installs too; :func:`install` installs them for one test and adds the test's handles: an update
+stays ``Updating`` until the test calls :meth:`Hosting.finish_update` or :meth:`Hosting.fail_update`;
+``slow_create``/``slow_delete`` hold an endpoint ``Creating``/``Deleting`` as SageMaker does.
 
 Helpers force training job states, metrics and ``FailureReason`` through
 ``moto.sagemaker.models.sagemaker_backends``, force endpoint statuses, and build events shaped like
@@ -33,88 +23,16 @@ from typing import Any
 import pytest
 from moto.core.responses import ActionResult
 from moto.core.utils import utcnow
-from moto.sagemaker.exceptions import ValidationError
 from moto.sagemaker.models import SageMakerModelBackend, sagemaker_backends
 from moto.sagemaker.responses import SageMakerResponse
 
+from sagedrop_local import moto_gaps
+from sagedrop_local.moto_gaps import EVENT_ENDPOINT_STATUS, event_shape
 from tests.conftest import ACCOUNT, REGION, load_event, load_function
-
-UPDATABLE = ("InService", "OutOfService", "UpdateRollbackFailed")
-# The EndpointStatus spelling of "SageMaker Endpoint State Change" events (AWS documentation sample).
-EVENT_ENDPOINT_STATUS = {
-    "InService": "IN_SERVICE",
-    "Failed": "FAILED",
-    "Creating": "CREATING",
-    "Updating": "UPDATING",
-    "Deleting": "DELETING",
-    "SystemUpdating": "SYSTEM_UPDATING",
-    "RollingBack": "ROLLING_BACK",
-    "OutOfService": "OUT_OF_SERVICE",
-    "UpdateRollbackFailed": "UPDATE_ROLLBACK_FAILED",
-}
 
 
 def backend(account: str = ACCOUNT, region: str = REGION) -> SageMakerModelBackend:
     return sagemaker_backends[account][region]
-
-
-# ---------------------------------------------------------------------------------------- patches
-
-
-def _update_endpoint(self: SageMakerResponse) -> ActionResult:
-    sm = self.sagemaker_backend
-    name = self._get_param("EndpointName")
-    config = self._get_param("EndpointConfigName")
-    endpoint = sm.endpoints.get(name)
-    arn = f"arn:aws:sagemaker:{self.region}:{self.current_account}:endpoint/{name}"
-    if endpoint is None:
-        raise ValidationError(message=f'Could not find endpoint "{arn}".')
-    if endpoint.endpoint_status not in UPDATABLE:
-        raise ValidationError(message=f'Cannot update in-progress endpoint "{arn}".')
-    if config not in sm.endpoint_configs:
-        config_arn = f"arn:aws:sagemaker:{self.region}:{self.current_account}:endpoint-config/{config}"
-        raise ValidationError(message=f'Could not find endpoint configuration "{config_arn}".')
-    if _serverless(sm, config) and not _serverless(sm, endpoint.endpoint_config_name):
-        # "You cannot convert your instance-based, real-time endpoint to a serverless endpoint. If you try to
-        # update your real-time endpoint to serverless, you receive a ValidationError message. You can convert
-        # a serverless endpoint to real-time" (https://docs.aws.amazon.com/sagemaker/latest/dg/
-        # serverless-endpoints.html, "Feature exclusions"). The message's wording is not documented.
-        raise ValidationError(message=f'Cannot update an instance-based endpoint "{arn}" to a serverless endpoint.')
-    endpoint.endpoint_status = "Updating"
-    endpoint.failure_reason = None
-    endpoint.pending_deployment_summary = {"EndpointConfigName": config, "StartTime": utcnow()}
-    endpoint.last_modified_time = utcnow()
-    return ActionResult({"EndpointArn": endpoint.arn})
-
-
-def _serverless(sm: SageMakerModelBackend, config: str) -> bool:
-    found = sm.endpoint_configs.get(config)
-    return found is not None and any(variant.get("ServerlessConfig") for variant in found.production_variants)
-
-
-def _refuse_existing(kind: str, existing: Mapping[str, Any], name: str, arn: str) -> None:
-    if name in existing:
-        raise ValidationError(message=f'Cannot create already existing {kind} "{arn}".')
-
-
-def _resource(self: SageMakerModelBackend, arn: str) -> Any:
-    """The tagged resource, or ValidationException as SageMaker answers for a missing one (moto crashes)."""
-    resource = self._get_resource_from_arn(arn)
-    if resource is None:
-        raise ValidationError(message=f"Could not find resource {arn}.")
-    return resource
-
-
-def _list_tags(self: SageMakerResponse) -> ActionResult:
-    arn = self._get_param("ResourceArn")
-    return ActionResult({"Tags": list(_resource(self.sagemaker_backend, arn).tags)})
-
-
-def _add_tags(self: SageMakerModelBackend, arn: str, tags: list[dict[str, str]]) -> list[dict[str, str]]:
-    resource = _resource(self, arn)
-    keys = {tag["Key"] for tag in tags}
-    resource.tags = [tag for tag in resource.tags if tag["Key"] not in keys] + list(tags)
-    return resource.tags
 
 
 class Hosting:
@@ -179,21 +97,13 @@ class Hosting:
         endpoint = self.backend.endpoints[name]
         pending = getattr(endpoint, "pending_deployment_summary", None)
         assert endpoint.endpoint_status == "Updating" and pending, f"{name} is not updating"
-        config = self.backend.endpoint_configs[pending["EndpointConfigName"]]
-        endpoint.endpoint_config_name = config.endpoint_config_name
-        endpoint.production_variants = endpoint._process_production_variants(config.production_variants)
-        endpoint.pending_deployment_summary = None
-        endpoint.endpoint_status = "InService"
-        endpoint.last_modified_time = utcnow()
+        moto_gaps.finish_update(self.backend, endpoint, pending["EndpointConfigName"])
 
     def fail_update(self, name: str, reason: str) -> None:
         """The new fleet never became healthy: SageMaker rolls back to the old config."""
         endpoint = self.backend.endpoints[name]
         assert endpoint.endpoint_status == "Updating", f"{name} is not updating"
-        endpoint.pending_deployment_summary = None
-        endpoint.endpoint_status = "InService"
-        endpoint.failure_reason = reason
-        endpoint.last_modified_time = utcnow()
+        moto_gaps.finish_update(self.backend, endpoint, None, failure=reason)
 
     def live_config(self, name: str) -> str:
         return self.client.describe_endpoint(EndpointName=name)["EndpointConfigName"]
@@ -217,7 +127,7 @@ class Hosting:
         job_tags = self.tags(arn)
         event = copy.deepcopy(load_event("deploy", template))
         detail = {
-            key: _epoch_ms_strings(value)
+            key: event_shape(value)
             for key, value in described.items()
             if key not in ("ModelArtifacts", "FinalMetricDataList", "Tags")
         }
@@ -267,17 +177,6 @@ class Hosting:
         return event
 
 
-def _epoch_ms_strings(value: Any) -> Any:
-    """Training job events carry times as epoch-millisecond strings."""
-    if isinstance(value, datetime):
-        return str(int(value.timestamp() * 1000))
-    if isinstance(value, dict):
-        return {k: _epoch_ms_strings(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_epoch_ms_strings(v) for v in value]
-    return value
-
-
 def install(stack: Any, monkeypatch: pytest.MonkeyPatch) -> Hosting:
     """Patch SageMaker hosting on moto for one test (undone by ``monkeypatch``); the handle to drive it.
 
@@ -285,44 +184,18 @@ def install(stack: Any, monkeypatch: pytest.MonkeyPatch) -> Hosting:
     """
     handle = Hosting(stack.sagemaker)
 
-    def update_endpoint(self: SageMakerResponse) -> ActionResult:
-        result = _update_endpoint(self)
-        handle.update_calls.append((self._get_param("EndpointName"), self._get_param("EndpointConfigName")))
-        return result
-
-    monkeypatch.setattr(SageMakerResponse, "update_endpoint", update_endpoint, raising=False)
-    monkeypatch.setattr(SageMakerModelBackend, "add_tags", _add_tags)
-    monkeypatch.setattr(SageMakerResponse, "list_tags", _list_tags)
-
-    original_create_model = SageMakerResponse.create_model
-    original_create_config = SageMakerResponse.create_endpoint_config
-    original_create_endpoint = SageMakerResponse.create_endpoint
-
-    def create_model(self: SageMakerResponse) -> ActionResult:
-        name = self._get_param("ModelName")
-        arn = f"arn:aws:sagemaker:{self.region}:{self.current_account}:model/{name}"
-        _refuse_existing("model", self.sagemaker_backend._models, name, arn)
-        result = original_create_model(self)
-        flag = self._get_param("EnableNetworkIsolation")
-        self.sagemaker_backend._models[name].enable_network_isolation = bool(flag)
-        return result
-
-    def create_endpoint_config(self: SageMakerResponse) -> ActionResult:
-        name = self._get_param("EndpointConfigName")
-        arn = f"arn:aws:sagemaker:{self.region}:{self.current_account}:endpoint-config/{name}"
-        _refuse_existing("endpoint configuration", self.sagemaker_backend.endpoint_configs, name, arn)
-        return original_create_config(self)
-
-    def create_endpoint(self: SageMakerResponse) -> ActionResult:
-        name = self._get_param("EndpointName")
-        arn = f"arn:aws:sagemaker:{self.region}:{self.current_account}:endpoint/{name}"
-        _refuse_existing("endpoint", self.sagemaker_backend.endpoints, name, arn)
-        result = original_create_endpoint(self)
-        handle.create_calls.append((name, self._get_param("EndpointConfigName")))
+    def created(backend: Any, endpoint: Any) -> None:
+        handle.create_calls.append((endpoint.endpoint_name, endpoint.endpoint_config_name))
         if handle.slow_create:
-            self.sagemaker_backend.endpoints[name].endpoint_status = "Creating"
-        return result
+            endpoint.endpoint_status = "Creating"
 
+    def updating(backend: Any, endpoint: Any, config: str) -> None:
+        handle.update_calls.append((endpoint.endpoint_name, config))
+
+    def set_attr(target: Any, name: str, value: Any) -> None:
+        monkeypatch.setattr(target, name, value, raising=False)
+
+    moto_gaps.install(set_attr, moto_gaps.Hooks(endpoint_created=created, endpoint_updating=updating))
     original_delete_endpoint = SageMakerResponse.delete_endpoint
 
     def delete_endpoint(self: SageMakerResponse) -> Any:
@@ -333,9 +206,6 @@ def install(stack: Any, monkeypatch: pytest.MonkeyPatch) -> Hosting:
         return original_delete_endpoint(self)
 
     monkeypatch.setattr(SageMakerResponse, "delete_endpoint", delete_endpoint)
-    monkeypatch.setattr(SageMakerResponse, "create_model", create_model)
-    monkeypatch.setattr(SageMakerResponse, "create_endpoint_config", create_endpoint_config)
-    monkeypatch.setattr(SageMakerResponse, "create_endpoint", create_endpoint)
     return handle
 
 

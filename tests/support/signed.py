@@ -9,7 +9,7 @@ from typing import Any
 
 from botocore.credentials import Credentials
 
-from sagedrop_cli.api import sign
+from sagedrop_client.api import sign
 
 
 def call(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from sagedrop import api, caller
+from sagedrop.settings import AuthSettings
 
 
 def test_an_iam_caller_is_named_by_its_arn():
@@ -69,7 +70,5 @@ def test_iam_and_apikey_modes_leave_route_checks_to_api_gateway():
 
 
 def test_settings_come_from_the_template_environment():
-    assert caller.AuthSettings.from_env({}) == caller.AuthSettings("iam", "sagedrop-admins")
-    assert caller.AuthSettings.from_env({"AUTH_MODE": "cognito", "ADMIN_GROUP": "ops"}) == caller.AuthSettings(
-        "cognito", "ops"
-    )
+    assert AuthSettings.from_env({}) == AuthSettings("iam", "sagedrop-admins")
+    assert AuthSettings.from_env({"AUTH_MODE": "cognito", "ADMIN_GROUP": "ops"}) == AuthSettings("cognito", "ops")

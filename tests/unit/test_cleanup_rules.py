@@ -24,7 +24,7 @@ from sagedrop.cleanup import (
     read_invocations,
     static_verdict,
 )
-from sagedrop.config import ConfigError
+from sagedrop.settings import ConfigError
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 

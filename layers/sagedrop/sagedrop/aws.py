@@ -10,11 +10,11 @@ callers that fan out); throttling and 5xx answers that survive the retries propa
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from botocore.config import Config
 
+from sagedrop import settings
 from sagedrop.aws_errors import error_code, error_message, is_empty_range, is_not_found
 
 __all__ = [
@@ -60,7 +60,7 @@ class Clients:
 
     @property
     def region(self) -> str:
-        return self._region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+        return self._region or settings.region()
 
     def get(self, service: str) -> Any:
         client = self._clients.get(service)

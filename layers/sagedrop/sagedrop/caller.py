@@ -91,18 +91,3 @@ def require_admin(caller: Caller, *, auth_mode: str, admin_group: str, route: st
             f"administrator adds you with: aws cognito-idp admin-add-user-to-group --user-pool-id <pool> "
             f"--username <you> --group-name {admin_group} (then sign in again for a new token)"
         )
-
-
-@dataclass(frozen=True)
-class AuthSettings:
-    """The predict function's view of the stack's AuthMode (template.yaml: AUTH_MODE, ADMIN_GROUP)."""
-
-    mode: str = "iam"
-    admin_group: str = "sagedrop-admins"
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> AuthSettings:
-        import os
-
-        env = os.environ if env is None else env
-        return cls(mode=env.get("AUTH_MODE") or "iam", admin_group=env.get("ADMIN_GROUP") or "sagedrop-admins")

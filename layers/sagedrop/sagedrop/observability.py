@@ -12,20 +12,16 @@ when tracing is on (``POWERTOOLS_TRACE_DISABLED`` false, the stack's ``EnableTra
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.logging import Logger
 from aws_lambda_powertools.metrics import Metrics, MetricUnit
 
+from sagedrop.settings import tracing_enabled
+
 logger = Logger(service="sagedrop")
 metrics = Metrics(namespace="Sagedrop", service="sagedrop")
-
-
-def tracing_enabled() -> bool:
-    disabled = os.environ.get("POWERTOOLS_TRACE_DISABLED", "true").strip().lower() in ("1", "true", "yes", "on")
-    return not disabled and bool(os.environ.get("LAMBDA_TASK_ROOT"))
 
 
 class NoTracer:

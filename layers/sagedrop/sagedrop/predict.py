@@ -50,6 +50,7 @@ from sagedrop.algorithms.base import (
     ServingContext,
 )
 from sagedrop.codecs import BadModelResponse
+from sagedrop.predict_clients import LazyClient, PredictClients, runtime_config  # re-exported for the handler
 from sagedrop.predict_errors import (  # re-exported: the API's errors are sagedrop.predict's too
     EndpointError,
     EndpointMissing,
@@ -65,14 +66,8 @@ from sagedrop.predict_errors import (  # re-exported: the API's errors are saged
     Unavailable,
     invoke_error,
 )
-from sagedrop.predict_settings import (  # re-exported: the handler imports them from here
-    LazyClient,
-    PredictClients,
-    PredictSettings,
-    SettingsError,
-    runtime_config,
-)
 from sagedrop.served import ModelDirectory, ServedModel, feature_count, no_endpoint_hint, reason_text
+from sagedrop.settings import PredictSettings, SettingsError  # re-exported: the handler imports them from here
 from sagedrop.wake import RETRY_AFTER_S, Waker, WakeResult
 
 __all__ = [

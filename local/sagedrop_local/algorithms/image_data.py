@@ -9,7 +9,7 @@ index, label(s), path relative to the image channel). Multi-label records carry 
 default, class ids with ``label-format=class-id`` in the content type (same page, augmented manifest).
 
 Images are decoded with Pillow (as RGB, or grayscale for one channel), resized so that the shorter side
-is ``resize`` pixels when set (im2rec's rule, ``sagedrop_cli.prepare.images.resized_size``), then cropped
+is ``resize`` pixels when set (im2rec's rule, ``sagedrop_client.prepare.images.resized_size``), then cropped
 to the network's height and width: the centre for evaluation, a random window for the ``crop``
 augmentations. Augmentations as the IC-Hyperparameter page describes them
 (https://docs.aws.amazon.com/sagemaker/latest/dg/IC-Hyperparameter.html, ``augmentation_type``):
@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from sagedrop.recordio import RecordIOError, iter_image_rec
-from sagedrop_cli.prepare.images import resized_size
+from sagedrop_client.prepare.images import resized_size
 from sagedrop_local.algorithms.common import channel_files, client_error, relative_name
 
 SKIPPED_SUFFIXES = (".idx", ".lst")  # im2rec's companions of a .rec, harmless in a channel

@@ -183,8 +183,8 @@ def parse_hyperparameters(given: Mapping[str, str], log: Log) -> dict[str, Any]:
 
 def read_vocab(directory: Path, name: str) -> dict[str, int]:
     """A vocabulary file of the vocab channel, checked as ``sagedrop prepare seq2seq`` checks it."""
-    from sagedrop_cli.prepare import PrepareError
-    from sagedrop_cli.prepare.seq2seq import load_vocab
+    from sagedrop_client.prepare import PrepareError
+    from sagedrop_client.prepare.seq2seq import load_vocab
 
     path = directory / name
     if not path.is_file():

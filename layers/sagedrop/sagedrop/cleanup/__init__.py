@@ -111,7 +111,6 @@ from .settings import (
     MAX_IDLE_MINUTES,
     MIN_IDLE_MINUTES,
     CleanupSettings,
-    parse_bool,
 )
 from .trigger import (
     Trigger,
@@ -166,7 +165,6 @@ __all__ = [
     "list_endpoints",
     "list_older_than",
     "metric_period",
-    "parse_bool",
     "read_invocations",
     "scalable_targets",
     "static_verdict",

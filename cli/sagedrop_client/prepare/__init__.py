@@ -4,11 +4,11 @@ Each tool turns raw files into a *model folder* that ``sagedrop submit DIR`` upl
 per channel (``train/``, ``validation/``, ``vocab/``, ``train_lst/``, ...) plus by-products next to
 them (``.lst``/``.idx`` lists, ``classes.json``) that are not channels and are not uploaded.
 
-* ``sagedrop_cli.prepare.images``: a folder with one sub-folder per class -> MXNet ``.rec`` files
+* ``sagedrop_client.prepare.images``: a folder with one sub-folder per class -> MXNet ``.rec`` files
   (im2rec-compatible) or the raw-image layout with ``.lst`` files.
-* ``sagedrop_cli.prepare.seq2seq``: a parallel corpus -> ``vocab.src.json``, ``vocab.trg.json``,
+* ``sagedrop_client.prepare.seq2seq``: a parallel corpus -> ``vocab.src.json``, ``vocab.trg.json``,
   ``train.rec``, ``val.rec`` (``create_vocab_proto.py``-compatible).
-* ``sagedrop_cli.prepare.text``: BlazingText input (Word2Vec sentences, supervised ``__label__`` lines).
+* ``sagedrop_client.prepare.text``: BlazingText input (Word2Vec sentences, supervised ``__label__`` lines).
 
 This module holds what they share: the error type, the line reader that names ``file:line`` in
 decoding errors, the seeded validation splitter and the staging folder that makes every run
