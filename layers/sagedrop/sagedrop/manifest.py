@@ -432,18 +432,19 @@ def parse(
             )
     if label_bins is not None:
         classes = algorithm.class_count(typed)
-        if algorithm.name not in ("linear-learner", "xgboost"):
+        if not algorithm.numeric_csv_label:
             check.add(
                 "$.label_bins",
                 f"{algorithm.name} has no numeric label column to bin",
-                "label_bins applies to linear-learner and xgboost CSV data",
+                f"label_bins applies to {algorithms.listed('numeric_csv_label')} CSV data",
             )
         elif classes is None:
             check.add(
                 "$.label_bins",
                 "label_bins turns the label into classes, but the hyperparameters train a regressor",
-                "use predictor_type multiclass_classifier with num_classes (linear-learner) "
-                "or objective multi:softmax with num_class (xgboost), equal to label_bins",
+                "use "
+                + " or ".join(f"{a.multiclass_hint} ({a.name})" for a in algorithms.having("numeric_csv_label"))
+                + ", equal to label_bins",
             )
         elif classes != label_bins:
             check.add(
@@ -451,11 +452,11 @@ def parse(
                 f"{label_bins} bins but the hyperparameters say {classes} classes",
                 "make label_bins equal the number of classes",
             )
-    if convert is not None and algorithm.name not in ("linear-learner", "xgboost"):
+    if convert is not None and not algorithm.converts_csv_to_recordio:
         check.add(
             "$.convert",
             f"{algorithm.name} data cannot be converted to RecordIO-protobuf",
-            "convert applies to linear-learner and xgboost CSV channels",
+            f"convert applies to {algorithms.listed('converts_csv_to_recordio')} CSV channels",
         )
 
     if check.problems:

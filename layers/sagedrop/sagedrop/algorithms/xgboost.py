@@ -15,7 +15,12 @@ from typing import Any
 
 from sagedrop import codecs
 from sagedrop.algorithms import xgboost_hyperparameters as xhp
-from sagedrop.algorithms.accounts import REPOSITORIES, XGBOOST, XGBOOST_CPU_PY3_VERSIONS, XGBOOST_VERSIONS
+from sagedrop.algorithms.accounts import (
+    XGBOOST,
+    XGBOOST_CPU_PY3_VERSIONS,
+    XGBOOST_LEGACY_REPOSITORY,
+    XGBOOST_VERSIONS,
+)
 from sagedrop.algorithms.base import (
     LIBSVM_TYPES,
     Algorithm,
@@ -147,7 +152,8 @@ class XGBoost(Algorithm):
 
     name = "xgboost"
     title = "XGBoost"
-    repository = REPOSITORIES["xgboost"]
+    # The "repository" field of image_uri_config/xgboost.json (sources and commits: accounts.py).
+    repository = "sagemaker-xgboost"
     accounts = XGBOOST
     default_version = DEFAULT_VERSION
     versions = SUPPORTED_VERSIONS
@@ -166,6 +172,11 @@ class XGBoost(Algorithm):
     supports_distributed = True
     supports_network_isolation = True
     input_modes = ("File", "Pipe")
+    # CSV training data is label first, no header, and the train channel also takes RecordIO-protobuf
+    # (xgboost.html "Input/Output interface", cited at CHANNELS): label_bins and convert apply.
+    numeric_csv_label = True
+    multiclass_hint = "objective multi:softmax with num_class"
+    converts_csv_to_recordio = True
     # The container saves the booster as "xgboost-model" (algorithm_mode/train.py) but serves the
     # file(s) it finds in the model directory whatever their names: see directory_loading().
     serving_files = ()
@@ -190,8 +201,11 @@ class XGBoost(Algorithm):
         """Every framework version shares one account map."""
         return XGBOOST
 
-    def repository_for(self, version: str) -> str:
-        return REPOSITORIES["xgboost"]
+    def image_repositories(self) -> tuple[str, ...]:
+        """The framework repository, and the SDK's legacy first-party one (``XGBOOST_LEGACY_REPOSITORY``,
+        version "1"): sagedrop builds no URI for it, but template.yaml lets the execution role pull it
+        and the local stack reads its images as XGBoost."""
+        return tuple(sorted({*super().image_repositories(), XGBOOST_LEGACY_REPOSITORY}))
 
     def image_tag(self, version: str) -> str:
         """1.0-1 and older are tagged ``<version>-cpu-py3``; later ones by the version alone."""
