@@ -76,6 +76,8 @@ class Algorithm(TrainingRules, InferenceCodec):
     title: str = ""
     repository: str = ""
     accounts: Mapping[str, str] = {}
+    extra_repositories: tuple[str, ...] = ()
+    """Repositories besides ``repository_for(version)`` that the execution role may pull from."""
     default_version: str = "1"
     versions: tuple[str, ...] = ("1",)
     channels: tuple[ChannelSpec, ...] = ()
@@ -126,7 +128,7 @@ class Algorithm(TrainingRules, InferenceCodec):
     def image_repositories(self) -> tuple[str, ...]:
         """Every ECR repository the algorithm's images come from (template.yaml lets the SageMaker
         execution role pull from each: a test compares the two)."""
-        return tuple(sorted({self.repository_for(version) for version in self.versions}))
+        return tuple(sorted({*(self.repository_for(version) for version in self.versions), *self.extra_repositories}))
 
     def image_tag(self, version: str) -> str:
         """The image tag for a version (most are the version itself)."""

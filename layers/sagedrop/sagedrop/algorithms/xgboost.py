@@ -154,7 +154,10 @@ class XGBoost(Algorithm):
     title = "XGBoost"
     # The "repository" field of image_uri_config/xgboost.json (sources and commits: accounts.py).
     repository = "sagemaker-xgboost"
-    accounts = XGBOOST
+    accounts = XGBOOST  # every framework version shares one account map
+    # The SDK's legacy first-party repository (version "1"): sagedrop builds no URI for it, but the
+    # execution role may pull it (template.yaml) and the local stack reads its images as XGBoost.
+    extra_repositories = (XGBOOST_LEGACY_REPOSITORY,)
     default_version = DEFAULT_VERSION
     versions = SUPPORTED_VERSIONS
     channels = CHANNELS
@@ -172,8 +175,7 @@ class XGBoost(Algorithm):
     supports_distributed = True
     supports_network_isolation = True
     input_modes = ("File", "Pipe")
-    # CSV training data is label first, no header, and the train channel also takes RecordIO-protobuf
-    # (xgboost.html "Input/Output interface", cited at CHANNELS): label_bins and convert apply.
+    # CSV label first and RecordIO-protobuf in train (cited at CHANNELS): label_bins and convert apply.
     numeric_csv_label = True
     multiclass_hint = "objective multi:softmax with num_class"
     converts_csv_to_recordio = True
@@ -196,16 +198,6 @@ class XGBoost(Algorithm):
     def directory_loading(self, version: str) -> DirectoryLoading | None:
         """What each version's container loads from the model directory (serve_utils.get_loaded_booster)."""
         return MODEL_DIRECTORY_LOADING.get(version)
-
-    def accounts_for(self, version: str) -> Mapping[str, str]:
-        """Every framework version shares one account map."""
-        return XGBOOST
-
-    def image_repositories(self) -> tuple[str, ...]:
-        """The framework repository, and the SDK's legacy first-party one (``XGBOOST_LEGACY_REPOSITORY``,
-        version "1"): sagedrop builds no URI for it, but template.yaml lets the execution role pull it
-        and the local stack reads its images as XGBoost."""
-        return tuple(sorted({*super().image_repositories(), XGBOOST_LEGACY_REPOSITORY}))
 
     def image_tag(self, version: str) -> str:
         """1.0-1 and older are tagged ``<version>-cpu-py3``; later ones by the version alone."""
