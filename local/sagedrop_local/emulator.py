@@ -33,12 +33,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sagedrop.algorithms.accounts import REPOSITORIES
+from sagedrop.algorithms import all_algorithms
 from sagedrop_local import moto_gaps
 from sagedrop_local.moto_gaps import EVENT_ENDPOINT_STATUS, Patch, epoch_ms, event_shape
 
-REPOSITORY_TO_ALGORITHM = {repo: name for name, repo in REPOSITORIES.items()}
-REPOSITORY_TO_ALGORITHM["xgboost"] = "xgboost"  # the legacy repository
+REPOSITORY_TO_ALGORITHM = {repo: a.name for a in all_algorithms() for repo in a.image_repositories()}
 
 
 def algorithm_of_image(image: str) -> str:

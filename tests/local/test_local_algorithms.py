@@ -7,6 +7,7 @@ downloaded and every assertion is on concrete values.
 
 from __future__ import annotations
 
+import importlib
 import json
 import random
 from collections import Counter
@@ -91,10 +92,30 @@ def metrics_of(result) -> dict[str, float]:
 # --------------------------------------------------------------------------------------------
 
 
-def test_every_algorithm_of_the_layer_trains_locally_and_others_are_refused_clearly(tmp_path: Path) -> None:
+def test_every_algorithm_of_the_layer_has_a_local_module_or_a_reason_not_to() -> None:
+    """An algorithm added to the layer's registry fails here until local/sagedrop_local/algorithms/ has a
+    module named like its layer module, with ``train`` and ``load`` (or NOT_TRAINED_LOCALLY says why not)."""
     from sagedrop.algorithms import NAMES
 
-    assert sorted(algorithms.ALGORITHMS) == sorted(NAMES)
+    assert set(algorithms.NOT_TRAINED_LOCALLY) <= set(NAMES)
+    assert all(reason.strip() for reason in algorithms.NOT_TRAINED_LOCALLY.values())
+    assert set(algorithms.ALGORITHMS) | set(algorithms.NOT_TRAINED_LOCALLY) == set(NAMES)
+    problems = []
+    for name, module_path in algorithms.ALGORITHMS.items():
+        try:
+            module = importlib.import_module(module_path)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_path:
+                raise
+            problems.append(f"{name}: no module {module_path} (write it, or add {name} to NOT_TRAINED_LOCALLY)")
+            continue
+        problems += [
+            f"{name}: {module_path}.{f} is missing" for f in ("train", "load") if not callable(getattr(module, f, None))
+        ]
+    assert problems == []
+
+
+def test_other_algorithms_are_refused_clearly(tmp_path: Path) -> None:
     message = algorithms.unsupported_message("kmeans")
     assert message.startswith("ClientError: ")
     with pytest.raises(AlgorithmError, match="unknown algorithm 'kmeans'"):

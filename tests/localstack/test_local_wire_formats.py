@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 
 from sagedrop import recordio
-from sagedrop.algorithms.accounts import REPOSITORIES
+from sagedrop.algorithms import get
 from sagedrop_local import algorithms
 from sagedrop_local.stack import LocalStack
 
@@ -66,7 +66,7 @@ def stack(tmp_path_factory) -> Any:
             sagemaker.create_model(
                 ModelName=algorithm,
                 PrimaryContainer={
-                    "Image": f"123456789012.dkr.ecr.us-east-1.amazonaws.com/{REPOSITORIES[algorithm]}:{tag}",
+                    "Image": f"123456789012.dkr.ecr.us-east-1.amazonaws.com/{get(algorithm).repository}:{tag}",
                     "ModelDataUrl": f"s3://{local.data_bucket}/m/{algorithm}.tar.gz",
                 },
                 ExecutionRoleArn="arn:aws:iam::123456789012:role/local",

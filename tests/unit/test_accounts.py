@@ -10,11 +10,10 @@ import re
 
 import pytest
 
-from sagedrop.algorithms import accounts
+from sagedrop.algorithms import accounts, all_algorithms
 from sagedrop.algorithms.accounts import (
     BUILTIN,
     LINEAR_LEARNER,
-    REPOSITORIES,
     XGBOOST,
     XGBOOST_LEGACY,
     XGBOOST_LEGACY_REPOSITORY,
@@ -106,7 +105,8 @@ def test_regions_are_written_in_alphabetical_order(name: str) -> None:
 
 
 def test_repositories() -> None:
-    assert REPOSITORIES == {
+    """Each algorithm module's ``repository`` is the "repository" field of its image_uri_config file."""
+    assert {a.name: a.repository for a in all_algorithms()} == {
         "linear-learner": "linear-learner",
         "xgboost": "sagemaker-xgboost",
         "blazingtext": "blazingtext",
@@ -148,7 +148,7 @@ def test_ecr_domain(region: str, domain: str) -> None:
 def test_a_published_image_uri_can_be_rebuilt() -> None:
     # A URI people use in the wild for XGBoost 1.7-1 in us-east-1.
     region = "us-east-1"
-    uri = f"{XGBOOST[region]}.dkr.ecr.{region}.{ecr_domain(region)}/{REPOSITORIES['xgboost']}:1.7-1"
+    uri = f"{XGBOOST[region]}.dkr.ecr.{region}.{ecr_domain(region)}/sagemaker-xgboost:1.7-1"
     assert uri == "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
     cn = f"{BUILTIN['cn-north-1']}.dkr.ecr.cn-north-1.{ecr_domain('cn-north-1')}/blazingtext:1"
     assert cn == "390948362332.dkr.ecr.cn-north-1.amazonaws.com.cn/blazingtext:1"

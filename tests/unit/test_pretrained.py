@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from sagedrop import naming
+from sagedrop.algorithms import NAMES
 from sagedrop.errors import ManifestError
 from sagedrop.manifest import Defaults
 from sagedrop.pretrained import (
@@ -18,6 +19,9 @@ from sagedrop.pretrained import (
     release_name,
 )
 from tests.support.template import resource
+
+ALGORITHMS = ", ".join(NAMES)
+"""The registry's names, in its order, as the messages list them."""
 
 
 def parse(data: dict[str, Any], **kwargs: Any):
@@ -101,7 +105,7 @@ def test_without_an_algorithm_or_a_folder_the_message_says_what_to_add():
         parse({}, default_name="")
     assert messages(exc) == [
         '$.algorithm: deploy.json must name the algorithm that trained the model (add "algorithm": one of '
-        "linear-learner, xgboost, blazingtext, image-classification, seq2seq)",
+        f"{ALGORITHMS})",
         "$.name: deploy.json sits at the top of the bucket, so it has no folder to name the model after (put it in a "
         'folder with model.tar.gz (my-model/deploy.json) or set "name")',
     ]
@@ -111,8 +115,7 @@ def test_unknown_algorithm_suggests_the_close_one():
     with pytest.raises(ManifestError) as exc:
         parse({"algorithm": "xgbost"})
     assert messages(exc) == [
-        "$.algorithm: unknown algorithm 'xgbost': use one of linear-learner, xgboost, blazingtext, "
-        "image-classification, seq2seq; did you mean 'xgboost'?"
+        f"$.algorithm: unknown algorithm 'xgbost': use one of {ALGORITHMS}; did you mean 'xgboost'?"
     ]
 
 

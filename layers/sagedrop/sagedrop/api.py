@@ -16,6 +16,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from sagedrop.algorithms import NAMES
 from sagedrop.algorithms.base import PredictionInput
 from sagedrop.codecs import MB, BadInput, PayloadTooLarge, parse_json_body, size_text
 from sagedrop.errors import Problem, UserError
@@ -339,7 +340,7 @@ MODEL_SCHEMA: dict[str, Any] = {
         },
         "algorithm": {
             "type": "string",
-            "enum": ["linear-learner", "xgboost", "blazingtext", "image-classification", "seq2seq"],
+            "enum": list(NAMES),
         },
         "version": {"type": "string"},
         "endpoint": {"type": "string"},
@@ -430,10 +431,14 @@ PREDICTION_REQUEST: dict[str, Any] = {
                     },
                     "configuration": {
                         "type": "object",
-                        "description": "inference options: k (blazingtext supervised), top_k (image-classification)",
+                        "description": (
+                            "inference options: k (blazingtext supervised), top_k (image-classification), "
+                            "attention_matrix (seq2seq)"
+                        ),
                         "properties": {
                             "k": {"type": "integer", "minimum": 1},
                             "top_k": {"type": "integer", "minimum": 1},
+                            "attention_matrix": {"type": "boolean"},
                         },
                     },
                 },

@@ -53,17 +53,6 @@ up to about 25 GB of decompressed data are read in time; S3's read speed in Lamb
 PACK = "pack the model files with: tar -czf model.tar.gz -C <folder holding the files> ."
 AGAIN = "upload model.tar.gz again (the whole file), then deploy.json"
 
-# Why each algorithm's container needs its files, said once (the patterns come from the algorithm).
-SERVING_HINTS = {
-    "seq2seq": "the Seq2Seq container reads the model files and the vocabularies vocab.src.json and "
-    "vocab.trg.json side by side from the archive's top level (a seq2seq training job's model.tar.gz "
-    "holds them so)",
-    "linear-learner": "the Linear Learner container loads model_algo-1 (what its training job writes)",
-    "blazingtext": "the BlazingText container loads vectors.bin (Word2Vec) or model.bin (supervised)",
-    "image-classification": "the Image Classification container loads image-classification-symbol.json "
-    "and image-classification-<epoch>.params",
-}
-
 
 class ArchiveError(UserError):
     """model.tar.gz is missing, not a gzip tar, or lacks what the algorithm serves."""
@@ -335,7 +324,7 @@ def archive_problems(
         return directory_problems(contents, loading, where=where)
     problems: list[Problem] = []
     top = contents.top_level
-    why = SERVING_HINTS.get(algorithm.name, f"the {algorithm.title} container serves {', '.join(patterns)}")
+    why = algorithm.serving_hint or f"the {algorithm.title} container serves {', '.join(patterns)}"
     for pattern in patterns:
         if any(fnmatch.fnmatchcase(name, pattern) for name in top):
             continue

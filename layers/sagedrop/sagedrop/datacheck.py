@@ -26,7 +26,6 @@ RECORDIO_MAGIC = b"\x0a\x23\xd7\xce"  # 0xced7230a little-endian (MXNet / SageMa
 PARQUET_MAGIC = b"PAR1"
 JPEG_MAGIC = b"\xff\xd8\xff"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-SEQ2SEQ_VOCAB_FILES = ("vocab.src.json", "vocab.trg.json")
 
 
 class ObjectStore(Protocol):
@@ -151,17 +150,11 @@ def resolve_channels(
                     + ", ".join(sorted(spec.content_types)),
                 )
             )
-        if name == "vocab" and algorithm.name == "seq2seq":
+        if spec is not None and spec.required_files:
             names = {key.rsplit("/", 1)[-1] for key, _ in objects}
-            for needed in SEQ2SEQ_VOCAB_FILES:
+            for needed in spec.required_files:
                 if needed not in names:
-                    problems.append(
-                        Problem(
-                            f"channel vocab ({location})",
-                            f"{needed} is missing",
-                            "upload vocab.src.json and vocab.trg.json (sagedrop prepare seq2seq writes them)",
-                        )
-                    )
+                    problems.append(Problem(f"channel {name} ({location})", f"{needed} is missing", spec.files_hint))
         resolved[name] = ResolvedChannel(
             name=name,
             bucket=channel_bucket,
@@ -458,7 +451,8 @@ def check_channels_data(
     problems: list[Problem] = []
     facts: dict[str, SampleFacts] = {}
     for name, channel in channels.items():
-        if channel.sample_key is None or name in ("vocab", "model"):
+        spec = manifest.algorithm.channel(name)
+        if channel.sample_key is None or (spec is not None and not spec.holds_records):
             continue
         sample = store.head_bytes(channel.bucket, channel.sample_key, SAMPLE_BYTES + 1)
         truncated = len(sample) > SAMPLE_BYTES

@@ -11,8 +11,10 @@ One interface for every algorithm, looked up by the name manifests use:
   (``serving``: the Model's image tag and container environment, for the modules that use them);
   ``invoke(body, content_type, accept)`` answers in the algorithm's real wire format or raises
   :class:`InvokeError` (the container's HTTP status and message, for InvokeEndpoint's ModelError).
-* ``supported(algorithm)``: every algorithm of the layer's registry trains locally (a test keeps the two
-  lists equal); ``unsupported_message(algorithm)`` is the FailureReason for any other name.
+* ``supported(algorithm)``: every algorithm of the layer's registry trains locally, in the module of this
+  package named like its layer module (``sagedrop.algorithms.seq2seq`` -> ``sagedrop_local.algorithms.seq2seq``),
+  unless :data:`NOT_TRAINED_LOCALLY` says why not (a test fails when a module is missing);
+  ``unsupported_message(algorithm)`` is the FailureReason for any other name.
 
 Local only: the Lambda layer (``sagedrop``) never imports this package.
 """
@@ -26,10 +28,12 @@ from pathlib import Path
 from types import ModuleType
 from typing import Protocol
 
+from sagedrop.algorithms import NAMES, module_name
 from sagedrop_local.algorithms.common import AlgorithmError, InvokeError, Serving, TrainResult
 
 __all__ = [
     "ALGORITHMS",
+    "NOT_TRAINED_LOCALLY",
     "AlgorithmError",
     "InvokeError",
     "Predictor",
@@ -41,12 +45,11 @@ __all__ = [
     "unsupported_message",
 ]
 
+NOT_TRAINED_LOCALLY: Mapping[str, str] = {}
+"""Algorithms of the layer's registry without a local module, each with the reason (none today)."""
+
 ALGORITHMS: Mapping[str, str] = {
-    "xgboost": "sagedrop_local.algorithms.xgboost",
-    "linear-learner": "sagedrop_local.algorithms.linear_learner",
-    "blazingtext": "sagedrop_local.algorithms.blazingtext",
-    "seq2seq": "sagedrop_local.algorithms.seq2seq",
-    "image-classification": "sagedrop_local.algorithms.image_classification",
+    name: f"{__name__}.{module_name(name).rsplit('.', 1)[1]}" for name in NAMES if name not in NOT_TRAINED_LOCALLY
 }
 """Algorithm name (as in manifests) -> module with ``train(...)`` and ``load(model_dir)``."""
 
@@ -62,6 +65,8 @@ def supported(algorithm: str) -> bool:
 
 
 def unsupported_message(algorithm: str) -> str:
+    if algorithm in NOT_TRAINED_LOCALLY:
+        return f"ClientError: the local stack does not train {algorithm}: {NOT_TRAINED_LOCALLY[algorithm]}"
     return f"ClientError: unknown algorithm {algorithm!r}: the local stack trains {', '.join(ALGORITHMS)}"
 
 

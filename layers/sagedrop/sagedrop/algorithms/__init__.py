@@ -1,7 +1,9 @@
 """The algorithm registry: one line per algorithm, each module imported on first use.
 
 Adding a sixth algorithm means adding one module (subclass of ``Algorithm`` exposing
-``ALGORITHM``) and one line in ``_MODULES``.
+``ALGORITHM``) and one line in ``_MODULES`` (docs/adding-an-algorithm.md). Other modules ask the
+algorithm for its facts or iterate this registry (:func:`all_algorithms`, :func:`having`); they never
+test an algorithm's name.
 """
 
 from __future__ import annotations
@@ -46,3 +48,21 @@ def get(name: str) -> Algorithm:
 
 def all_algorithms() -> list[Algorithm]:
     return [get(name) for name in NAMES]
+
+
+def module_name(name: str) -> str:
+    """The module that defines the algorithm ``name`` (``sagedrop.algorithms.<module>``)."""
+    if name not in _MODULES:
+        raise UnknownAlgorithm(name)
+    return _MODULES[name]
+
+
+def having(fact: str) -> list[Algorithm]:
+    """The algorithms whose attribute ``fact`` is true (e.g. ``numeric_csv_label``), in registry order."""
+    return [algorithm for algorithm in all_algorithms() if getattr(algorithm, fact)]
+
+
+def listed(fact: str) -> str:
+    """The names of the algorithms :func:`having` ``fact``, as words: ``a``, ``a and b``, ``a, b and c``."""
+    names = [algorithm.name for algorithm in having(fact)]
+    return " and ".join(names) if len(names) < 3 else f"{', '.join(names[:-1])} and {names[-1]}"

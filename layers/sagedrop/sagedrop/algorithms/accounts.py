@@ -34,14 +34,8 @@ us-west-2).
 
 from __future__ import annotations
 
-# Algorithm name -> ECR repository name (the "repository" field in each file).
-REPOSITORIES: dict[str, str] = {
-    "linear-learner": "linear-learner",
-    "xgboost": "sagemaker-xgboost",
-    "blazingtext": "blazingtext",
-    "image-classification": "image-classification",
-    "seq2seq": "seq2seq",
-}
+# Each algorithm module names its ECR repository (``Algorithm.repository``: the "repository" field
+# of its file in the copies above); this module keeps the account maps, which several share.
 
 # First-party algorithms are published under one version, used as the tag: "<repo>:1".
 BUILTIN_VERSION = "1"

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sagedrop import codecs
-from sagedrop.algorithms.accounts import BUILTIN, BUILTIN_VERSION, REPOSITORIES
+from sagedrop.algorithms.accounts import BUILTIN, BUILTIN_VERSION
 from sagedrop.algorithms.base import (
     Algorithm,
     BatchFormat,
@@ -100,7 +100,8 @@ class BlazingText(Algorithm):
 
     name = "blazingtext"
     title = "BlazingText"
-    repository = REPOSITORIES["blazingtext"]
+    # The "repository" field of image_uri_config/blazingtext.json (sources and commits: accounts.py).
+    repository = "blazingtext"
     accounts = BUILTIN
     default_version = BUILTIN_VERSION
     versions = (BUILTIN_VERSION,)
@@ -123,6 +124,7 @@ class BlazingText(Algorithm):
     input_modes = ("File", "Pipe")
     # Both modes write a *.bin that hosting loads; serving_files_for() says which one.
     serving_files = ("*.bin",)
+    serving_hint = "the BlazingText container loads vectors.bin (Word2Vec) or model.bin (supervised)"
     # Batch transform: JSON Lines, one {"source": "sentence"} per line, answered one JSON object per line
     # (https://docs.aws.amazon.com/sagemaker/latest/dg/blazingtext.html, "Input/Output Interface", batch
     # transform in JSON Lines format).

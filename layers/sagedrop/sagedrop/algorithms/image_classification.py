@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sagedrop import codecs
-from sagedrop.algorithms.accounts import BUILTIN, BUILTIN_VERSION, REPOSITORIES
+from sagedrop.algorithms.accounts import BUILTIN, BUILTIN_VERSION
 from sagedrop.algorithms.base import (
     Algorithm,
     BatchFormat,
@@ -127,7 +127,15 @@ CHANNELS: tuple[ChannelSpec, ...] = (
     ChannelSpec(
         "validation_lst", False, _LST_TYPES, "application/x-image", IMAGE_TYPES, "one .lst file (image format)"
     ),
-    ChannelSpec("model", False, {".tar.gz": MODEL_TYPE}, MODEL_TYPE, (MODEL_TYPE,), "model.tar.gz to start from"),
+    ChannelSpec(
+        "model",
+        False,
+        {".tar.gz": MODEL_TYPE},
+        MODEL_TYPE,
+        (MODEL_TYPE,),
+        "model.tar.gz to start from",
+        holds_records=False,
+    ),
 )
 
 
@@ -136,7 +144,8 @@ class ImageClassification(Algorithm):
 
     name = "image-classification"
     title = "Image Classification"
-    repository = REPOSITORIES["image-classification"]
+    # The "repository" field of image_uri_config/image-classification.json (sources and commits: accounts.py).
+    repository = "image-classification"
     accounts = BUILTIN
     default_version = BUILTIN_VERSION
     versions = (BUILTIN_VERSION,)
@@ -157,6 +166,10 @@ class ImageClassification(Algorithm):
     # Not in the docs: the job writes the MXNet checkpoint pair image-classification-symbol.json and
     # image-classification-<epoch>.params (with model-shapes.json) into model.tar.gz.
     serving_files = ("image-classification-symbol.json", "image-classification-*.params")
+    serving_hint = (
+        "the Image Classification container loads image-classification-symbol.json "
+        "and image-classification-<epoch>.params"
+    )
     # Batch transform: one image per file (SplitType None), answered with a JSON list of class probabilities
     # (https://docs.aws.amazon.com/sagemaker/latest/dg/image-classification.html, "Input/Output Interface":
     # inference accepts image/png, image/jpeg and application/x-image). An image cannot be joined to JSON.

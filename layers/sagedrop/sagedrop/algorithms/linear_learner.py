@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sagedrop import codecs
-from sagedrop.algorithms.accounts import BUILTIN_VERSION, LINEAR_LEARNER, REPOSITORIES
+from sagedrop.algorithms.accounts import BUILTIN_VERSION, LINEAR_LEARNER
 from sagedrop.algorithms.base import (
     Algorithm,
     BatchFormat,
@@ -203,7 +203,8 @@ class LinearLearner(Algorithm):
 
     name = "linear-learner"
     title = "Linear Learner"
-    repository = REPOSITORIES["linear-learner"]
+    # The "repository" field of image_uri_config/linear-learner.json (sources and commits: accounts.py).
+    repository = "linear-learner"
     accounts = LINEAR_LEARNER
     default_version = BUILTIN_VERSION
     versions = (BUILTIN_VERSION,)
@@ -227,6 +228,12 @@ class LinearLearner(Algorithm):
     # the archive of these algorithms holds "model_algo-1" (the page's example is k-means); whether the
     # (non-public) container insists on that name is not documented.
     serving_files = ("model_algo-*",)
+    serving_hint = "the Linear Learner container loads model_algo-1 (what its training job writes)"
+    # CSV training data is label first, no header, and the train channel also takes RecordIO-protobuf
+    # (linear-learner.html "Input/Output interface", cited at CHANNELS): label_bins and convert apply.
+    numeric_csv_label = True
+    multiclass_hint = "predictor_type multiclass_classifier with num_classes"
+    converts_csv_to_recordio = True
     # Batch transform (https://docs.aws.amazon.com/sagemaker/latest/dg/cdf-inference.html, "Use batch transform
     # with built-in algorithms"; answers per LL-in-formats.html "JSONLINES response formats": one JSON object per
     # record, so a .out line is one input row). Linear Learner answers no CSV, so a CSV input cannot be joined.

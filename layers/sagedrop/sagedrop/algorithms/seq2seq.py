@@ -9,7 +9,7 @@ import math
 from typing import Any
 
 from sagedrop import codecs
-from sagedrop.algorithms.accounts import BUILTIN, BUILTIN_VERSION, REPOSITORIES
+from sagedrop.algorithms.accounts import BUILTIN, BUILTIN_VERSION
 from sagedrop.algorithms.base import (
     Algorithm,
     BatchFormat,
@@ -104,7 +104,17 @@ _DATA_TYPES = {".rec": _RECORDIO, ".pbr": _RECORDIO, ".recordio": _RECORDIO, ".p
 CHANNELS: tuple[ChannelSpec, ...] = (
     ChannelSpec("train", True, _DATA_TYPES, _RECORDIO, (_RECORDIO,), "RecordIO-protobuf, int32 source/target"),
     ChannelSpec("validation", True, _DATA_TYPES, _RECORDIO, (_RECORDIO,), "RecordIO-protobuf, int32 source/target"),
-    ChannelSpec("vocab", True, {}, None, (), "vocab.src.json and vocab.trg.json"),
+    ChannelSpec(
+        "vocab",
+        True,
+        {},
+        None,
+        (),
+        "vocab.src.json and vocab.trg.json",
+        required_files=("vocab.src.json", "vocab.trg.json"),
+        files_hint="upload vocab.src.json and vocab.trg.json (sagedrop prepare seq2seq writes them)",
+        holds_records=False,
+    ),
 )
 
 
@@ -113,7 +123,8 @@ class Seq2Seq(Algorithm):
 
     name = "seq2seq"
     title = "Sequence-to-Sequence"
-    repository = REPOSITORIES["seq2seq"]
+    # The "repository" field of image_uri_config/seq2seq.json (sources and commits: accounts.py).
+    repository = "seq2seq"
     accounts = BUILTIN
     default_version = BUILTIN_VERSION
     versions = (BUILTIN_VERSION,)
@@ -148,6 +159,11 @@ class Seq2Seq(Algorithm):
     # The page says the vocabulary files are needed for inference, so model.tar.gz must carry them;
     # their exact names inside the archive are not documented (hence the patterns).
     serving_files = ("vocab.src*.json", "vocab.trg*.json")
+    serving_hint = (
+        "the Seq2Seq container reads the model files and the vocabularies vocab.src.json and "
+        "vocab.trg.json side by side from the archive's top level (a seq2seq training job's model.tar.gz "
+        "holds them so)"
+    )
     # Batch transform: JSON Lines, {"source": "sentence"} per line, answered {"target": "..."} per line
     # (https://docs.aws.amazon.com/sagemaker/latest/dg/seq-2-seq.html, "Input/Output Interface": batch
     # transform in JSON Lines format).

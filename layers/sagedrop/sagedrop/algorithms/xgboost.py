@@ -15,7 +15,12 @@ from typing import Any
 
 from sagedrop import codecs
 from sagedrop.algorithms import xgboost_hyperparameters as xhp
-from sagedrop.algorithms.accounts import REPOSITORIES, XGBOOST, XGBOOST_CPU_PY3_VERSIONS, XGBOOST_VERSIONS
+from sagedrop.algorithms.accounts import (
+    XGBOOST,
+    XGBOOST_CPU_PY3_VERSIONS,
+    XGBOOST_LEGACY_REPOSITORY,
+    XGBOOST_VERSIONS,
+)
 from sagedrop.algorithms.base import (
     LIBSVM_TYPES,
     Algorithm,
@@ -147,8 +152,12 @@ class XGBoost(Algorithm):
 
     name = "xgboost"
     title = "XGBoost"
-    repository = REPOSITORIES["xgboost"]
-    accounts = XGBOOST
+    # The "repository" field of image_uri_config/xgboost.json (sources and commits: accounts.py).
+    repository = "sagemaker-xgboost"
+    accounts = XGBOOST  # every framework version shares one account map
+    # The SDK's legacy first-party repository (version "1"): sagedrop builds no URI for it, but the
+    # execution role may pull it (template.yaml) and the local stack reads its images as XGBoost.
+    extra_repositories = (XGBOOST_LEGACY_REPOSITORY,)
     default_version = DEFAULT_VERSION
     versions = SUPPORTED_VERSIONS
     channels = CHANNELS
@@ -166,6 +175,10 @@ class XGBoost(Algorithm):
     supports_distributed = True
     supports_network_isolation = True
     input_modes = ("File", "Pipe")
+    # CSV label first and RecordIO-protobuf in train (cited at CHANNELS): label_bins and convert apply.
+    numeric_csv_label = True
+    multiclass_hint = "objective multi:softmax with num_class"
+    converts_csv_to_recordio = True
     # The container saves the booster as "xgboost-model" (algorithm_mode/train.py) but serves the
     # file(s) it finds in the model directory whatever their names: see directory_loading().
     serving_files = ()
@@ -185,13 +198,6 @@ class XGBoost(Algorithm):
     def directory_loading(self, version: str) -> DirectoryLoading | None:
         """What each version's container loads from the model directory (serve_utils.get_loaded_booster)."""
         return MODEL_DIRECTORY_LOADING.get(version)
-
-    def accounts_for(self, version: str) -> Mapping[str, str]:
-        """Every framework version shares one account map."""
-        return XGBOOST
-
-    def repository_for(self, version: str) -> str:
-        return REPOSITORIES["xgboost"]
 
     def image_tag(self, version: str) -> str:
         """1.0-1 and older are tagged ``<version>-cpu-py3``; later ones by the version alone."""

@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from sagedrop import algorithms
 from sagedrop.algorithms.base import Algorithm
 from sagedrop.manifest.fields import Checker
 from sagedrop.manifest.schema import ChannelRequest, DeploySettings, TrainingSettings
 
 # The algorithms whose CSV data has a numeric label column (label_bins) and converts to RecordIO (convert).
-CSV_LABEL_ALGORITHMS = ("linear-learner", "xgboost")
 
 
 def channel_modes(
@@ -107,18 +107,19 @@ def check_label_bins(label_bins: int | None, algorithm: Algorithm, typed: Mappin
     if label_bins is None:
         return
     classes = algorithm.class_count(typed)
-    if algorithm.name not in CSV_LABEL_ALGORITHMS:
+    if not algorithm.numeric_csv_label:
         check.add(
             "$.label_bins",
             f"{algorithm.name} has no numeric label column to bin",
-            "label_bins applies to linear-learner and xgboost CSV data",
+            f"label_bins applies to {algorithms.listed('numeric_csv_label')} CSV data",
         )
     elif classes is None:
         check.add(
             "$.label_bins",
             "label_bins turns the label into classes, but the hyperparameters train a regressor",
-            "use predictor_type multiclass_classifier with num_classes (linear-learner) "
-            "or objective multi:softmax with num_class (xgboost), equal to label_bins",
+            "use "
+            + " or ".join(f"{a.multiclass_hint} ({a.name})" for a in algorithms.having("numeric_csv_label"))
+            + ", equal to label_bins",
         )
     elif classes != label_bins:
         check.add(
@@ -129,10 +130,10 @@ def check_label_bins(label_bins: int | None, algorithm: Algorithm, typed: Mappin
 
 
 def check_convert(convert: str | None, algorithm: Algorithm, check: Checker) -> None:
-    """Only linear-learner and xgboost CSV channels convert to RecordIO-protobuf."""
-    if convert is not None and algorithm.name not in CSV_LABEL_ALGORITHMS:
+    """Only CSV channels of algorithms that convert (``converts_csv_to_recordio``) become RecordIO-protobuf."""
+    if convert is not None and not algorithm.converts_csv_to_recordio:
         check.add(
             "$.convert",
             f"{algorithm.name} data cannot be converted to RecordIO-protobuf",
-            "convert applies to linear-learner and xgboost CSV channels",
+            f"convert applies to {algorithms.listed('converts_csv_to_recordio')} CSV channels",
         )
