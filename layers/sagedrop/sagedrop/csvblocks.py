@@ -237,10 +237,11 @@ class CsvReader:
         block_bytes: int = BLOCK_BYTES,
         workers: int | None = None,
     ) -> None:
-        """``workers`` > 1 parses the next blocks in threads; the default is 1: on the shared 2-core
-        development machine no gain was measured, and the train function (MemorySize 1024 in
-        template.yaml) has less than one vCPU: "At 1,769 MB, a function has the equivalent of one
-        vCPU" (https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html)."""
+        """``workers`` > 1 parses the next blocks in threads (default 1). The train function's
+        conversion asks for up to 2 (``convert.parse_workers``); there (MemorySize 1024 in
+        template.yaml) the function has less than one vCPU: "At 1,769 MB, a function has the
+        equivalent of one vCPU" (https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html),
+        so the threads mostly overlap reading with parsing."""
         import numpy as np
 
         self._src = src
