@@ -439,7 +439,7 @@ class XGBoost(Algorithm):
             and len(values) == request.count * classes
         ):
             values = [values[i : i + classes] for i in range(0, len(values), classes)]  # a flat answer
-        return [self.named(_prediction(value, objective), ctx) for value in values]
+        return _named_all(_predictions(values, objective), ctx.labels)
 
 
 def _json_scores(body: bytes) -> list[float | list[float]]:
@@ -451,6 +451,31 @@ def _json_scores(body: bytes) -> list[float | list[float]]:
     return [item["score"] for item in items]
 
 
+_LABEL_ABOVE = {"binary:logistic": 0.5, "binary:logitraw": 0}
+"""Objectives whose score is labelled 1 above a threshold (the container's own conventions)."""
+
+
+def _predictions(values: list[Any], objective: str | None) -> list[dict[str, Any]]:
+    """``_prediction`` of every value; the usual answer (one score per row, binary:logistic or
+    binary:logitraw) in one pass over the request instead of a call per row."""
+    threshold = _LABEL_ABOVE.get(objective or "")
+    if threshold is not None and not any(isinstance(value, list) for value in values):
+        return [{"score": value, "predicted_label": int(value > threshold)} for value in values]
+    return [_prediction(value, objective) for value in values]
+
+
+def _named_all(predictions: list[dict[str, Any]], labels: Any) -> list[dict[str, Any]]:
+    """``Algorithm.named`` over a request's predictions: the class names looked up once per request."""
+    if not labels:
+        return predictions
+    count = len(labels)
+    for prediction in predictions:
+        index = prediction.get("predicted_label")
+        if isinstance(index, int) and not isinstance(index, bool) and 0 <= index < count:
+            prediction["label"] = labels[index]
+    return predictions
+
+
 def _prediction(value: float | list[float], objective: str | None) -> dict[str, Any]:
     """One row's answer in the uniform shape, per objective (the container's own conventions)."""
     if isinstance(value, list):  # multi:softprob: class probabilities
@@ -460,10 +485,9 @@ def _prediction(value: float | list[float], objective: str | None) -> dict[str, 
     if objective in ("multi:softmax", "binary:hinge"):
         index = codecs.as_int(value)
         return {"predicted_label": index} if index is not None else {"score": value}
-    if objective == "binary:logistic":
-        return {"score": value, "predicted_label": int(value > 0.5)}
-    if objective == "binary:logitraw":
-        return {"score": value, "predicted_label": int(value > 0)}
+    threshold = _LABEL_ABOVE.get(objective or "")
+    if threshold is not None:
+        return {"score": value, "predicted_label": int(value > threshold)}
     return {"score": value}
 
 
