@@ -1,6 +1,6 @@
 """XGBoost answers decoded once per request give exactly what the per-row path gave.
 
-The per-request decoder (``xgboost._predictions`` and ``_named_all``) replaced a call of
+The per-request decoder (``xgboost._predictions``) replaced a call of
 ``_prediction`` and ``Algorithm.named`` per row (issue 16: the handler's own work per request); the
 per-row functions stay as the reference, and every answer must serialise to the same JSON bytes.
 """
@@ -45,7 +45,7 @@ def _reference(values: list, objective: str | None, ctx: ServingContext) -> list
 def test_per_request_decoding_equals_the_per_row_reference(values, objective, labels) -> None:
     ctx = ServingContext(labels=tuple(labels) if labels is not None else None, hyperparameters={"objective": objective})
     expected = _reference(values, objective, ctx)
-    got = xgboost._named_all(xgboost._predictions(values, objective), ctx.labels)
+    got = xgboost._predictions(values, objective, ctx.labels)
     assert json.dumps(got) == json.dumps(expected)
 
 

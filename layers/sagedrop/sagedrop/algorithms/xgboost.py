@@ -439,7 +439,7 @@ class XGBoost(Algorithm):
             and len(values) == request.count * classes
         ):
             values = [values[i : i + classes] for i in range(0, len(values), classes)]  # a flat answer
-        return _named_all(_predictions(values, objective), ctx.labels)
+        return _predictions(values, objective, ctx.labels)
 
 
 def _json_scores(body: bytes) -> list[float | list[float]]:
@@ -455,13 +455,23 @@ _LABEL_ABOVE = {"binary:logistic": 0.5, "binary:logitraw": 0}
 """Objectives whose score is labelled 1 above a threshold (the container's own conventions)."""
 
 
-def _predictions(values: list[Any], objective: str | None) -> list[dict[str, Any]]:
-    """``_prediction`` of every value; the usual answer (one score per row, binary:logistic or
-    binary:logitraw) in one pass over the request instead of a call per row."""
+def _predictions(values: list[Any], objective: str | None, labels: Any) -> list[dict[str, Any]]:
+    """``Algorithm.named(_prediction(value))`` of every value. The usual answer (plain numbers, one per
+    row, binary:logistic or binary:logitraw) is built in one pass over the request, the class names
+    looked up once; anything else goes value by value."""
     threshold = _LABEL_ABOVE.get(objective or "")
-    if threshold is not None and not any(isinstance(value, list) for value in values):
-        return [{"score": value, "predicted_label": int(value > threshold)} for value in values]
-    return [_prediction(value, objective) for value in values]
+    if threshold is None or not set(map(type, values)) <= {float, int}:
+        return _named_all([_prediction(value, objective) for value in values], labels)
+    names = [labels[i] if labels and i < len(labels) else None for i in (0, 1)]
+    if names[0] is None or names[1] is None:
+        return _named_all([{"score": v, "predicted_label": int(v > threshold)} for v in values], labels)
+    one, zero = names[1], names[0]
+    return [
+        {"score": v, "predicted_label": 1, "label": one}
+        if v > threshold
+        else {"score": v, "predicted_label": 0, "label": zero}
+        for v in values
+    ]
 
 
 def _named_all(predictions: list[dict[str, Any]], labels: Any) -> list[dict[str, Any]]:
