@@ -106,6 +106,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4)
     args = parser.parse_args()
     print(f"Python {platform.python_version()} on {platform.machine()}, {platform.system()}")
+    print("goal: none set for the preparation tools (figures only; no verdict)")
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
         bench_seq2seq(tmp, args.pairs)

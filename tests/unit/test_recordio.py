@@ -772,13 +772,32 @@ def test_csv_values_are_pythons_float_bit_for_bit(rows: list[list[str]]) -> None
 
     text = "".join(",".join(row) + "\n" for row in rows).encode()
     exact = np.array([[float(v) for v in row] for row in rows], np.float64)
-    for dtype in ("float32", "float64"):
-        blocks = list(CsvReader(io.BytesIO(text), dtype=dtype, labels64=True, block_bytes=64))
+    # small blocks: a few exponents per block, parsed one by one; one large block: many exponents,
+    # located in bulk (csvfields.FEW_SLOW_FIELDS)
+    for dtype, block_bytes in (("float32", 64), ("float64", 64), ("float32", 1 << 16), ("float64", 1 << 16)):
+        blocks = list(CsvReader(io.BytesIO(text), dtype=dtype, labels64=True, block_bytes=block_bytes))
         got = np.concatenate([b.table for b in blocks])
         with np.errstate(over="ignore"):
             expected = exact.astype(dtype)
         assert np.array_equal(_bits(got), _bits(expected))
         assert np.array_equal(_bits(np.concatenate([b.labels64 for b in blocks])), _bits(exact[:, 0]))
+
+
+def test_csv_many_exponents_in_one_block_and_the_first_bad_value() -> None:
+    """More exponent fields in a block than are parsed one by one: the bulk path gives float()'s
+    bits, and a bad value among them is still reported at its line and column."""
+    from sagedrop.csvblocks import CsvReader
+    from sagedrop.csvfields import FEW_SLOW_FIELDS
+
+    rng = np.random.default_rng(7)
+    values = rng.normal(size=(4 * FEW_SLOW_FIELDS, 3)) * 10.0 ** rng.integers(-30, 30, size=(4 * FEW_SLOW_FIELDS, 3))
+    lines = [",".join(f"{v:.9e}" for v in row) for row in values]
+    got = np.concatenate([b.table for b in CsvReader(io.BytesIO("\n".join(lines).encode()), dtype="float64")])
+    assert np.array_equal(_bits(got), _bits(np.array([[float(v) for v in line.split(",")] for line in lines])))
+    lines[90] = lines[90].replace("e", "x", 1)
+    with pytest.raises(CsvFormatError) as info:
+        list(CsvReader(io.BytesIO("\n".join(lines).encode())))
+    assert (info.value.line, info.value.column) == (91, 1)
 
 
 def test_csv_float32_ties_and_long_mantissas_round_like_loadtxt() -> None:

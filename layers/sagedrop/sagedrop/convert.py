@@ -67,12 +67,30 @@ class LabelBins:
         return {"edges": list(self.edges), "names": self.names()}
 
 
-def _reader(source: Any, where: str, *, dtype: str) -> Iterator[Any]:
+PARSE_THREADS = 2
+"""Threads parsing the next CSV blocks while one is written (numpy releases the GIL in its loops):
+at most this many, and no more than the CPUs the process may run on. Memory stays bounded
+(``CsvReader`` holds ``workers + 1`` blocks)."""
+
+
+def parse_workers() -> int:
+    import os
+
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(PARSE_THREADS, cpus))
+
+
+def _reader(source: Any, where: str, *, dtype: str, workers: int | None = None) -> Iterator[Any]:
     """Parsed blocks of a CSV (``csvblocks``), its mistakes as ``DataError`` naming line and column."""
     from sagedrop.csvblocks import CsvFormatError, CsvReader
 
     try:
-        yield from CsvReader(source, dtype=dtype, labels64=True)
+        yield from CsvReader(
+            source, dtype=dtype, labels64=True, workers=parse_workers() if workers is None else workers
+        )
     except CsvFormatError as exc:
         if exc.token is None:
             raise DataError(
@@ -122,19 +140,21 @@ def transform_csv(
     bins: LabelBins | None = None,
     recordio: bool = False,
     stats: ConvertStats | None = None,
+    workers: int | None = None,
 ) -> ConvertStats:
     """Stream CSV rows (label first) to ``out``: labels binned if asked, as CSV or RecordIO-protobuf.
 
     ``source`` is a binary stream (an S3 body: parsed in blocks of bytes, ``csvblocks``) or
     lines. Values are the correctly rounded doubles of the text, features then rounded to
-    float32 for RecordIO; labels stay float64 until binned. Memory is bounded by one block.
+    float32 for RecordIO; labels stay float64 until binned. Memory is bounded by a few blocks.
+    ``workers``: parsing threads (default ``parse_workers()``).
     """
     import numpy as np
 
     from sagedrop import recordio as rio
 
     stats = stats or ConvertStats()
-    for block in _reader(source, where, dtype="float32" if recordio else "float64"):
+    for block in _reader(source, where, dtype="float32" if recordio else "float64", workers=workers):
         table = block.table
         if not table.shape[0]:
             continue

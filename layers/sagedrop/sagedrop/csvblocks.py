@@ -30,6 +30,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from sagedrop.csvfields import PAD as _PAD
+from sagedrop.csvfields import parse_fields
+
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from concurrent.futures import Future
 
@@ -39,8 +42,36 @@ BLOCK_BYTES = 256 << 10
 """Bytes of CSV parsed per block: large enough to amortize numpy's per-call cost, small enough
 that the per-field arrays stay in the CPU cache."""
 
-_PAD = 32  # separator bytes before a block's data: word gathers may look up to 24 bytes back
 _BOM = b"\xef\xbb\xbf"
+
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's <malloc.h> parameter numbers
+_HEAP_KEPT_BYTES = 64 << 20
+_MMAP_FROM_BYTES = 16 << 20
+_heap_tuned = False
+
+
+def keep_freed_memory() -> None:
+    """Let the C allocator keep freed memory for reuse (glibc only; once per process).
+
+    Each block's numpy temporaries are a few hundred KB: by default glibc serves such sizes with a
+    fresh ``mmap`` or trims them off the heap when freed, so every block page-faults its memory in
+    again (measured here: ~136,000 minor faults and a third of the CPU time for 36 MB of CSV).
+    ``mallopt(3)`` raises the trim threshold to 64 MiB and the mmap threshold to 16 MiB
+    (https://man7.org/linux/man-pages/man3/mallopt.3.html): the process keeps at most 64 MiB of
+    freed heap, so memory stays bounded. Elsewhere (no glibc ``mallopt``) this does nothing.
+    """
+    global _heap_tuned
+    if _heap_tuned:
+        return
+    _heap_tuned = True
+    import ctypes
+
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (AttributeError, OSError):  # pragma: no cover - not glibc
+        return
+    mallopt(_M_TRIM_THRESHOLD, _HEAP_KEPT_BYTES)
+    mallopt(_M_MMAP_THRESHOLD, _MMAP_FROM_BYTES)
 
 
 class CsvFormatError(ValueError):
@@ -138,246 +169,6 @@ def _line_blocks(src: Any, size: int) -> Iterator[bytes]:
 
 
 # --------------------------------------------------------------------------------------------
-# Vectorized field parsing (SWAR on uint64 words)
-# --------------------------------------------------------------------------------------------
-
-
-class _Consts:
-    """numpy constants, built on first use so that importing this module needs no numpy."""
-
-    _instance: _Consts | None = None
-
-    def __init__(self) -> None:
-        import numpy as np
-
-        u = np.uint64
-        self.ones, self.high = u(0x0101010101010101), u(0x8080808080808080)
-        self.zeros, self.dots, self.add46 = u(0x3030303030303030), u(0x2E2E2E2E2E2E2E2E), u(0x4646464646464646)
-        self.mul1, self.mul2, self.mask = u(0x000F424000000064), u(0x0000271000000001), u(0x000000FF000000FF)
-        full = (1 << 64) - 1
-        # KEEP[n]: the top n bytes of a word (a field right-aligned on its last byte)
-        self.keep = np.array([0] + [full ^ ((1 << (8 * (8 - n))) - 1) for n in range(1, 9)], np.uint64)
-        self.p10f = np.array([10.0**k for k in range(309)])  # exact for k <= 22
-        self.p10i = np.array([10**k for k in range(20)], np.uint64)
-        self.u = u
-
-    @classmethod
-    def get(cls) -> _Consts:
-        if cls._instance is None:
-            cls._instance = cls()
-        return cls._instance
-
-
-def _words_at(buf: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """The 8 bytes before each end offset, as little-endian uint64.
-
-    Two aligned word gathers and a funnel shift (numpy gives 0 for a shift by 64): several
-    times faster than numpy's unaligned gather. ``buf`` starts 8-byte aligned and has 8 spare
-    bytes after its end (``CsvReader._buffer``).
-    """
-    import numpy as np
-
-    base = buf if buf.base is None else buf.base
-    words = np.ndarray((base.size // 8,), np.dtype("<u8"), base, 0)
-    start = ends - 8
-    shift = (start & 7).astype(np.uint64) << np.uint64(3)
-    index = start >> 3
-    return (words[index] >> shift) | (words[index + 1] << (np.uint64(64) - shift))
-
-
-def _digit_word(c: _Consts, w: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Keep the last ``n`` bytes, '0' before them: (digits with '.' as '0', dot flags, bad)."""
-    keep = c.keep[n]
-    w = (w & keep) | (c.zeros & ~keep)
-    x = w ^ c.dots
-    dots = (x - c.ones) & ~x & c.high  # 0x80 in each byte that was '.'
-    w ^= (dots >> c.u(7)) * c.u(0x1E)  # '.' ^ 0x1E == '0'
-    bad = (((w + c.add46) | (w - c.zeros)) & c.high) != 0  # a byte outside '0'..'9'
-    return w, dots, bad
-
-
-def _eight_digits(c: _Consts, w: np.ndarray) -> np.ndarray:
-    """Value of 8 ASCII digits per word, first digit in the lowest byte (Lemire 2021)."""
-    import numpy as np
-
-    v = w - c.zeros
-    t = v >> c.u(8)
-    v *= c.u(10)
-    v += t
-    np.right_shift(v, c.u(16), out=t)
-    t &= c.mask
-    t *= c.mul2
-    v &= c.mask
-    v *= c.mul1
-    v += t
-    v >>= c.u(32)
-    return v
-
-
-def _short(c: _Consts, buf: np.ndarray, mend: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, ...]:
-    """(mantissa, digits after the '.', bad) of fields of up to 8 characters after the sign.
-
-    The '.' is taken out by moving the bytes before it one byte up (no division). Longer
-    fields come out bad here and are redone by ``_long``. Operations run in place: each
-    temporary is one array of the block's field count.
-    """
-    import numpy as np
-
-    u = c.u
-    n = np.clip(length, 0, 8)
-    keep = c.keep[n]
-    w = _words_at(buf, mend)
-    w &= keep
-    np.invert(keep, out=keep)
-    keep &= c.zeros
-    w |= keep  # '0' before the field
-    x = w ^ c.dots
-    dots = x - c.ones
-    np.invert(x, out=x)
-    dots &= x
-    dots &= c.high  # 0x80 in each byte that is '.'
-    np.right_shift(dots, u(7), out=x)
-    below = x.copy()
-    x *= u(0x1E)
-    w ^= x  # '.' ^ 0x1E == '0'
-    np.add(w, c.add46, out=x)
-    check = w - c.zeros
-    check |= x
-    check &= c.high
-    bad = check != 0  # a byte outside '0'..'9'
-    has = dots != 0
-    bad |= np.bitwise_count(dots) > 1
-    bad |= length > 8
-    bad |= length <= has  # at least one digit
-    hasu = has.view(np.uint8).astype(np.uint64)
-    below -= hasu  # bytes before the '.'
-    np.left_shift(dots, u(1), out=x)
-    x -= hasu
-    np.invert(x, out=x)  # bytes after the '.' (all bytes when there is none)
-    frac = np.bitwise_count(x).view(np.int8).astype(np.int64)
-    frac >>= 3
-    frac &= 7
-    np.bitwise_and(w, below, out=below)
-    below <<= u(8)
-    w &= x
-    w |= below
-    w |= c.zeros  # '.' dropped, '0' in front
-    return _eight_digits(c, w), frac, bad
-
-
-def _long(c: _Consts, buf: np.ndarray, mend: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, ...]:
-    """``_short`` for fields of 9 to 24 characters: up to three words of 8 digits."""
-    import numpy as np
-
-    mantissa = np.zeros(mend.size, np.uint64)
-    frac = np.zeros(mend.size, np.int64)
-    ndots = np.zeros(mend.size, np.uint8)
-    bad = length > 24
-    for word in range(3):
-        n = np.clip(length - 8 * word, 0, 8)
-        w, dots, wrong = _digit_word(c, _words_at(buf, mend - 8 * word), n)
-        part = _eight_digits(c, w)
-        if word == 2:
-            wrong |= part >= c.u(1844)  # more would overflow uint64 (10**19 < 2**64)
-        bad |= wrong
-        mantissa += part * c.p10i[8 * word]
-        lowest = dots & (~dots + c.u(1))
-        byte = (np.bitwise_count(lowest - c.u(1)) >> c.u(3)).astype(np.int64)  # flag bit 8p+7 -> p
-        frac = np.where(dots != 0, 7 - byte + 8 * word, frac)
-        ndots += np.bitwise_count(dots)
-    bad |= (ndots > 1) | (length - ndots < 1) | (frac > 19)
-    frac = np.minimum(frac, 19)
-    # the '.' was read as a '0' digit: mantissa = (int part * 10 + 0) * 10**frac + fraction
-    fraction = mantissa % c.p10i[frac]
-    mantissa = np.where(ndots > 0, (mantissa - fraction) // c.u(10) + fraction, mantissa)
-    return mantissa, frac, bad
-
-
-def _parse_fields(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, ...]:
-    """(value as float64, Clinger-exact, float32-safe) for the fields ``buf[starts:ends]``."""
-    import numpy as np
-
-    c = _Consts.get()
-    first = buf[starts]
-    neg = first == 45  # '-'
-    begin = starts + (neg | (first == 43))  # '+'
-    mend = ends
-    e_at = np.flatnonzero((buf[_PAD:] | 32) == 101) + _PAD  # 'e' or 'E'
-    field = None
-    if e_at.size:
-        mend = ends.copy()
-        field = np.searchsorted(ends, e_at)
-        mend[field] = e_at
-    length = mend - begin
-    mantissa, frac, bad = _short(c, buf, mend, length)
-    long = np.flatnonzero(length > 8)
-    if long.size:
-        mantissa[long], frac[long], bad[long] = _long(c, buf, mend[long], length[long])
-    value = mantissa.view(np.int64).astype(np.float64)  # int64: a faster conversion than uint64
-    if long.size:
-        value[long] = mantissa[long].astype(np.float64)  # may exceed 2**63
-    value /= c.p10f[frac]
-    exact = (frac <= 22) & (mantissa < c.u(1 << 53))
-    if field is not None:
-        exp, wrong = _exponents(c, buf, e_at, ends[field])
-        bad[field] |= wrong
-        bad[field[1:][field[1:] == field[:-1]]] = True  # two exponents
-        k = exp - frac[field]
-        magnitude = np.minimum(np.abs(k), 308)
-        m = mantissa[field].astype(np.float64)
-        with np.errstate(over="ignore", under="ignore"):
-            value[field] = np.where(k >= 0, m * c.p10f[magnitude], m / c.p10f[magnitude])
-        exact[field] &= np.abs(k) <= 22
-        far = np.abs(k) > 300
-    value *= np.where(neg, -1.0, 1.0)
-    exact &= ~bad
-    safe32 = exact.copy()
-    maybe = np.flatnonzero(~exact & ~bad)
-    if field is not None and maybe.size:
-        too_far = np.zeros(bad.size, bool)
-        too_far[field] = far
-        maybe = maybe[~too_far[maybe]]
-    if maybe.size:
-        safe32[maybe] = _far_from_float32_ties(value[maybe])
-    return value, exact, safe32
-
-
-def _exponents(c: _Consts, buf: np.ndarray, e_at: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(exponent, bad) for the exponent parts from ``e_at`` (the 'e') to ``ends``: sign, 1-4 digits."""
-    import numpy as np
-
-    sign = buf[e_at + 1]
-    negative = sign == 45
-    begin = e_at + 1 + (negative | (sign == 43))
-    length = ends - begin
-    w, dots, wrong = _digit_word(c, _words_at(buf, ends), np.clip(length, 0, 4))
-    value = _eight_digits(c, w).astype(np.int64)
-    wrong |= (dots != 0) | (length < 1) | (length > 4)
-    return np.where(negative, -value, value), wrong
-
-
-def _far_from_float32_ties(value: np.ndarray) -> np.ndarray:
-    """True where every double within 8 ulps of ``value`` rounds to the same float32.
-
-    ``value`` is then close enough to the correctly rounded double (its error is a few ulps) to
-    give the same float32 [Clinger 1990; float32 rounding ties are exact in float64]."""
-    import numpy as np
-
-    with np.errstate(over="ignore", invalid="ignore"):
-        r = value.astype(np.float32)
-        below = np.nextafter(r, np.float32(-np.inf)).astype(np.float64)
-        above = np.nextafter(r, np.float32(np.inf)).astype(np.float64)
-        r64 = r.astype(np.float64)
-        tol = 8 * np.spacing(np.abs(value))
-        return (
-            np.isfinite(r)
-            & (np.abs(value) < 3.4e38)
-            & (value - (r64 + below) / 2 > tol)
-            & ((r64 + above) / 2 - value > tol)
-        )
-
-
-# --------------------------------------------------------------------------------------------
 # Blocks of lines -> tables
 # --------------------------------------------------------------------------------------------
 
@@ -397,7 +188,7 @@ def _shown(token: bytes) -> str:
 
 
 class _Layout:
-    """Where a block's fields are: spans, and the line each ends."""
+    """Where a block's fields are: spans, and (found when asked) the line each ends."""
 
     def __init__(self, buf: np.ndarray) -> None:
         import numpy as np
@@ -409,7 +200,25 @@ class _Layout:
         if self.ends.size:
             self.starts[0] = _PAD
             self.starts[1:] = self.ends[:-1] + 1
-        self.line_ends = np.flatnonzero(buf[self.ends] == 10)  # field index ending each line
+        self._line_ends: np.ndarray | None = None
+
+    @property
+    def line_ends(self) -> np.ndarray:
+        """Index of the field ending each line."""
+        import numpy as np
+
+        if self._line_ends is None:
+            self._line_ends = np.flatnonzero(self.buf[self.ends] == 10)
+        return self._line_ends
+
+    def regular(self, rows: int, columns: int) -> bool:
+        """Whether the block's ``rows`` lines (its newline count) all have ``columns`` fields: there
+        are rows x columns separators and every columns-th one is a newline, so the rows newlines
+        are exactly those and every other separator is a comma."""
+        import numpy as np
+
+        ends = self.ends
+        return ends.size == rows * columns and bool(np.all(self.buf[ends[columns - 1 :: columns]] == 10))
 
 
 class CsvReader:
@@ -428,10 +237,11 @@ class CsvReader:
         block_bytes: int = BLOCK_BYTES,
         workers: int | None = None,
     ) -> None:
-        """``workers`` > 1 parses the next blocks in threads; the default is 1: on the shared 2-core
-        development machine no gain was measured, and the train function (MemorySize 1024 in
-        template.yaml) has less than one vCPU: "At 1,769 MB, a function has the equivalent of one
-        vCPU" (https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html)."""
+        """``workers`` > 1 parses the next blocks in threads (default 1). The train function's
+        conversion asks for up to 2 (``convert.parse_workers``); there (MemorySize 1024 in
+        template.yaml) the function has less than one vCPU: "At 1,769 MB, a function has the
+        equivalent of one vCPU" (https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html),
+        so the threads mostly overlap reading with parsing."""
         import numpy as np
 
         self._src = src
@@ -445,6 +255,7 @@ class CsvReader:
     def __iter__(self) -> Iterator[Block]:
         """Blocks in file order. With 2+ workers, the next blocks are parsed in threads meanwhile
         (numpy releases the GIL inside its loops); at most ``workers + 1`` blocks are held."""
+        keep_freed_memory()
         blocks = _line_blocks(self._src, self._block_bytes)
         for data in blocks:  # serially until a data line fixes the column count
             yield self._block(data)
@@ -511,7 +322,8 @@ class CsvReader:
         layout = _Layout(buf)
         if self.columns is None:
             self.columns = int(layout.line_ends[0]) + 1
-        self._check_columns(layout, first_line, numbers)
+        if not layout.regular(lines if numbers is None else len(numbers), self.columns):
+            self._check_columns(layout, first_line, numbers)
         table, labels = self._values(buf, layout, first_line, numbers)
         return Block(table=table, labels64=labels, lines=lines, blank=lines - table.shape[0])
 
@@ -548,7 +360,7 @@ class CsvReader:
             return
         buf = layout.buf
         starts, ends = layout.starts[:stop], layout.ends[:stop]
-        _, _, safe32 = _parse_fields(buf, starts, ends)
+        _, _, safe32 = parse_fields(buf, starts, ends)
         for index in np.flatnonzero(~safe32):
             token = bytes(buf[starts[index] : ends[index]])
             if _is_number(token) is None:
@@ -570,7 +382,7 @@ class CsvReader:
 
         columns = self.columns
         assert columns is not None
-        value, exact, safe32 = _parse_fields(buf, layout.starts, layout.ends)
+        value, exact, safe32 = parse_fields(buf, layout.starts, layout.ends)
         if self._dtype == np.float32:
             ok = safe32
             with np.errstate(over="ignore"):

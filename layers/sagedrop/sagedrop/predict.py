@@ -490,7 +490,11 @@ class PredictionService:
         )
 
     def _invoke_all(self, endpoint: str, requests: list[InvokeRequest], deadline: float) -> list[tuple[bytes, str]]:
-        """Every call on a bounded pool, answers in request order; the first failure (by order) wins."""
+        """Every call on a bounded pool, answers in request order; the first failure (by order) wins.
+
+        A new pool per request: a pool kept across requests was measured slower (issue 16: on the loaded
+        2-core machine, 9.6 ms instead of 2.6 ms wall-clock per 100-row request, no CPU saved), and a
+        call still stuck after a timeout never holds up the next request."""
         if not requests:
             return []
         budget = deadline - self._clock()

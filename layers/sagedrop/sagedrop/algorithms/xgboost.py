@@ -445,7 +445,7 @@ class XGBoost(Algorithm):
             and len(values) == request.count * classes
         ):
             values = [values[i : i + classes] for i in range(0, len(values), classes)]  # a flat answer
-        return [self.named(_prediction(value, objective), ctx) for value in values]
+        return _predictions(values, objective, ctx.labels)
 
 
 def _json_scores(body: bytes) -> list[float | list[float]]:
@@ -457,6 +457,41 @@ def _json_scores(body: bytes) -> list[float | list[float]]:
     return [item["score"] for item in items]
 
 
+_LABEL_ABOVE = {"binary:logistic": 0.5, "binary:logitraw": 0}
+"""Objectives whose score is labelled 1 above a threshold (the container's own conventions)."""
+
+
+def _predictions(values: list[Any], objective: str | None, labels: Any) -> list[dict[str, Any]]:
+    """``Algorithm.named(_prediction(value))`` of every value. The usual answer (plain numbers, one per
+    row, binary:logistic or binary:logitraw) is built in one pass over the request, the class names
+    looked up once; anything else goes value by value."""
+    threshold = _LABEL_ABOVE.get(objective or "")
+    if threshold is None or not set(map(type, values)) <= {float, int}:
+        return _named_all([_prediction(value, objective) for value in values], labels)
+    names = [labels[i] if labels and i < len(labels) else None for i in (0, 1)]
+    if names[0] is None or names[1] is None:
+        return _named_all([{"score": v, "predicted_label": int(v > threshold)} for v in values], labels)
+    one, zero = names[1], names[0]
+    return [
+        {"score": v, "predicted_label": 1, "label": one}
+        if v > threshold
+        else {"score": v, "predicted_label": 0, "label": zero}
+        for v in values
+    ]
+
+
+def _named_all(predictions: list[dict[str, Any]], labels: Any) -> list[dict[str, Any]]:
+    """``Algorithm.named`` over a request's predictions: the class names looked up once per request."""
+    if not labels:
+        return predictions
+    count = len(labels)
+    for prediction in predictions:
+        index = prediction.get("predicted_label")
+        if isinstance(index, int) and not isinstance(index, bool) and 0 <= index < count:
+            prediction["label"] = labels[index]
+    return predictions
+
+
 def _prediction(value: float | list[float], objective: str | None) -> dict[str, Any]:
     """One row's answer in the uniform shape, per objective (the container's own conventions)."""
     if isinstance(value, list):  # multi:softprob: class probabilities
@@ -466,10 +501,9 @@ def _prediction(value: float | list[float], objective: str | None) -> dict[str, 
     if objective in ("multi:softmax", "binary:hinge"):
         index = codecs.as_int(value)
         return {"predicted_label": index} if index is not None else {"score": value}
-    if objective == "binary:logistic":
-        return {"score": value, "predicted_label": int(value > 0.5)}
-    if objective == "binary:logitraw":
-        return {"score": value, "predicted_label": int(value > 0)}
+    threshold = _LABEL_ABOVE.get(objective or "")
+    if threshold is not None:
+        return {"score": value, "predicted_label": int(value > threshold)}
     return {"score": value}
 
 

@@ -1,0 +1,297 @@
+"""Vectorized parsing of CSV fields: SWAR digit arithmetic on uint64 words, exact float results.
+
+Used by ``sagedrop.csvblocks`` (which finds the fields and reports errors). For each field
+(``buf[starts:ends]``), ``parse_fields`` gives its float64 value and whether that value is the
+correctly rounded double (``exact``) and safe to round to float32 (``safe32``); every other field
+is re-parsed exactly by the caller. The method (D. Lemire's 8-digit SWAR conversion, Clinger's
+fast path) is described in ``sagedrop.csvblocks``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    import numpy as np
+
+PAD = 32
+"""Separator bytes before a block's data: word gathers may look up to 24 bytes back."""
+
+
+# --------------------------------------------------------------------------------------------
+# Vectorized field parsing (SWAR on uint64 words)
+# --------------------------------------------------------------------------------------------
+
+
+class _Consts:
+    """numpy constants, built on first use so that importing this module needs no numpy."""
+
+    _instance: _Consts | None = None
+
+    def __init__(self) -> None:
+        import numpy as np
+
+        u = np.uint64
+        self.ones, self.high = u(0x0101010101010101), u(0x8080808080808080)
+        self.zeros, self.dots, self.add46 = u(0x3030303030303030), u(0x2E2E2E2E2E2E2E2E), u(0x4646464646464646)
+        self.mul1, self.mul2, self.mask = u(0x000F424000000064), u(0x0000271000000001), u(0x000000FF000000FF)
+        full = (1 << 64) - 1
+        # KEEP[n]: the top n bytes of a word (a field right-aligned on its last byte)
+        self.keep = np.array([0] + [full ^ ((1 << (8 * (8 - n))) - 1) for n in range(1, 9)], np.uint64)
+        self.p10f = np.array([10.0**k for k in range(309)])  # exact for k <= 22
+        self.p10i = np.array([10**k for k in range(20)], np.uint64)
+        self.u = u
+
+    @classmethod
+    def get(cls) -> _Consts:
+        if cls._instance is None:
+            cls._instance = cls()
+        return cls._instance
+
+
+def _words_at(buf: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """The 8 bytes before each end offset, as little-endian uint64.
+
+    Two aligned word gathers and a funnel shift (numpy gives 0 for a shift by 64): several
+    times faster than numpy's unaligned gather. ``buf`` starts 8-byte aligned and has 8 spare
+    bytes after its end (``CsvReader._buffer``).
+    """
+    import numpy as np
+
+    base = buf if buf.base is None else buf.base
+    words = np.ndarray((base.size // 8,), np.dtype("<u8"), base, 0)
+    start = ends - 8
+    shift = (start & 7).astype(np.uint64) << np.uint64(3)
+    index = start >> 3
+    return (words[index] >> shift) | (words[index + 1] << (np.uint64(64) - shift))
+
+
+def _digit_word(c: _Consts, w: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Keep the last ``n`` bytes, '0' before them: (digits with '.' as '0', dot flags, bad)."""
+    keep = c.keep[n]
+    w = (w & keep) | (c.zeros & ~keep)
+    x = w ^ c.dots
+    dots = (x - c.ones) & ~x & c.high  # 0x80 in each byte that was '.'
+    w ^= (dots >> c.u(7)) * c.u(0x1E)  # '.' ^ 0x1E == '0'
+    bad = (((w + c.add46) | (w - c.zeros)) & c.high) != 0  # a byte outside '0'..'9'
+    return w, dots, bad
+
+
+def _eight_digits(c: _Consts, w: np.ndarray) -> np.ndarray:
+    """Value of 8 ASCII digits per word, first digit in the lowest byte (Lemire 2021)."""
+    import numpy as np
+
+    v = w - c.zeros
+    t = v >> c.u(8)
+    v *= c.u(10)
+    v += t
+    np.right_shift(v, c.u(16), out=t)
+    t &= c.mask
+    t *= c.mul2
+    v &= c.mask
+    v *= c.mul1
+    v += t
+    v >>= c.u(32)
+    return v
+
+
+def _short(c: _Consts, buf: np.ndarray, mend: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(mantissa, digits after the '.', bad) of fields of up to 8 characters after the sign.
+
+    The '.' is taken out by moving the bytes before it one byte up (no division). Longer
+    fields come out bad here and are redone by ``_long``. Operations run in place: each
+    temporary is one array of the block's field count.
+    """
+    import numpy as np
+
+    u = c.u
+    n = np.clip(length, 0, 8)
+    keep = c.keep[n]
+    w = _words_at(buf, mend)
+    w &= keep
+    np.invert(keep, out=keep)
+    keep &= c.zeros
+    w |= keep  # '0' before the field
+    x = w ^ c.dots
+    dots = x - c.ones
+    np.invert(x, out=x)
+    dots &= x
+    dots &= c.high  # 0x80 in each byte that is '.'
+    np.right_shift(dots, u(7), out=x)
+    below = x.copy()
+    x *= u(0x1E)
+    w ^= x  # '.' ^ 0x1E == '0'
+    np.add(w, c.add46, out=x)
+    check = w - c.zeros
+    check |= x
+    check &= c.high
+    bad = check != 0  # a byte outside '0'..'9'
+    has = dots != 0
+    bad |= np.bitwise_count(dots) > 1
+    bad |= length > 8
+    bad |= length <= has  # at least one digit
+    hasu = has.view(np.uint8).astype(np.uint64)
+    below -= hasu  # bytes before the '.'
+    np.left_shift(dots, u(1), out=x)
+    x -= hasu
+    np.invert(x, out=x)  # bytes after the '.' (all bytes when there is none)
+    frac = np.bitwise_count(x).view(np.int8).astype(np.int64)
+    frac >>= 3
+    frac &= 7
+    np.bitwise_and(w, below, out=below)
+    below <<= u(8)
+    w &= x
+    w |= below
+    w |= c.zeros  # '.' dropped, '0' in front
+    return _eight_digits(c, w), frac, bad
+
+
+def _long(c: _Consts, buf: np.ndarray, mend: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, ...]:
+    """``_short`` for fields of 9 to 24 characters: up to three words of 8 digits."""
+    import numpy as np
+
+    mantissa = np.zeros(mend.size, np.uint64)
+    frac = np.zeros(mend.size, np.int64)
+    ndots = np.zeros(mend.size, np.uint8)
+    bad = length > 24
+    longest = int(length.max()) if length.size else 0
+    for word in range(min(3, (longest + 7) // 8)):  # words past the longest field would add zeros
+        n = np.clip(length - 8 * word, 0, 8)
+        w, dots, wrong = _digit_word(c, _words_at(buf, mend - 8 * word), n)
+        part = _eight_digits(c, w)
+        if word == 2:
+            wrong |= part >= c.u(1844)  # more would overflow uint64 (10**19 < 2**64)
+        bad |= wrong
+        mantissa += part * c.p10i[8 * word]
+        lowest = dots & (~dots + c.u(1))
+        byte = (np.bitwise_count(lowest - c.u(1)) >> c.u(3)).astype(np.int64)  # flag bit 8p+7 -> p
+        frac = np.where(dots != 0, 7 - byte + 8 * word, frac)
+        ndots += np.bitwise_count(dots)
+    bad |= (ndots > 1) | (length - ndots < 1) | (frac > 19)
+    frac = np.minimum(frac, 19)
+    # the '.' was read as a '0' digit: mantissa = (int part * 10 + 0) * 10**frac + fraction
+    fraction = mantissa % c.p10i[frac]
+    mantissa = np.where(ndots > 0, (mantissa - fraction) // c.u(10) + fraction, mantissa)
+    return mantissa, frac, bad
+
+
+FEW_SLOW_FIELDS = 32
+"""Up to this many fields of a block that the digit words cannot read (an exponent, a space, a
+wrong character) are left to the caller's exact per-field parse; more, and the block is read
+again with exponents located in bulk (data written in scientific notation)."""
+
+
+def parse_fields(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(value as float64, Clinger-exact, float32-safe) for the fields ``buf[starts:ends]``.
+
+    Fields that are not exact (or not float32-safe) must be parsed by the caller exactly; a field
+    that is no number is never marked exact."""
+    import numpy as np
+
+    c = _Consts.get()
+    first = buf[starts]
+    neg = first == 45  # '-'
+    begin = starts + (neg | (first == 43))  # '+'
+    length = ends - begin
+    mantissa, frac, bad, long = _mantissas(c, buf, ends, length)
+    field = None
+    if np.count_nonzero(bad) > FEW_SLOW_FIELDS:
+        e_at = np.flatnonzero((buf[PAD:] | 32) == 101) + PAD  # 'e' or 'E'
+        if e_at.size:  # read the mantissas again, up to each 'e'
+            mend = ends.copy()
+            field = np.searchsorted(ends, e_at)
+            mend[field] = e_at
+            mantissa, frac, bad, long = _mantissas(c, buf, mend, mend - begin)
+    value = mantissa.view(np.int64).astype(np.float64)  # int64: a faster conversion than uint64
+    if long.size:
+        value[long] = mantissa[long].astype(np.float64)  # may exceed 2**63
+    value /= c.p10f[frac]
+    exact = (frac <= 22) & (mantissa < c.u(1 << 53))
+    far = None
+    if field is not None:
+        far = _apply_exponents(c, buf, ends, e_at, field, mantissa, frac, value, exact, bad)
+    np.negative(value, out=value, where=neg)
+    exact &= ~bad
+    safe32 = exact.copy()
+    maybe = np.flatnonzero(~exact & ~bad)
+    if far is not None and maybe.size:
+        maybe = maybe[~far[maybe]]
+    if maybe.size:
+        safe32[maybe] = _far_from_float32_ties(value[maybe])
+    return value, exact, safe32
+
+
+def _mantissas(c: _Consts, buf: np.ndarray, mend: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(mantissa, digits after the '.', bad, indices of the long fields) of the digits before each
+    ``mend``."""
+    import numpy as np
+
+    mantissa, frac, bad = _short(c, buf, mend, length)
+    long = np.flatnonzero(length > 8)
+    if long.size:
+        mantissa[long], frac[long], bad[long] = _long(c, buf, mend[long], length[long])
+    return mantissa, frac, bad, long
+
+
+def _apply_exponents(
+    c: _Consts,
+    buf: np.ndarray,
+    ends: np.ndarray,
+    e_at: np.ndarray,
+    field: np.ndarray,
+    mantissa: np.ndarray,
+    frac: np.ndarray,
+    value: np.ndarray,
+    exact: np.ndarray,
+    bad: np.ndarray,
+) -> np.ndarray:
+    """Scale the fields with an exponent in place; the fields too far from 1 to be float32-safe."""
+    import numpy as np
+
+    exp, wrong = _exponents(c, buf, e_at, ends[field])
+    bad[field] |= wrong
+    bad[field[1:][field[1:] == field[:-1]]] = True  # two exponents
+    k = exp - frac[field]
+    magnitude = np.minimum(np.abs(k), 308)
+    m = mantissa[field].astype(np.float64)
+    with np.errstate(over="ignore", under="ignore"):
+        value[field] = np.where(k >= 0, m * c.p10f[magnitude], m / c.p10f[magnitude])
+    exact[field] &= np.abs(k) <= 22
+    far = np.zeros(bad.size, bool)
+    far[field] = np.abs(k) > 300
+    return far
+
+
+def _exponents(c: _Consts, buf: np.ndarray, e_at: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(exponent, bad) for the exponent parts from ``e_at`` (the 'e') to ``ends``: sign, 1-4 digits."""
+    import numpy as np
+
+    sign = buf[e_at + 1]
+    negative = sign == 45
+    begin = e_at + 1 + (negative | (sign == 43))
+    length = ends - begin
+    w, dots, wrong = _digit_word(c, _words_at(buf, ends), np.clip(length, 0, 4))
+    value = _eight_digits(c, w).astype(np.int64)
+    wrong |= (dots != 0) | (length < 1) | (length > 4)
+    return np.where(negative, -value, value), wrong
+
+
+def _far_from_float32_ties(value: np.ndarray) -> np.ndarray:
+    """True where every double within 8 ulps of ``value`` rounds to the same float32.
+
+    ``value`` is then close enough to the correctly rounded double (its error is a few ulps) to
+    give the same float32 [Clinger 1990; float32 rounding ties are exact in float64]."""
+    import numpy as np
+
+    with np.errstate(over="ignore", invalid="ignore"):
+        r = value.astype(np.float32)
+        below = np.nextafter(r, np.float32(-np.inf)).astype(np.float64)
+        above = np.nextafter(r, np.float32(np.inf)).astype(np.float64)
+        r64 = r.astype(np.float64)
+        tol = 8 * np.spacing(np.abs(value))
+        return (
+            np.isfinite(r)
+            & (np.abs(value) < 3.4e38)
+            & (value - (r64 + below) / 2 > tol)
+            & ((r64 + above) / 2 - value > tol)
+        )
