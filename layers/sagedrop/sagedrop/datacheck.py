@@ -103,9 +103,18 @@ def _is_data_object(key: str, size: int) -> bool:
 
 
 def resolve_channels(
-    manifest: Manifest, store: ObjectStore, bucket: str, folder: str, manifest_key: str
+    manifest: Manifest,
+    store: ObjectStore,
+    bucket: str,
+    folder: str,
+    manifest_key: str,
+    *,
+    problems_out: list[Problem] | None = None,
 ) -> dict[str, ResolvedChannel]:
-    """Channels with prefixes and content types; DataError if a channel is missing or empty."""
+    """Channels with prefixes and content types; DataError if a channel is missing or empty.
+
+    With ``problems_out`` the problems are appended there and the channels that did resolve are returned,
+    so a caller can go on to sample them and report everything at once (``sagedrop check``)."""
     algorithm = manifest.algorithm
     problems: list[Problem] = []
     requests: dict[str, ChannelRequest]
@@ -189,7 +198,9 @@ def resolve_channels(
             problems.append(problem)
     modes = channel_modes(resolved, manifest.content_type, manifest.training)
     problems.extend(algorithm.check_channel_modes(modes, manifest.hyperparameters, "$.channels"))
-    if problems:
+    if problems_out is not None:
+        problems_out.extend(problems)
+    elif problems:
         raise DataError(problems, source=store.uri(bucket, manifest_key))
     return resolved
 
