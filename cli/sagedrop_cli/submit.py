@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from sagedrop import naming
-from sagedrop.datacheck import S3Store, check_channels_data, resolve_channels
-from sagedrop.errors import DataError, ManifestError, Problem
+from sagedrop.datacheck import S3Store, check_folder
+from sagedrop.errors import ManifestError, Problem
 from sagedrop.manifest import Manifest, load_json, parse
 from sagedrop.pretrained import ARCHIVE_FILE, DEPLOY_FILE, PretrainedManifest
 
@@ -117,16 +117,7 @@ def check(directory: Path, s3: Any | None = None) -> Manifest | PretrainedManife
     if path.name == DEPLOY_FILE:
         return _check_brought(directory, path, data, default_name)
     manifest = parse(data, default_name=default_name, source=str(path))
-    store = LocalStore(directory, s3)
-    problems: list[Problem] = []
-    # every channel that has data is sampled, even when another one is missing or empty
-    channels = resolve_channels(manifest, store, "", "", naming.MANIFEST_FILE, problems_out=problems)
-    try:
-        check_channels_data(manifest, store, channels, source=str(path))
-    except DataError as exc:
-        problems.extend(exc.problems)
-    if problems:
-        raise DataError(problems, source=str(path))
+    check_folder(manifest, LocalStore(directory, s3), "", "", naming.MANIFEST_FILE, source=str(path))
     return manifest
 
 

@@ -498,3 +498,21 @@ def check_channels_data(
     if problems:
         raise DataError(problems, source=source)
     return facts
+
+
+def check_folder(
+    manifest: Manifest, store: ObjectStore, bucket: str, folder: str, manifest_key: str, source: str
+) -> tuple[dict[str, ResolvedChannel], dict[str, SampleFacts]]:
+    """:func:`resolve_channels` then :func:`check_channels_data` on every channel that has data, so that one
+    DataError lists every problem of every channel (an empty validation folder does not hide a bad value
+    in train). Used by the train function and ``sagedrop check``."""
+    problems: list[Problem] = []
+    channels = resolve_channels(manifest, store, bucket, folder, manifest_key, problems_out=problems)
+    facts: dict[str, SampleFacts] = {}
+    try:
+        facts = check_channels_data(manifest, store, channels, source=source)
+    except DataError as exc:
+        problems.extend(exc.problems)
+    if problems:
+        raise DataError(problems, source=source)
+    return channels, facts
