@@ -116,3 +116,12 @@ def test_submit_uploads_the_archive_first_and_deploy_json_last(tmp_path, monkeyp
     submitting.upload(plan, s3)
     keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="data")["Contents"])
     assert keys == ["team/scorer/deploy.json", "team/scorer/model.tar.gz"]
+
+
+def test_the_local_stack_says_http_for_its_http_urls():
+    """The local API and emulated AWS are served at http://127.0.0.1 (sagedrop_local/apigateway.py
+    LocalApi.start, stack.py LocalStack.start): what the local stack and its demo say calls them HTTP."""
+    import sagedrop_local
+
+    root = Path(sagedrop_local.__file__).parent
+    assert [path.name for path in sorted(root.glob("*.py")) if "HTTPS" in path.read_text()] == []
