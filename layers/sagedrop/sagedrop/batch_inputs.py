@@ -25,6 +25,7 @@ Only whole lines of the head are checked (a cut last line is not a problem); fil
 from __future__ import annotations
 
 import json
+import re
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -158,8 +159,16 @@ def _row_problems(lines: bytes, where: str, spec: InputSpec, algorithm: Algorith
     try:
         algorithm.encode_request(PredictionInput(body=lines, content_type=spec.content_type), ctx)
     except UserError as exc:
-        return [Problem(f"{where}: {p.path}", p.message, _batch_hint(p.hint)) for p in exc.problems]
+        return [Problem(_in_file(where, p.path), p.message, _batch_hint(p.hint)) for p in exc.problems]
     return []
+
+
+def _in_file(where: str, path: str) -> str:
+    """The request encoder's place ("text/csv body line 2 (byte 12), field 3") said of the file."""
+    return f"{where} {_BODY.sub('', path)}".rstrip()
+
+
+_BODY = re.compile(r"^(?:data row \d+ of the )?\S+/\S+ body ?")
 
 
 def _batch_hint(hint: str) -> str:

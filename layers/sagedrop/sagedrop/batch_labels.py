@@ -133,9 +133,10 @@ MAX_WHOLE_OUT_BYTES = 64 * 1024 * 1024
 def count_rows(
     s3: Any, record: Mapping[str, Any], algorithm: Algorithm, hyperparameters: Mapping[str, Any], deadline: float
 ) -> RowCount:
-    """The records answered in the ``.out`` files, each decoded by the algorithm's ``decode_response`` (the
-    prediction API's code, so a count is of predictions, whatever the container's layout: one value per line,
-    comma-joined values, JSON Lines), streamed in chunks of :data:`CHUNK` lines until ``deadline``."""
+    """The records answered in the ``.out`` files, streamed until ``deadline``: JSON Lines answers are one
+    record per non-blank line (the format's definition); other answers are decoded by the algorithm's
+    ``decode_response`` (the prediction API's code, so a count is of predictions whatever the container's
+    layout: one value per line, or comma-joined values), in chunks of :data:`CHUNK` lines."""
     bucket, files = _out_files(s3, str(record["output"]))
     whole = not record.get("split_lines")
     too_big = [key for key, size in files if whole and size > MAX_WHOLE_OUT_BYTES]
@@ -146,8 +147,12 @@ def count_rows(
     rows = 0
     try:
         for number, (key, _) in enumerate(files):
-            body = s3.get_object(Bucket=bucket, Key=key)["Body"]
-            for _ in labelled(body.iter_lines(), algorithm, accept, ctx, whole=whole):
+            lines = s3.get_object(Bucket=bucket, Key=key)["Body"].iter_lines()
+            if accept.startswith(JSONLINES) and not whole:
+                answers: Iterable[Any] = (line for line in lines if line.strip())  # one record per line, by format
+            else:
+                answers = labelled(lines, algorithm, accept, ctx, whole=whole)
+            for _ in answers:
                 rows += 1
                 if rows % CHUNK == 0 and time.monotonic() >= deadline:
                     return RowCount(
