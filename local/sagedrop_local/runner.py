@@ -13,6 +13,7 @@ destination: the stack's FailedEventsQueue.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -22,7 +23,7 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -30,6 +31,29 @@ from typing import Any
 from sagedrop_local.wiring import FunctionSpec, Wiring
 
 ASYNC_RETRIES = 2  # Lambda retries a failed asynchronous invocation twice
+
+
+@contextlib.contextmanager
+def function_environment(*environments: Mapping[str, str]) -> Iterator[None]:
+    """A function's environment variables set for the duration of a call, then only those keys restored.
+
+    Restoring a whole saved copy of ``os.environ`` would also undo what other threads set meanwhile (the
+    CLI's typer sets and deletes ``PYDANTIC_DISABLE_PLUGINS`` around each command: a wiped key made
+    ``del os.environ[...]`` raise KeyError in tests that run the CLI beside the stack).
+    """
+    merged: dict[str, str] = {}
+    for environment in environments:
+        merged.update(environment)
+    previous = {key: os.environ.get(key) for key in merged}
+    os.environ.update(merged)
+    try:
+        yield
+    finally:
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 @dataclass
@@ -96,18 +120,12 @@ class LambdaRunner:
                 deadline=time.monotonic() + spec.timeout,
                 log_group_name=f"/aws/lambda/{spec.name}",
             )
-            saved = dict(os.environ)
-            os.environ.update(self.base_env)
-            os.environ.update(spec.environment)
-            os.environ.update(self.env_overrides.get(function, {}))
             try:
-                result = handler(event, context)
+                with function_environment(self.base_env, spec.environment, self.env_overrides.get(function, {})):
+                    result = handler(event, context)
             except Exception as exc:
                 self.invocations.append((function, "error"))
                 raise FunctionError(function, exc) from exc
-            finally:
-                os.environ.clear()
-                os.environ.update(saved)
             self.invocations.append((function, "ok"))
             return json.loads(json.dumps(result, default=str))
 
@@ -121,15 +139,8 @@ class LambdaRunner:
                 raise RuntimeError(f"cannot load {module_file}")
             module = importlib.util.module_from_spec(loader_spec)
             sys.modules[name] = module
-            saved = dict(os.environ)
-            os.environ.update(self.base_env)
-            os.environ.update(spec.environment)
-            os.environ.update(self.env_overrides.get(spec.logical_id, {}))
-            try:
+            with function_environment(self.base_env, spec.environment, self.env_overrides.get(spec.logical_id, {})):
                 loader_spec.loader.exec_module(module)
-            finally:
-                os.environ.clear()
-                os.environ.update(saved)
             self._modules[spec.logical_id] = module
         return module
 

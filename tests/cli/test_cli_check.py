@@ -125,3 +125,20 @@ def test_the_local_stack_says_http_for_its_http_urls():
 
     root = Path(sagedrop_local.__file__).parent
     assert [path.name for path in sorted(root.glob("*.py")) if "HTTPS" in path.read_text()] == []
+
+
+def test_a_functions_environment_leaves_what_other_threads_set_meanwhile(monkeypatch):
+    """The local runner sets a function's variables around a call; another thread's variable, set during
+    the call (typer's PYDANTIC_DISABLE_PLUGINS), must still be there after it, or that thread's
+    ``del os.environ[...]`` raises KeyError."""
+    import os
+
+    from sagedrop_local.runner import function_environment
+
+    monkeypatch.setenv("SAGEDROP_KEPT", "before")
+    monkeypatch.delenv("SAGEDROP_OTHER_THREAD", raising=False)
+    with function_environment({"SAGEDROP_KEPT": "during", "SAGEDROP_FN_ONLY": "1"}):
+        assert os.environ["SAGEDROP_KEPT"] == "during"
+        os.environ["SAGEDROP_OTHER_THREAD"] = "set meanwhile"
+    assert os.environ["SAGEDROP_KEPT"] == "before" and "SAGEDROP_FN_ONLY" not in os.environ
+    assert os.environ.pop("SAGEDROP_OTHER_THREAD") == "set meanwhile"
