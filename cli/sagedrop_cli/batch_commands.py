@@ -58,7 +58,9 @@ def score(
     if record.get("status") != "Completed":
         raise fail(f"batch {record.get('job')} {record.get('status')}: {record.get('failure_reason', '')}")
     out.print(
-        f"batch {record['job']} completed in {record.get('duration_s', 0):.0f} s: predictions in {record['output']}"
+        f"batch {record['job']} completed in {record.get('duration_s', 0):.0f} s"
+        + (f", {record['rows']:,} rows" if isinstance(record.get("rows"), int) else "")
+        + f": predictions in {record['output']}"
     )
 
 
@@ -73,7 +75,7 @@ def batches(
     target = target_for(stack, region, local)
     items = sorted(_registry(target).batches(model), key=lambda b: str(b.get("job")), reverse=True)
     table = Table(title=f"batches of {model}")
-    for column in ("job", "status", "files", "duration", "output", "failure"):
+    for column in ("job", "status", "files", "rows", "duration", "output", "failure"):
         table.add_column(column, overflow="fold")
     for item in items:
         duration = f"{item['duration_s']:.0f} s" if item.get("duration_s") is not None else ""
@@ -81,6 +83,7 @@ def batches(
             str(item.get("job")),
             str(item.get("status")),
             str(item.get("files", "")),
+            f"{item['rows']:,}" if isinstance(item.get("rows"), int) else "",
             duration,
             str(item.get("output", "")),
             str(item.get("failure_reason", "")),

@@ -68,8 +68,12 @@ def target_for(
 
 
 @app.command()
-def check(directory: Annotated[Path, typer.Argument(help="Folder with training.json and channel folders.")]) -> None:
-    """Validate a model folder with the train function's own checks (nothing is uploaded)."""
+def check(
+    directory: Annotated[
+        Path, typer.Argument(help="Folder with training.json and channel folders, or deploy.json and model.tar.gz.")
+    ],
+) -> None:
+    """Validate a model folder with the functions' own checks, every problem at once (nothing is uploaded)."""
     from sagedrop.errors import UserError
     from sagedrop_cli.submit import check as check_folder
 
@@ -82,14 +86,16 @@ def check(directory: Annotated[Path, typer.Argument(help="Folder with training.j
 
 @app.command()
 def submit(
-    directory: Annotated[Path, typer.Argument(help="Folder with training.json and channel folders.")],
+    directory: Annotated[
+        Path, typer.Argument(help="Folder with training.json and channel folders, or deploy.json and model.tar.gz.")
+    ],
     stack: StackOption = None,
     region: RegionOption = None,
     local: LocalOption = False,
     bucket: Annotated[str | None, typer.Option("--bucket", help="Data bucket (default: the stack's).")] = None,
     prefix: Annotated[str, typer.Option("--prefix", help="Key prefix above the model folder.")] = "",
 ) -> None:
-    """Check DIR like the train function would, upload its channels, then training.json (which starts training)."""
+    """Check DIR like the functions would, upload its data, then training.json or deploy.json (which starts it)."""
     from sagedrop.errors import UserError
     from sagedrop_cli import submit as submitting
 
@@ -116,10 +122,10 @@ def submit(
         try:
             submitting.upload(plan, s3, lambda sent: progress.advance(task, sent))
         except Exception as exc:
-            raise fail(
-                f"upload failed: {exc}. training.json goes last, so no training started; submit again."
-            ) from None
-    console.print(f"[green]submitted[/]: training starts now. Follow it: sagedrop status {plan.manifest.name} --watch")
+            last = "deploy.json" if plan.brought else "training.json"
+            raise fail(f"upload failed: {exc}. {last} goes last, so nothing started; submit again.") from None
+    starts = "the deploy" if plan.brought else "training"
+    console.print(f"[green]submitted[/]: {starts} starts now. Follow it: sagedrop status {plan.manifest.name} --watch")
 
 
 # ------------------------------------------------------------------ status
@@ -571,7 +577,8 @@ def local_demo() -> None:
     sys.exit(demo_main())
 
 
-from sagedrop_cli import batch_commands  # noqa: E402,F401  (registers `score` and `batches` on the app)
+# registers `score`, `batches`, `local env` and `local cleanup` on the app
+from sagedrop_cli import batch_commands, local_commands  # noqa: E402,F401
 
 
 def main() -> None:

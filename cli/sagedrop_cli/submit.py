@@ -1,10 +1,16 @@
-"""`sagedrop submit DIR`: check a model folder with the train function's own checks, then upload it.
+"""`sagedrop submit DIR`: check a model folder with the functions' own checks, then upload it.
 
-The folder holds ``training.json`` and the channel folders (``train/``, ``validation/``, ...).
-The manifest and the data go through exactly the validation the train function runs (the same
-``sagedrop.manifest`` and ``sagedrop.datacheck`` code), so a mistake is found on the laptop,
-not after the upload. Channels are uploaded first and ``training.json`` last: its arrival is
-what starts training, so the job sees complete data.
+Two kinds of folder:
+
+* **train**: ``training.json`` and the channel folders (``train/``, ``validation/``, ...). The manifest
+  and the data go through exactly the validation the train function runs (the same
+  ``sagedrop.manifest`` and ``sagedrop.datacheck`` code), every problem of every channel at once.
+  Channels are uploaded first and ``training.json`` last: its arrival is what starts training.
+* **bring a model**: ``deploy.json`` and ``model.tar.gz``. deploy.json is validated and the archive
+  read to its end and checked for what the algorithm's container serves, as the deploy function does
+  (``sagedrop.pretrained``, ``sagedrop.archive``). ``model.tar.gz`` goes first, ``deploy.json`` last.
+
+So a mistake is found on the laptop, not after the upload.
 """
 
 from __future__ import annotations
@@ -15,8 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from sagedrop import naming
-from sagedrop.datacheck import S3Store, check_channels_data, resolve_channels
+from sagedrop.datacheck import S3Store, check_folder
+from sagedrop.errors import ManifestError, Problem
 from sagedrop.manifest import Manifest, load_json, parse
+from sagedrop.pretrained import ARCHIVE_FILE, DEPLOY_FILE, PretrainedManifest
 
 
 class LocalStore:
@@ -63,8 +71,8 @@ class LocalStore:
 
 @dataclass
 class Plan:
-    manifest: Manifest
-    files: list[tuple[Path, str]]  # (local file, key) in upload order, training.json last
+    manifest: Manifest | PretrainedManifest
+    files: list[tuple[Path, str]]  # (local file, key) in upload order, the manifest last
     bucket: str
     folder: str  # s3 key prefix of the model folder
 
@@ -72,33 +80,74 @@ class Plan:
     def total_bytes(self) -> int:
         return sum(path.stat().st_size for path, _ in self.files)
 
+    @property
+    def brought(self) -> bool:
+        """A trained model (deploy.json), not a training folder."""
+        return isinstance(self.manifest, PretrainedManifest)
 
-def check(directory: Path, s3: Any | None = None) -> Manifest:
-    """Validate DIR exactly as the train function would; ManifestError/DataError otherwise."""
-    manifest_path = directory / naming.MANIFEST_FILE
-    if not manifest_path.is_file():
-        from sagedrop.errors import ManifestError, Problem
 
+def manifest_file(directory: Path) -> Path:
+    """The folder's training.json or deploy.json; ManifestError when it has neither, or both."""
+    training, deploy = directory / naming.MANIFEST_FILE, directory / DEPLOY_FILE
+    if training.is_file() and deploy.is_file():
         raise ManifestError(
             Problem(
-                str(manifest_path),
-                "there is no training.json here",
-                "write one (see the README's manifest reference) next to the channel folders",
+                str(directory),
+                "holds both training.json (train a model) and deploy.json (bring a trained one)",
+                "keep the one you mean: a folder is one model",
             )
         )
-    data = load_json(manifest_path.read_bytes(), source=str(manifest_path))
-    default_name = naming.model_name_from_key(f"{directory.resolve().name}/{naming.MANIFEST_FILE}")
-    manifest = parse(data, default_name=default_name, source=str(manifest_path))
-    store = LocalStore(directory, s3)
-    channels = resolve_channels(manifest, store, "", "", naming.MANIFEST_FILE)
-    check_channels_data(manifest, store, channels, source=str(manifest_path))
+    if training.is_file() or deploy.is_file():
+        return training if training.is_file() else deploy
+    raise ManifestError(
+        Problem(
+            str(directory),
+            "there is no training.json or deploy.json here",
+            "write training.json next to the channel folders, or deploy.json next to model.tar.gz "
+            "(see the manifest and bring-a-model references)",
+        )
+    )
+
+
+def check(directory: Path, s3: Any | None = None) -> Manifest | PretrainedManifest:
+    """Validate DIR exactly as the train (or deploy) function would; ManifestError/DataError otherwise."""
+    path = manifest_file(directory)
+    data = load_json(path.read_bytes(), source=str(path))
+    default_name = naming.model_name_from_key(f"{directory.resolve().name}/{path.name}")
+    if path.name == DEPLOY_FILE:
+        return _check_brought(directory, path, data, default_name)
+    manifest = parse(data, default_name=default_name, source=str(path))
+    check_folder(manifest, LocalStore(directory, s3), "", "", naming.MANIFEST_FILE, source=str(path))
     return manifest
+
+
+def _check_brought(directory: Path, path: Path, data: Any, default_name: str) -> PretrainedManifest:
+    """deploy.json parsed and model.tar.gz read to its end, as the deploy function checks them."""
+    from sagedrop.archive import ArchiveError, inspect_archive
+    from sagedrop.pretrained import parse_deploy_json, serving_problems
+
+    spec = parse_deploy_json(data, default_name=default_name, source=str(path))
+    archive = directory / ARCHIVE_FILE
+    if not archive.is_file():
+        raise ArchiveError(
+            Problem(str(archive), "does not exist", "put the trained model, packed as model.tar.gz, beside deploy.json")
+        )
+    with open(archive, "rb") as raw:
+        contents = inspect_archive(raw, where=str(archive))
+    beside = sorted(p.name for p in directory.iterdir() if p.is_file() and p.name not in (ARCHIVE_FILE, DEPLOY_FILE))
+    problems = serving_problems(contents, spec, str(archive), lambda: beside)
+    if problems:
+        raise ArchiveError(problems)
+    return spec
 
 
 def plan(directory: Path, bucket: str, prefix: str, s3: Any | None = None) -> Plan:
     manifest = check(directory, s3)
     folder = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
     folder += f"{directory.resolve().name}/"
+    if isinstance(manifest, PretrainedManifest):
+        files = [(directory / name, folder + name) for name in (ARCHIVE_FILE, DEPLOY_FILE)]
+        return Plan(manifest, files, bucket, folder)
     channel_dirs = (
         [manifest.channels[name].folder or name for name in manifest.channels if not manifest.channels[name].s3_uri]
         if manifest.channels
@@ -117,7 +166,7 @@ def plan(directory: Path, bucket: str, prefix: str, s3: Any | None = None) -> Pl
 
 
 def upload(plan_: Plan, s3: Any, progress: Callable[[int], None] | None = None) -> None:
-    """Upload the channels, then training.json; ``progress`` receives bytes as they go."""
+    """Upload the channels (or model.tar.gz), then the manifest; ``progress`` receives bytes as they go."""
     for path, key in plan_.files:
         s3.upload_file(str(path), plan_.bucket, key, Callback=progress)
 
@@ -130,4 +179,4 @@ def human_bytes(count: float) -> str:
     return f"{count:.1f} GB"
 
 
-__all__ = ["LocalStore", "Plan", "check", "human_bytes", "plan", "upload"]
+__all__ = ["LocalStore", "Plan", "check", "human_bytes", "manifest_file", "plan", "upload"]

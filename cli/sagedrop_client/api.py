@@ -1,4 +1,5 @@
-"""A small client of sagedrop's HTTPS API (the CLI's `predict`, `status` of a model, `stop`, `start`).
+"""A small client of sagedrop's REST API (the CLI's `predict`, `status` of a model, `stop`, `start`): HTTPS
+when deployed, HTTP on the local stack.
 
 How it proves who calls depends on the stack's AuthMode:
 

@@ -63,6 +63,11 @@ def run_up(api_port: int = 3000, moto_port: int = 4566) -> int:
         )
         return 1
     info = stack.auth.describe() if stack.auth else {}
+    from sagedrop_local.control import ControlServer
+
+    control = ControlServer(stack)  # `sagedrop local cleanup` from another terminal
+    control.start()
+    info = {**info, **control.state()}
     for state in (LOCAL_STATE, USER_STATE):  # the user's copy lets `--local` work from any directory
         write_local_state(
             state,
@@ -82,6 +87,7 @@ sagedrop local stack '{stack.wiring.stack}' is up (Ctrl-C stops it)
   emulated AWS  {stack.endpoint_url}   (aws --endpoint-url {stack.endpoint_url} s3 ls)
   data bucket   s3://{stack.data_bucket}/
   try           sagedrop submit my-model/ --local ; sagedrop status --local --watch
+  idle cleanup  sagedrop local cleanup --advance 180   (pretend 3 hours passed, then run cleanup)
 """,
         flush=True,
     )
@@ -90,6 +96,7 @@ sagedrop local stack '{stack.wiring.stack}' is up (Ctrl-C stops it)
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     stopped.wait()
     print("stopping the local stack ...", flush=True)
+    control.stop()
     stack.stop()
     remove_local_state()
     return 0

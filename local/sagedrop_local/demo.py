@@ -10,7 +10,7 @@
    files (``demo_images``). Each is validated, trained for real, gated and deployed by the same
    functions as on AWS. Plus Seq2Seq on the synthetic English -> German corpus shipped
    in the repo (``demo_seq2seq``).
-4. Send the held-out rows to the HTTPS API with the key; print weighted precision, recall and F1
+4. Send the held-out rows to the local HTTP API, signed; print weighted precision, recall and F1
    for the classifiers and RMSE for the regressor; show that a wrong key is refused.
 5. Run cleanup with the emulated clock moved past the idle window: the endpoints nobody called
    since are hibernated; one more prediction wakes one again.

@@ -39,8 +39,10 @@ def score_held_out(
     bucket, _, prefix = record["output"][len("s3://") :].partition("/")
     out = s3.get_object(Bucket=bucket, Key=f"{prefix}rows.csv.out")["Body"].read().decode()
     predicted = np.array([int(float(line)) for line in out.split()])
+    if record.get("rows") != len(predicted):
+        raise RuntimeError(f"the batch record counts {record.get('rows')} rows, the .out file holds {len(predicted)}")
     precision, recall, f1 = scores(truth, predicted)
-    log(f"{model:20s} batch {record['job']}: {len(predicted)} rows in {record.get('duration_s', 0):.1f} s")
+    log(f"{model:20s} batch {record['job']}: {record['rows']} rows in {record.get('duration_s', 0):.1f} s")
     log(f"{'':20s} results at {record['output']}rows.csv.out")
     log(f"{'':20s} weighted precision {precision:.3f}  recall {recall:.3f}  F1 {f1:.3f} (same rows as over HTTP)")
     return record

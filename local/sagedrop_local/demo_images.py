@@ -6,7 +6,7 @@
    upsampling each image to 16x16 (im2rec's ``--resize``) so that a small ResNet takes it.
 3. The channels and a training.json go to the data bucket: ResNet-20 (the ResNet paper's CIFAR design,
    one of the documented small-image depths), gated on ``validation:accuracy``.
-4. The held-out images are sent one by one to the HTTPS API as ``image/png``; the demo prints the
+4. The held-out images are sent one by one to the local HTTP API as ``image/png``; the demo prints the
    accuracy the deployed model really achieves on them.
 """
 

@@ -2,7 +2,7 @@
 
 Data: the synthetic English -> German corpus shipped with the local stack
 (:mod:`sagedrop_local.seq2seq_corpus`: 3,000 sentence pairs from a small grammar, not human
-translations). The last 200 pairs are held out for the test over HTTPS; the others go through
+translations). The last 200 pairs are held out for the test over HTTP; the others go through
 ``sagedrop prepare seq2seq`` (vocabularies + RecordIO-protobuf records, 10% of them for the
 validation channel), exactly as a user would prepare a corpus. The held-out sentences are
 translated through the REST API and scored with sacreBLEU (corpus BLEU, 0-100) against the
@@ -99,7 +99,7 @@ def run_in(workdir: str | None = None) -> tuple[Path, list[tuple[str, str]]]:
 
 
 def report(post: Callable[[bytes], tuple[int, Any]], test: list[tuple[str, str]], log: Callable[[str], None]) -> None:
-    """Translate the held-out pairs over HTTPS (``post`` sends a JSON body) and log what the model achieved."""
+    """Translate the held-out pairs over HTTP (``post`` sends a JSON body) and log what the model achieved."""
 
     def translate(sources: list[str]) -> list[str]:
         status, answer = post(json.dumps({"instances": [{"data": s} for s in sources]}).encode())

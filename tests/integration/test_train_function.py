@@ -434,3 +434,16 @@ def test_the_feature_count_seen_in_the_data_is_recorded_with_the_job(stack, lamb
     manifest = {"algorithm": "xgboost", "hyperparameters": {"objective": "binary:logistic", "num_round": 5}}
     results = run(stack, stack.drop_manifest("xgb", manifest), lambda_context)
     assert stack.registry_item("xgb", f"JOB#{results[0]['job']}")["feature_count"] == 8
+
+
+def test_an_empty_validation_folder_does_not_hide_a_bad_value_in_train(stack, lambda_context):
+    """Issue 15: every problem of every channel in one rejection (the console's "Create folder" leaves a
+    zero-byte ``validation/`` key, which lists as an empty channel folder)."""
+    stack.put("mixed/train/train.csv", "1,2.5,3\n0,abc,4\n")
+    stack.put("mixed/validation/", "")
+    event = stack.drop_manifest("mixed", {"algorithm": "xgboost", "hyperparameters": {"num_round": 5}})
+    (result,) = run(stack, event, lambda_context)
+    assert result["status"] == "rejected"
+    assert "channel validation" in result["message"] and "holds no data files" in result["message"]
+    assert "line 2, column 2 is not a number: 'abc'" in result["message"]
+    assert stack.sagemaker.list_training_jobs()["TrainingJobSummaries"] == []

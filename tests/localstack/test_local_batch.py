@@ -64,6 +64,7 @@ def test_a_dropped_file_is_scored_like_the_endpoint_scores_it(local):
     put(local, "spam/held-out/batch.json", json.dumps({"max_payload_mb": 1}))
     record = wait_for_batch(local, "spam")
     assert record["status"] == "Completed", record
+    assert record["rows"] == 25  # the predictions in the .out files, counted by the deploy function
     out = read_out(local, record["output"] + "rows.csv.out")
     batch_scores = [float(line) for line in out.splitlines()]
 
@@ -113,3 +114,21 @@ def test_labels_output_matches_the_apis_named_predictions(local):
     assert status == 200
     assert [p["label"] for p in lines] == [p["label"] for p in answer["predictions"]]
     assert np.allclose([p["score"] for p in lines], [p["score"] for p in answer["predictions"]], atol=1e-6)
+
+
+def test_rows_with_the_label_column_are_refused_before_any_job(local):
+    """The spam model takes 4 features (blobs(..., features=4)); rows of 5 values are refused by the train
+    function's input check, which names the file, the line and both numbers, and starts nothing."""
+    if local.wait_for_status("spam", SETTLED, timeout=60)["status"] != "in_service":
+        pytest.skip("the spam model of the first test is not in service")
+    jobs_before = local.client("sagemaker").list_transform_jobs()["TransformJobSummaries"]
+    put(local, "spam/with-labels/rows.csv", "1,0.5,0.5,0.5,0.5\n")
+    put(local, "spam/with-labels/batch.json", "{}")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        item = local.registry_item("spam") or {}
+        if "with-labels" in str(item.get("last_batch_json", "")):
+            break
+        time.sleep(0.2)
+    assert "has 5 values, the model takes 4 features" in item.get("last_batch_error", ""), item
+    assert local.client("sagemaker").list_transform_jobs()["TransformJobSummaries"] == jobs_before

@@ -119,7 +119,7 @@ def test_the_request_carries_every_setting_and_the_stack_tags():
         request,
         job=job,
         sagemaker_model="churn-20261126-101530-fc8b9c",
-        manifest_uri="s3://art/batch/churn/j/input.manifest",
+        manifest_uri="s3://art/batch-manifests/churn/j.manifest",
         output="s3://art/batch/churn/j/",
         instance_type="ml.m5.large",
         stack="stk",
@@ -128,7 +128,7 @@ def test_the_request_carries_every_setting_and_the_stack_tags():
     assert job.startswith("churn-20261130-210412-") and len(job) == len("churn-20261130-210412-") + 6
     assert payload["TransformInput"] == {
         "DataSource": {
-            "S3DataSource": {"S3DataType": "ManifestFile", "S3Uri": "s3://art/batch/churn/j/input.manifest"}
+            "S3DataSource": {"S3DataType": "ManifestFile", "S3Uri": "s3://art/batch-manifests/churn/j.manifest"}
         },
         "ContentType": "text/csv",
         "SplitType": "Line",

@@ -25,7 +25,7 @@ def test_the_train_function_creates_only_tagged_transform_jobs_and_writes_only_b
     assert create["Action"] == ["sagemaker:CreateTransformJob", "sagemaker:AddTags"]
     assert create["Condition"]["StringEquals"] == {"aws:RequestTag/sagedrop:stack": {"Ref": "AWS::StackName"}}
     assert "transform-job/*" in create["Resource"]["Fn::Sub"]
-    assert by_sid["WriteBatchManifests"]["Resource"] == {"Fn::Sub": "${ArtifactBucket.Arn}/batch/*"}
+    assert by_sid["WriteBatchManifests"]["Resource"] == {"Fn::Sub": "${ArtifactBucket.Arn}/batch-manifests/*"}
     assert by_sid["SeeOwnModels"]["Condition"]["StringEquals"] == {
         "aws:ResourceTag/sagedrop:stack": {"Ref": "AWS::StackName"}
     }
@@ -65,3 +65,40 @@ def test_the_batch_routes_are_in_the_api_body_with_security_and_in_the_predictor
     assert events["GetBatch"]["Properties"]["Path"] == "/models/{model}/batches/{job}"
     resources = resource("PredictorPolicy")["Properties"]["PolicyDocument"]["Statement"][0]["Resource"]
     assert any(r["Fn::Sub"].endswith("/GET/models/*/batches/*") for r in resources)
+
+
+def _artifact_prefixes(statements, action):
+    """The artifact-bucket key patterns that ``action`` is allowed on (``*`` = the whole bucket)."""
+    found = set()
+    for statement in statements:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        if action not in actions:
+            continue
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        for item in resources:
+            text = item.get("Fn::Sub", "") if isinstance(item, dict) else str(item)
+            text = text[0] if isinstance(text, list) else text  # !Sub [template, variables]
+            if text.startswith("${ArtifactBucket.Arn}/"):
+                found.add(text.removeprefix("${ArtifactBucket.Arn}/"))
+    return found
+
+
+def test_the_sagemaker_role_writes_only_training_outputs_and_batch_outputs():
+    """Issue 15: the SageMaker role reads the batch input and writes only the output prefix (batch/), plus the
+    training outputs it needs (models/ for OutputDataConfig, checkpoints/ for spot: sagedrop/training.py)."""
+    statements = resource("SageMakerExecutionRole")["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    assert _artifact_prefixes(statements, "s3:PutObject") == {"models/*", "checkpoints/*", "batch/*"}
+    assert _artifact_prefixes(statements, "s3:DeleteObject") == {"checkpoints/*"}
+    readable = _artifact_prefixes(statements, "s3:GetObject")
+    assert "*" not in readable and "batch-manifests/*" in readable and "models/*" in readable
+    assert "batch/*" not in readable  # it never reads its own outputs
+
+
+def test_batch_manifests_are_written_where_the_sagemaker_role_only_reads():
+    from sagedrop import batch
+
+    train = resource("TrainFunction")["Properties"]["Policies"][0]["Statement"]
+    role = resource("SageMakerExecutionRole")["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    assert _artifact_prefixes(train, "s3:PutObject") == {batch.MANIFEST_PREFIX + "*", "converted/*"}
+    assert batch.MANIFEST_PREFIX + "*" not in _artifact_prefixes(role, "s3:PutObject")
+    assert _artifact_prefixes(role, "s3:PutObject") >= {batch.BATCH_PREFIX + "*"}

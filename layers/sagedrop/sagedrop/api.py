@@ -243,12 +243,16 @@ BATCH_FIELDS = (
     "duration_s",
     "failure_reason",
     "labels_status",
+    "rows",
+    "rows_note",
 )
 
 
 def public_batch(model: str, record: Mapping[str, Any]) -> dict[str, Any]:
     """A registry batch record as GET /models/{model}/batches shows it (no SageMaker model name)."""
     view = {"model": model, **{key: record[key] for key in BATCH_FIELDS if record.get(key) is not None}}
+    if "rows" in record:
+        view["rows"] = record["rows"]  # null says "not counted"; rows_note says why
     view["links"] = {"self": f"/models/{model}/batches/{record.get('job')}", "model": f"/models/{model}"}
     return view
 

@@ -27,7 +27,7 @@ description         free text
 
 Why a manifest and not ``S3Prefix``: ``batch.json`` sits among the data files, and a ``S3Prefix`` data
 source would send it to the container too. The launcher writes a ``ManifestFile`` (the listed data files
-of the folder, relative to its prefix) into the artifact bucket; SageMaker writes
+of the folder, relative to its prefix) into the artifact bucket under ``batch-manifests/``; SageMaker writes
 ``<output>/<key relative to the folder>.out`` for each file, as with a prefix
 (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_TransformS3DataSource.html).
 """
@@ -69,6 +69,9 @@ MaxPayloadInMB) also cannot exceed 100 MB"; 0 (HTTP chunked encoding) is not sup
 algorithms; the default is 6 MB (botocore 1.43.11 service-2.json, CreateTransformJobRequest.MaxPayloadInMB)."""
 DEFAULT_PAYLOAD_MB = 6
 BATCH_PREFIX = "batch/"
+"""Where transform jobs write (the SageMaker role's only batch write: template.yaml WriteBatchOutputs)."""
+MANIFEST_PREFIX = "batch-manifests/"
+"""Where the train function writes each job's ManifestFile (the SageMaker role only reads there)."""
 EXTENSION_TYPES = {
     ".csv": "text/csv",
     ".jsonl": "application/jsonlines",

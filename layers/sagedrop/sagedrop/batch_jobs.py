@@ -25,10 +25,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sagedrop import batch, naming, registry, tags
+from sagedrop import batch, naming, registry, served, tags
 from sagedrop.algorithms.base import Algorithm
 from sagedrop.aws import read_head
 from sagedrop.aws_errors import access_hint, describe, error_message, exists, is_access_denied, is_refusal, name_in_use
+from sagedrop.batch_inputs import BatchDataError, DataFile, InputSpec, check_inputs
 from sagedrop.errors import ManifestError, Problem, UserError
 from sagedrop.manifest import MAX_MANIFEST_BYTES, load_json
 from sagedrop.notify import Notifier
@@ -76,6 +77,8 @@ class ServingModel:
     labels: tuple[str, ...] = ()
     hyperparameters: dict[str, Any] = field(default_factory=dict)
     """The serving job's hyperparameters as SageMaker got them (strings)."""
+    feature_count: int | None = None
+    """Features per row the model takes, where known (:func:`sagedrop.served.feature_count`)."""
 
 
 class BatchLauncher:
@@ -107,7 +110,8 @@ class BatchLauncher:
                 log.info("transform job already exists: redelivered event", extra={"job": job})
                 return BatchOutcome("duplicate", model, job, "the job for this batch.json version already exists")
             serving = self._serving_model(model, drop.uri)
-            keys = self._data_keys(drop.bucket, folder, drop.uri)
+            files = self._data_files(drop.bucket, folder, drop.uri)
+            keys = [f.key for f in files]
             request = batch.resolve_format(request, serving.algorithm, keys, source=drop.uri)
             if request.labels and not serving.labels:
                 raise ManifestError(
@@ -118,6 +122,7 @@ class BatchLauncher:
                     ),
                     source=drop.uri,
                 )
+            self._check_data(request, serving, drop, files)
         except UserError as exc:
             return self._reject(model, drop, exc)
         return self._start(request, serving, job, drop, folder, keys)
@@ -157,26 +162,32 @@ class BatchLauncher:
             )
         labels = (job or {}).get("labels") or summary.get("labels") or ()
         return ServingModel(
-            name, algorithm, status, tuple(str(x) for x in labels), dict((job or {}).get("hyperparameters") or {})
+            name,
+            algorithm,
+            status,
+            tuple(str(x) for x in labels),
+            dict((job or {}).get("hyperparameters") or {}),
+            served.feature_count(served.ServedModel(summary, job)),
         )
 
-    def _data_keys(self, bucket: str, folder: str, source: str) -> list[str]:
+    def _data_files(self, bucket: str, folder: str, source: str) -> list[DataFile]:
+        """The data files beside batch.json (folder markers, dotfiles and batch.json itself left out)."""
         paginator = self._s3.get_paginator("list_objects_v2")
-        keys: list[str] = []
+        files: list[DataFile] = []
         for page in paginator.paginate(Bucket=bucket, Prefix=folder):
             for obj in page.get("Contents", []):
                 name = obj["Key"][len(folder) :]
-                if name == batch.BATCH_FILE or obj["Size"] == 0 or name.rsplit("/", 1)[-1].startswith("."):
+                if name == batch.BATCH_FILE or name.endswith("/") or name.rsplit("/", 1)[-1].startswith("."):
                     continue
-                keys.append(obj["Key"])
-                if len(keys) > MAX_FILES:
+                files.append(DataFile(obj["Key"], int(obj["Size"])))
+                if len(files) > MAX_FILES:
                     raise ManifestError(
                         Problem(
                             "$", f"the folder holds more than {MAX_FILES:,} data files", "split it in several batches"
                         ),
                         source=source,
                     )
-        if not keys:
+        if not files:
             raise ManifestError(
                 Problem(
                     "$",
@@ -185,7 +196,20 @@ class BatchLauncher:
                 ),
                 source=source,
             )
-        return keys
+        return files
+
+    def _check_data(
+        self, request: batch.BatchRequest, serving: ServingModel, drop: naming.DroppedObject, files: list[DataFile]
+    ) -> None:
+        """DataError naming every problem of the data files (:mod:`sagedrop.batch_inputs`)."""
+        assert request.content_type is not None
+        typed, _, problems = serving.algorithm.resolve_hyperparameters(serving.hyperparameters)
+        spec = InputSpec(
+            request.content_type, request.compression, serving.feature_count, typed if not problems else {}
+        )
+        found = check_inputs(self._s3, drop.bucket, files, spec, serving.algorithm)
+        if found:
+            raise BatchDataError(found, source=drop.uri)
 
     def _job_exists(self, job: str) -> bool:
         return exists(self._sagemaker.describe_transform_job, TransformJobName=job)
@@ -201,7 +225,7 @@ class BatchLauncher:
         folder: str,
         keys: list[str],
     ) -> BatchOutcome:
-        manifest_key = f"{batch.BATCH_PREFIX}{request.model}/{job}/input.manifest"
+        manifest_key = f"{batch.MANIFEST_PREFIX}{request.model}/{job}.manifest"
         body = json.dumps(batch.manifest_body(drop.bucket, folder, keys)).encode()
         self._s3.put_object(Bucket=self.ctx.artifact_bucket, Key=manifest_key, Body=body)
         output = batch.output_uri(self.ctx.artifact_bucket, request.model, request.output or job)
@@ -245,7 +269,7 @@ class BatchLauncher:
                 "split_lines": request.split != "None",
                 "labels_output": request.labels,
                 "labels": list(serving.labels) if request.labels else None,
-                "hyperparameters": serving.hyperparameters if request.labels else None,
+                "hyperparameters": serving.hyperparameters,
                 "sagemaker_model": serving.sagemaker_model,
                 "algorithm": serving.algorithm.name,
                 "instance_type": payload["TransformResources"]["InstanceType"],
@@ -267,7 +291,8 @@ class BatchLauncher:
             )
         self._notifier.publish(
             f"{model}: batch.json rejected, nothing started",
-            f"sagedrop did not start batch scoring for {drop.uri}.\n\n{message}\n\nFix batch.json and upload it again.",
+            f"sagedrop did not start batch scoring for {drop.uri}.\n\n{message}\n\n"
+            "Fix batch.json (or the data files named above) and upload batch.json again.",
             event="batch_rejected",
             model=model,
             details={"batch": drop.uri, "version": drop.version, "problems": problems},
@@ -304,6 +329,11 @@ def user_reason(reason: str) -> str:
         if any(n in lowered for n in needles):
             return f"{advice} (SageMaker: {reason})"
     return reason or "SageMaker gave no reason"
+
+
+def _rows_text(fields: dict[str, Any]) -> str:
+    rows = fields.get("rows")
+    return f"{rows:,} row(s) of " if isinstance(rows, int) else ""
 
 
 def _time(value: Any) -> datetime | None:
@@ -350,7 +380,9 @@ class BatchRecorder:
         if status == "Failed":
             fields["failure_reason"] = user_reason(str(described.get("FailureReason", "")))
         if status == "Completed":
-            fields.update(self._labels(model, job, output, deadline))
+            fields.update(self._read_back(model, job, output, deadline))
+        else:
+            fields.update(rows=None, rows_note=f"not counted: the job {status.lower()} before scoring every file")
         recorded = self._registry.update(
             model,
             fields,
@@ -364,29 +396,32 @@ class BatchRecorder:
         self._notify(model, job, status, fields)
         return BatchOutcome("recorded", model, job, status, output=output)
 
-    def _labels(self, model: str, job: str, output: str | None, deadline: float | None) -> dict[str, Any]:
+    def _read_back(self, model: str, job: str, output: str | None, deadline: float | None) -> dict[str, Any]:
+        """``rows`` (and the labels output when asked) from the ``.out`` files of a completed job."""
         record = self._registry.get_batch(model, job) or {}
         algorithm = batch.algorithm_of(record.get("algorithm"))
-        if not record.get("labels_output") or algorithm is None or not output or record.get("status") != "InProgress":
+        if algorithm is None or not output or record.get("status") != "InProgress":
             return {}
         from sagedrop import batch_labels
 
         typed, _, problems = algorithm.resolve_hyperparameters(record.get("hyperparameters") or {})
-        result = batch_labels.label_outputs(
-            self._s3,
-            {**record, "output": output},
-            algorithm,
-            typed if not problems else {},
-            deadline if deadline is not None else time.monotonic() + 60,
+        until = deadline if deadline is not None else time.monotonic() + 60
+        record, hyperparameters = {**record, "output": output}, typed if not problems else {}
+        if not record.get("labels_output"):
+            return batch_labels.count_rows(self._s3, record, algorithm, hyperparameters, until).fields()
+        result = batch_labels.label_outputs(self._s3, record, algorithm, hyperparameters, until)
+        rows = batch_labels.RowCount(
+            result.rows if result.done == result.total else None,
+            "not counted: the function's time ran out before every file was labelled",
         )
-        return {"labels_status": result.status()}
+        return {"labels_status": result.status(), **rows.fields()}
 
     def _notify(self, model: str, job: str, status: str, fields: dict[str, Any]) -> None:
         duration = f" in {fields['duration_s']:.0f} s" if "duration_s" in fields else ""
         if status == "Completed":
             subject = f"{model}: batch scoring done"
             text = (
-                f"Batch {job} scored its files{duration}.\n\n"
+                f"Batch {job} scored {_rows_text(fields)}its files{duration}.\n\n"
                 f"The predictions are in {fields['output']} (one .out file per input file)."
             )
             if fields.get("labels_status"):

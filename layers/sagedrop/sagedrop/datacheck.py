@@ -102,9 +102,18 @@ def _is_data_object(key: str, size: int) -> bool:
 
 
 def resolve_channels(
-    manifest: Manifest, store: ObjectStore, bucket: str, folder: str, manifest_key: str
+    manifest: Manifest,
+    store: ObjectStore,
+    bucket: str,
+    folder: str,
+    manifest_key: str,
+    *,
+    problems_out: list[Problem] | None = None,
 ) -> dict[str, ResolvedChannel]:
-    """Channels with prefixes and content types; DataError if a channel is missing or empty."""
+    """Channels with prefixes and content types; DataError if a channel is missing or empty.
+
+    With ``problems_out`` the problems are appended there and the channels that did resolve are returned,
+    so a caller can go on to sample them and report everything at once (``sagedrop check``)."""
     algorithm = manifest.algorithm
     problems: list[Problem] = []
     requests: dict[str, ChannelRequest]
@@ -182,7 +191,9 @@ def resolve_channels(
             problems.append(problem)
     modes = channel_modes(resolved, manifest.content_type, manifest.training)
     problems.extend(algorithm.check_channel_modes(modes, manifest.hyperparameters, "$.channels"))
-    if problems:
+    if problems_out is not None:
+        problems_out.extend(problems)
+    elif problems:
         raise DataError(problems, source=store.uri(bucket, manifest_key))
     return resolved
 
@@ -481,3 +492,21 @@ def check_channels_data(
     if problems:
         raise DataError(problems, source=source)
     return facts
+
+
+def check_folder(
+    manifest: Manifest, store: ObjectStore, bucket: str, folder: str, manifest_key: str, source: str
+) -> tuple[dict[str, ResolvedChannel], dict[str, SampleFacts]]:
+    """:func:`resolve_channels` then :func:`check_channels_data` on every channel that has data, so that one
+    DataError lists every problem of every channel (an empty validation folder does not hide a bad value
+    in train). Used by the train function and ``sagedrop check``."""
+    problems: list[Problem] = []
+    channels = resolve_channels(manifest, store, bucket, folder, manifest_key, problems_out=problems)
+    facts: dict[str, SampleFacts] = {}
+    try:
+        facts = check_channels_data(manifest, store, channels, source=source)
+    except DataError as exc:
+        problems.extend(exc.problems)
+    if problems:
+        raise DataError(problems, source=source)
+    return channels, facts

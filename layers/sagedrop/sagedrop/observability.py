@@ -8,6 +8,15 @@ Powertools' Tracer imports the X-Ray SDK and builds its recorder (with a UDP soc
 tracing is disabled, which costs cold-start time for nothing. So the real Tracer is created only
 when tracing is on (``POWERTOOLS_TRACE_DISABLED`` false, the stack's ``EnableTracing``); otherwise
 ``tracer`` is a stand-in with the same decorators that does nothing.
+
+Metrics with ``POWERTOOLS_METRICS_DISABLED`` (the local stack's setting): Powertools' ``flush_metrics``
+then prints nothing but also leaves the metric set filled, and ``add_metric`` prints the EMF JSON
+unconditionally once a metric holds 100 values (Powertools 3.37.0,
+aws_lambda_powertools/metrics/provider/cloudwatch_emf/cloudwatch.py: ``add_metric`` and
+``flush_metrics``; the 100-value flush came with aws-powertools/powertools-lambda-python pull request
+#1046). In a process that runs a handler many times, values piled up across invocations and two raw EMF
+lines reached the demo's output. :class:`_EmfProvider` empties the set at each flush when metrics are
+disabled, as each invocation's flush does when they are on.
 """
 
 from __future__ import annotations
@@ -17,11 +26,36 @@ from typing import Any
 
 from aws_lambda_powertools.logging import Logger
 from aws_lambda_powertools.metrics import Metrics, MetricUnit
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
+from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 
 from sagedrop.settings import tracing_enabled
 
+
+class _EmfProvider(AmazonCloudWatchEMFProvider):
+    """Powertools' EMF provider whose flush also empties the metric set when metrics are disabled."""
+
+    def flush_metrics(self, raise_on_empty_metrics: bool = False) -> None:
+        super().flush_metrics(raise_on_empty_metrics=raise_on_empty_metrics)
+        if is_metrics_disabled():
+            self.clear_metrics()
+
+
+def _make_metrics() -> Metrics:
+    made = Metrics(namespace="Sagedrop", service="sagedrop")
+    made.provider = _EmfProvider(
+        namespace="Sagedrop",
+        service="sagedrop",
+        metric_set=made.metric_set,
+        dimension_set=made.dimension_set,
+        metadata_set=made.metadata_set,
+        default_dimensions=made.default_dimensions,
+    )
+    return made
+
+
 logger = Logger(service="sagedrop")
-metrics = Metrics(namespace="Sagedrop", service="sagedrop")
+metrics = _make_metrics()
 
 
 class NoTracer:

@@ -313,6 +313,19 @@ def model_data_key(model: str, release: str) -> str:
     return f"models/{model}/{release}/{ARCHIVE_FILE}"
 
 
+def serving_problems(
+    contents: ArchiveContents, spec: PretrainedManifest, where: str, beside: Callable[[], list[str]]
+) -> list[Problem]:
+    """What the archive lacks for ``spec``'s container (``beside``: the names next to it, asked only when
+    they can make a hint precise). Shared by the deploy function and ``sagedrop check``."""
+    patterns = spec.serving_patterns()
+    loading = spec.algorithm.directory_loading(spec.version)
+    problems = archive_problems(contents, patterns, algorithm=spec.algorithm, where=where, loading=loading)
+    if problems and loading is None:
+        problems = archive_problems(contents, patterns, algorithm=spec.algorithm, where=where, beside=beside())
+    return problems
+
+
 class PretrainedLauncher:
     """deploy.json drops: validation, the archive check and copy, the registry record, then the Deployer."""
 
@@ -413,8 +426,6 @@ class PretrainedLauncher:
         if version:
             kwargs["VersionId"] = version
         body = self._s3.get_object(**kwargs)["Body"]
-        patterns = spec.serving_patterns()
-        loading = spec.algorithm.directory_loading(spec.version)
         until = scan_until
         try:
             contents = inspect_archive(
@@ -424,11 +435,7 @@ class PretrainedLauncher:
             close = getattr(body, "close", None)
             if close is not None:
                 close()
-        problems = archive_problems(contents, patterns, algorithm=spec.algorithm, where=where, loading=loading)
-        if problems and loading is None:
-            problems = archive_problems(
-                contents, patterns, algorithm=spec.algorithm, where=where, beside=self._beside(bucket, key)
-            )
+        problems = serving_problems(contents, spec, where, lambda: self._beside(bucket, key))
         if problems:
             raise ArchiveError(problems)
         log.info(

@@ -18,7 +18,7 @@ from sagedrop import naming, registry, tags
 from sagedrop.aws import read_head
 from sagedrop.aws_errors import access_hint, describe, error_message, exists, is_access_denied, is_refusal, name_in_use
 from sagedrop.convert import LabelBins
-from sagedrop.datacheck import ObjectStore, ResolvedChannel, check_channels_data, resolve_channels
+from sagedrop.datacheck import ObjectStore, ResolvedChannel, check_folder
 from sagedrop.errors import DataError, ManifestError, Problem, UserError
 from sagedrop.manifest import MAX_MANIFEST_BYTES, Defaults, Manifest, load_json, parse
 from sagedrop.notify import Notifier
@@ -164,8 +164,7 @@ class TrainingLauncher:
             image_problem = self._image_problem(manifest)
             if image_problem:
                 raise ManifestError(image_problem, source=obj.uri)
-            channels = resolve_channels(manifest, self._store, obj.bucket, folder, obj.key)
-            facts = check_channels_data(manifest, self._store, channels, source=obj.uri)
+            channels, facts = check_folder(manifest, self._store, obj.bucket, folder, obj.key, source=obj.uri)
         except UserError as exc:
             return self._reject(model, obj, exc)
         train = facts.get("train")
