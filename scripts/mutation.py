@@ -41,8 +41,8 @@ DEFAULT_MODULES = ("naming", "pricing", "batch_labels", "archive", "datacheck", 
 # call the mutated function). A module not listed gets the unit test files that import it.
 TESTS_BY_MODULE: dict[str, tuple[str, ...]] = {
     "naming": ("test_naming.py", "test_batch.py", "test_pretrained.py"),
-    "pricing": ("test_cleanup_rules.py",),
-    "batch_labels": ("test_batch.py",),
+    "pricing": ("test_pricing.py", "test_cleanup_rules.py"),
+    "batch_labels": ("test_batch_labels.py", "test_batch.py"),
     "archive": ("test_archive.py",),
     "datacheck": ("test_datacheck.py", "test_feature_count.py"),
     "convert": ("test_convert.py",),
