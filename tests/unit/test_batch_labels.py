@@ -40,3 +40,43 @@ def test_a_whole_file_answer_is_one_prediction():
 def test_the_status_says_whether_every_file_was_labelled():
     assert LabelResult(2, 2).status().startswith("labelled: 2 file(s)")
     assert LabelResult(1, 3).status().startswith("partial: 1 of 3 file(s)")
+
+
+def test_label_outputs_writes_a_labels_file_beside_each_out_file_until_the_deadline(aws):
+    """Each <file>.out under the batch's output prefix (and only those) gets <file>.labels.jsonl beside it, one
+    JSON object per line; past the deadline no new file is started and the status says how many were done."""
+    import time
+
+    import boto3
+
+    from sagedrop.batch_labels import label_outputs
+
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="drops")
+    s3.put_object(Bucket="drops", Key="batches/churn/out/a.csv.out", Body=b"2.0\n0.0\n")
+    s3.put_object(Bucket="drops", Key="batches/churn/out/sub/b.csv.out", Body=b"1.0\n")
+    s3.put_object(Bucket="drops", Key="batches/churn/out/notes.txt", Body=b"not an output")
+    s3.put_object(Bucket="drops", Key="batches/other/c.csv.out", Body=b"1.0\n")
+    xgb = algorithms.get("xgboost")
+    hyperparameters = {"objective": "multi:softmax", "num_class": 3}
+    record = {
+        "output": "s3://drops/batches/churn/out/",
+        "labels": ["a", "b", "c"],
+        "accept": "text/csv",
+        "split_lines": True,
+    }
+
+    late = label_outputs(s3, record, xgb, hyperparameters, deadline=time.monotonic() - 1)
+    assert late == LabelResult(0, 2) and late.status().startswith("partial: 0 of 2")
+    assert label_outputs(s3, record, xgb, hyperparameters, deadline=time.monotonic() + 60) == LabelResult(2, 2)
+
+    def labels(key: str) -> list[dict]:
+        return [json.loads(line) for line in s3.get_object(Bucket="drops", Key=key)["Body"].read().splitlines()]
+
+    assert labels("batches/churn/out/a.csv.labels.jsonl") == [
+        {"predicted_label": 2, "label": "c"},
+        {"predicted_label": 0, "label": "a"},
+    ]
+    assert labels("batches/churn/out/sub/b.csv.labels.jsonl") == [{"predicted_label": 1, "label": "b"}]
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket="drops")["Contents"]}
+    assert "batches/other/c.csv.labels.jsonl" not in keys and "batches/churn/out/notes.labels.jsonl" not in keys
