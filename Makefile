@@ -114,15 +114,36 @@ bench: $(STAMP) $(BENCH_STAMP) ## run the benchmarks (figures, goals and verdict
 	  SAGEMAKER_SUPPRESS_V2_WARNING=1 $$py $$b 2>&1 | grep -v '^sagemaker.config INFO' || status=1; \
 	done; [ $$status -eq 0 ] || echo "(a benchmark failed or a goal is NOT MET: see above)"
 
+# The mutation venv: mutmut (scripts/mutation-requirements.txt) alone, its shared dependencies held to
+# the lock's versions; the lock's packages (from .venv) come after its own on sys.path through a .pth,
+# so the tests run on the lock without a second copy of it. Separate from `make test`'s lock because
+# mutmut needs a newer click than aws-sam-cli's pin.
+MUTATION_VENV  ?= .venv-mutation
+MUTATION_STAMP := $(MUTATION_VENV)/.installed
+MODULES ?=
+
+$(MUTATION_STAMP): $(STAMP) requirements-dev.txt scripts/mutation-requirements.txt
+	rm -rf $(MUTATION_VENV) && $(PYTHON) -m venv $(MUTATION_VENV)
+	grep -v '^click==' requirements-dev.txt > $(MUTATION_VENV)/constraints.txt
+	$(MUTATION_VENV)/bin/python -m pip install --quiet --disable-pip-version-check \
+	  -c $(MUTATION_VENV)/constraints.txt -r scripts/mutation-requirements.txt
+	$(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))' \
+	  > "$$($(MUTATION_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/sagedrop-lock.pth"
+	@touch $@
+
+.PHONY: mutation
+mutation: $(MUTATION_STAMP) ## mutation testing of the domain package (MODULES="naming recordio" to choose): report in .mutation/
+	nice -n 19 $(MUTATION_VENV)/bin/python scripts/mutation.py $(MODULES)
+
 .PHONY: openapi
 openapi: $(STAMP) ## regenerate docs/openapi.json from the predict router (a test checks it matches)
 	$(BIN)/python scripts/openapi.py
 
 .PHONY: clean
 clean: ## remove build output and caches (keeps the virtualenvs)
-	rm -rf .aws-sam .pytest_cache .ruff_cache .hypothesis
+	rm -rf .aws-sam .pytest_cache .ruff_cache .hypothesis .mutation
 	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
 
 .PHONY: distclean
 distclean: clean ## also remove the virtualenvs
-	rm -rf $(VENV) $(BENCH_VENV)
+	rm -rf $(VENV) $(BENCH_VENV) $(MUTATION_VENV)

@@ -14,6 +14,7 @@ import pytest
 from sagedrop import algorithms
 from sagedrop.archive import (
     LAMBDA_MB_PER_S,
+    MAX_LISTED,
     MEASURED_MB_PER_S,
     ArchiveContents,
     ArchiveError,
@@ -268,3 +269,58 @@ def test_a_nested_serving_file_says_how_to_pack_from_inside_the_folder():
     problems = archive_problems(contents, S2S.serving_files, algorithm=S2S, where=WHERE)
     assert "holds output/model/vocab.src.json inside the folder output/model/" in problems[0].message
     assert problems[0].hint == "pack from inside the folder: tar -czf model.tar.gz -C output/model ."
+
+
+# ------------------------------------------------------------------ found by mutation testing (make mutation)
+
+
+def test_a_plain_tar_is_recognised_even_through_short_reads():
+    """A network body may return fewer bytes than asked: the first 512 are gathered before the verdict, so an
+    uncompressed tar (its "ustar" magic at offset 257: https://www.gnu.org/software/tar/manual/html_node/Standard.html)
+    is named as such."""
+    with pytest.raises(ArchiveError) as exc:
+        inspect_archive(Trickle(tar_bytes({"xgboost-model": PICKLE}), step=7), where=WHERE)
+    assert exc.value.problems[0].message == "is a tar archive that is not gzip-compressed"
+
+
+def test_the_compressed_size_read_is_the_whole_upload():
+    """The figure the out-of-time message reports: every compressed byte read, from the first to the trailer."""
+    raw = tar_gz({"xgboost-model": PICKLE, "big.bin": bytes(range(256)) * 2000})
+    assert inspect_archive(Trickle(raw, 4096), where=WHERE).compressed_bytes == len(raw)
+    assert inspect_archive(io.BytesIO(raw), where=WHERE).compressed_bytes == len(raw)
+
+
+def test_a_version_that_loads_one_file_takes_a_one_file_archive():
+    """1.2-1 loads the first file os.listdir returns (test_versions_that_load_one_file_get_exactly_one)."""
+    assert xgb_problems({"xgboost-model": PICKLE}, "1.2-1") == []
+
+
+@pytest.mark.parametrize(
+    ("files", "version"),
+    [
+        ({"xgboost-model": PICKLE, "empty": b""}, "1.7-1"),
+        ({"xgboost-model": PICKLE, "._x": b"\x00\x05\x16\x07" + b"\0" * 60}, "1.2-2"),
+        ({"xgboost-model": PICKLE, "README.md": b"# churn\n"}, "1.7-1"),
+        ({"a.model": PICKLE, "b.model": PICKLE}, "1.2-1"),
+        ({"out/xgboost-model": PICKLE}, "1.7-1"),
+    ],
+)
+def test_every_archive_problem_says_where_and_how_to_fix_it(files, version):
+    loading = XGB.directory_loading(version)
+    problems = archive_problems(scan(files), (), algorithm=XGB, where=WHERE, loading=loading)
+    assert problems and all(p.path == WHERE and p.message and p.hint for p in problems)
+    missing = archive_problems(scan({"x.bin": b"\1"}), S2S.serving_files, algorithm=S2S, where=WHERE, beside=())
+    assert missing and all(p.path == WHERE and p.message and p.hint for p in missing)
+
+
+def test_the_listing_in_a_message_is_cut_after_max_listed_names():
+    """Up to MAX_LISTED names are listed whole; past that the list ends with " ..."."""
+    loading = XGB.directory_loading("1.7-1")
+
+    def listing(count: int) -> str:
+        files = {f"sub/f{i:02}": b"x" for i in range(count)}
+        [problem] = archive_problems(scan(files), (), algorithm=XGB, where=WHERE, loading=loading)
+        return problem.message.rsplit("it holds: ", 1)[1]
+
+    assert listing(MAX_LISTED) == ", ".join(f"sub/f{i:02}" for i in range(MAX_LISTED))
+    assert listing(MAX_LISTED + 1) == ", ".join(f"sub/f{i:02}" for i in range(MAX_LISTED)) + " ..."
