@@ -63,8 +63,13 @@ format: $(STAMP) ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+.PHONY: docs
+docs: $(STAMP) ## build the docs site into site/ with mkdocs build --strict (a broken link or anchor fails)
+	@# NO_MKDOCS_2_WARNING: mkdocs-material 9.7+ prints an end-of-life banner on every build (docs/development.md says it)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir site
+
 .PHONY: test
-test: lint ## install, lint and run the whole test suite (unit, integration; e2e only with SAGEDROP_E2E_STACK)
+test: lint docs ## install, lint, build the docs strictly and run the whole test suite (e2e only with SAGEDROP_E2E_STACK)
 	$(BIN)/python -m pytest
 
 .PHONY: unit
@@ -115,12 +120,12 @@ bench: $(STAMP) $(BENCH_STAMP) ## run the benchmarks (figures, goals and verdict
 	done; [ $$status -eq 0 ] || echo "(a benchmark failed or a goal is NOT MET: see above)"
 
 .PHONY: openapi
-openapi: $(STAMP) ## regenerate docs/openapi.json from the predict router (a test checks it matches)
+openapi: $(STAMP) ## regenerate docs/openapi.json from the predict router, and its page docs/api-reference.md (tests check both)
 	$(BIN)/python scripts/openapi.py
 
 .PHONY: clean
 clean: ## remove build output and caches (keeps the virtualenvs)
-	rm -rf .aws-sam .pytest_cache .ruff_cache .hypothesis
+	rm -rf .aws-sam .pytest_cache .ruff_cache .hypothesis site
 	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
 
 .PHONY: distclean
