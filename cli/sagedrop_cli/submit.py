@@ -83,7 +83,7 @@ def check(directory: Path, s3: Any | None = None) -> Manifest:
             Problem(
                 str(manifest_path),
                 "there is no training.json here",
-                "write one (see the README's manifest reference) next to the channel folders",
+                "write one (see docs/manifest.md) next to the channel folders",
             )
         )
     data = load_json(manifest_path.read_bytes(), source=str(manifest_path))
