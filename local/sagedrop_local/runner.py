@@ -22,7 +22,8 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -96,20 +97,35 @@ class LambdaRunner:
                 deadline=time.monotonic() + spec.timeout,
                 log_group_name=f"/aws/lambda/{spec.name}",
             )
-            saved = dict(os.environ)
-            os.environ.update(self.base_env)
-            os.environ.update(spec.environment)
-            os.environ.update(self.env_overrides.get(function, {}))
             try:
-                result = handler(event, context)
+                with self._environment(function, spec):
+                    result = handler(event, context)
             except Exception as exc:
                 self.invocations.append((function, "error"))
                 raise FunctionError(function, exc) from exc
-            finally:
-                os.environ.clear()
-                os.environ.update(saved)
             self.invocations.append((function, "ok"))
             return json.loads(json.dumps(result, default=str))
+
+    @contextmanager
+    def _environment(self, function: str, spec: FunctionSpec) -> Iterator[None]:
+        """The function's environment applied for the block, then exactly those variables put back.
+
+        Only the variables set here are restored (to their earlier value, or removed): clearing the whole
+        environment and writing a snapshot back would also undo what another thread changed meanwhile
+        (typer sets and deletes PYDANTIC_DISABLE_PLUGINS around each command the CLI tests run while the
+        stack's threads invoke functions, and its delete then fails with a KeyError)."""
+        applied = {**self.base_env, **spec.environment, **self.env_overrides.get(function, {})}
+        missing = object()
+        saved = {key: os.environ.get(key, missing) for key in applied}
+        os.environ.update(applied)
+        try:
+            yield
+        finally:
+            for key, value in saved.items():
+                if value is missing:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
 
     def _module(self, spec: FunctionSpec) -> ModuleType:
         module = self._modules.get(spec.logical_id)
@@ -121,15 +137,8 @@ class LambdaRunner:
                 raise RuntimeError(f"cannot load {module_file}")
             module = importlib.util.module_from_spec(loader_spec)
             sys.modules[name] = module
-            saved = dict(os.environ)
-            os.environ.update(self.base_env)
-            os.environ.update(spec.environment)
-            os.environ.update(self.env_overrides.get(spec.logical_id, {}))
-            try:
+            with self._environment(spec.logical_id, spec):
                 loader_spec.loader.exec_module(module)
-            finally:
-                os.environ.clear()
-                os.environ.update(saved)
             self._modules[spec.logical_id] = module
         return module
 
