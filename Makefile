@@ -63,8 +63,13 @@ format: $(STAMP) ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+.PHONY: docs
+docs: $(STAMP) ## build the docs site into site/ with mkdocs build --strict (a broken link or anchor fails)
+	@# NO_MKDOCS_2_WARNING: mkdocs-material 9.7+ prints an end-of-life banner on every build (docs/development.md says it)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir site
+
 .PHONY: test
-test: lint ## install, lint and run the whole test suite (unit, integration; e2e only with SAGEDROP_E2E_STACK)
+test: lint docs ## install, lint, build the docs strictly and run the whole test suite (e2e only with SAGEDROP_E2E_STACK)
 	$(BIN)/python -m pytest
 
 .PHONY: unit
@@ -136,12 +141,12 @@ mutation: $(MUTATION_STAMP) ## mutation testing of the domain package (MODULES="
 	nice -n 19 $(MUTATION_VENV)/bin/python scripts/mutation.py $(MODULES)
 
 .PHONY: openapi
-openapi: $(STAMP) ## regenerate docs/openapi.json from the predict router (a test checks it matches)
+openapi: $(STAMP) ## regenerate docs/openapi.json from the predict router, and its page docs/api-reference.md (tests check both)
 	$(BIN)/python scripts/openapi.py
 
 .PHONY: clean
 clean: ## remove build output and caches (keeps the virtualenvs)
-	rm -rf .aws-sam .pytest_cache .ruff_cache .hypothesis .mutation
+	rm -rf .aws-sam .pytest_cache .ruff_cache .hypothesis .mutation site
 	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
 
 .PHONY: distclean

@@ -1,11 +1,12 @@
 """Regenerate docs/openapi.json from the predict function's router (Powertools' OpenAPI support).
 
-    python scripts/openapi.py           # write docs/openapi.json
-    python scripts/openapi.py --check   # exit 1 when the committed document differs from the router
+    python scripts/openapi.py           # write docs/openapi.json and its page, docs/api-reference.md
+    python scripts/openapi.py --check   # exit 1 when the committed document or page differs from the router
 
 The router is built without runtime validation (which would import pydantic at every cold start);
 generating the document needs pydantic, which is a development dependency only. The test
-tests/integration/test_predict_function.py::test_openapi_document_matches_the_router runs the check.
+tests/integration/test_predict_function.py::test_openapi_document_matches_the_router runs the check;
+the page is rendered by scripts/openapi_markdown.py (tests/unit/test_docs.py checks it too).
 """
 
 from __future__ import annotations
@@ -18,12 +19,16 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import openapi_markdown  # noqa: E402  (the page's renderer, beside this script)
+
 DOCUMENT = ROOT / "docs" / "openapi.json"
 APP = ROOT / "functions" / "predict" / "app.py"
 
 DESCRIPTION = (
-    "sagedrop's prediction API. Every route needs the stack's API key in the x-api-key header "
-    '(stack output ApiKeyId). Predictions accept JSON {"instances": [...]} or the algorithm\'s raw '
+    "sagedrop's prediction API. Every route is authorized as the stack's AuthMode parameter says: "
+    "AWS Signature Version 4 (iam, the default), a Cognito ID token (cognito) or the x-api-key header "
+    '(apikey). Predictions accept JSON {"instances": [...]} or the algorithm\'s raw '
     'body; errors are {"error": {"code", "message"}} with 400, 404, 409, 413, 415, 429, 502, 503 '
     "(with Retry-After) or 504. Limits: 6 MB per request and answer (Lambda), 6 MB per endpoint call "
     "(4 MB serverless; sagedrop splits rows into calls), 29 s per request (API Gateway)."
@@ -80,7 +85,7 @@ def render() -> str:
                 )
             ],
             # AuthMode=iam (the default): SigV4 on the Authorization header, as the template's OpenAPI body says
-            # (x-amazon-apigateway-authtype awsSigv4); cognito and apikey modes: see the README's Security section.
+            # (x-amazon-apigateway-authtype awsSigv4); cognito and apikey modes: see docs/security.md.
             security_schemes={
                 "sigv4": APIKey(
                     name="Authorization",
@@ -101,16 +106,20 @@ def render() -> str:
 
 def main(argv: list[str]) -> int:
     text = render()
+    page = openapi_markdown.render(json.loads(text))
+    outputs = ((DOCUMENT, text), (openapi_markdown.PAGE, page))
     if "--check" in argv:
-        current = DOCUMENT.read_text() if DOCUMENT.exists() else ""
-        if current != text:
-            print(f"{DOCUMENT.relative_to(ROOT)} is out of date: run python scripts/openapi.py", file=sys.stderr)
+        stale = [path for path, content in outputs if not path.exists() or path.read_text() != content]
+        for path in stale:
+            print(f"{path.relative_to(ROOT)} is out of date: run python scripts/openapi.py", file=sys.stderr)
+        if stale:
             return 1
-        print(f"{DOCUMENT.relative_to(ROOT)} matches the router")
+        print(f"{DOCUMENT.relative_to(ROOT)} and {openapi_markdown.PAGE.relative_to(ROOT)} match the router")
         return 0
-    DOCUMENT.parent.mkdir(parents=True, exist_ok=True)
-    DOCUMENT.write_text(text)
-    print(f"wrote {DOCUMENT.relative_to(ROOT)}")
+    for path, content in outputs:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content)
+        print(f"wrote {path.relative_to(ROOT)}")
     return 0
 
 

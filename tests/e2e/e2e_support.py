@@ -56,7 +56,7 @@ XGBOOST_MANIFEST: dict[str, Any] = {
 
 
 def model_name(kind: str) -> str:
-    """A fresh model name per test (letters, digits, hyphens, at most 40 characters: README, deploy.json)."""
+    """A fresh model name per test (letters, digits, hyphens, at most 40 characters: docs/bring-a-model.md)."""
     return f"e2e-{kind}-{uuid.uuid4().hex[:8]}"
 
 
@@ -101,7 +101,7 @@ class Binary:
 
 
 def scores(answer: dict[str, Any]) -> np.ndarray:
-    """The scores of an XGBoost prediction answer (``{"predictions": [{"score": ...}, ...]}``, README)."""
+    """The scores of an XGBoost prediction answer (``{"predictions": [{"score": ...}, ...]}``, docs/api.md)."""
     return np.array([p["score"] for p in answer["predictions"]], dtype=float)
 
 
@@ -218,7 +218,7 @@ class Drop:
     def cleanup(self) -> None:
         """Stop running training jobs, stop the endpoint (the API's stop; SageMaker's DeleteEndpoint if
         that cannot), and delete every version of the model's folder in the data bucket. The endpoint
-        config, the SageMaker model and the artifacts stay, as after any stop (README, "Stop and start
+        config, the SageMaker model and the artifacts stay, as after any stop (docs/cleanup.md, "Stop and start
         a model by hand"); they cost nothing."""
         problems = []
         for step in (self._await_registry, self._stop_training, self._stop_endpoint, self._delete_folder):

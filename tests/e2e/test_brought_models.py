@@ -1,7 +1,7 @@
 """Bring-your-own models on a real account (opt-in, SAGEDROP_E2E_STACK): ``model.tar.gz`` + ``deploy.json``.
 
 - An XGBoost model trained by the local stack's trainer, served by SageMaker's 1.7-1 container, scores
-  exactly as it does locally (the README's "Which artifacts are interchangeable" claims so from a
+  exactly as it does locally (docs/local-stack.md's "Which artifacts are interchangeable" claims so from a
   measurement with xgboost 1.7.4; this checks it against the container itself).
 - A truncated ``model.tar.gz`` is refused before anything is created.
 """

@@ -53,7 +53,7 @@ def test_unknown_route_answers(stack):
     https://docs.aws.amazon.com/apigateway/latest/developerguide/supported-gateway-response-types.html, whose
     message the stack keeps, template.yaml GatewayResponses). Signed: no page says what a correctly signed
     request to a missing route gets (a re:Post question reports a 403 with another message when an
-    Authorization header is present), so the answer is printed for the README and only 403/404 asserted."""
+    Authorization header is present), so the answer is printed for docs/operations.md and only 403/404 asserted."""
     from sagedrop_client.api import Api, ApiError
 
     path = "/e2e-no-such-route/anything"

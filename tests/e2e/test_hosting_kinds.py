@@ -1,4 +1,4 @@
-"""Hosting on a real account (opt-in, SAGEDROP_E2E_STACK): what the README lists as known differences
+"""Hosting on a real account (opt-in, SAGEDROP_E2E_STACK): what docs/operations.md lists as known differences
 from AWS that could not be verified offline: a serverless endpoint (no network isolation), the
 instances -> serverless switch (the endpoint is replaced: how long predictions pause), and a seq2seq
 model served on a CPU instance (also SAGEDROP_E2E_GPU=1: it trains on a GPU instance).
@@ -70,7 +70,7 @@ def test_instances_to_serverless_replaces_the_endpoint(stack, new_drop):
     """A retrain that asks for serverless while the endpoint serves on instances: SageMaker refuses that
     UpdateEndpoint ("You cannot convert your instance-based, real-time endpoint to a serverless endpoint",
     https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints.html, "Feature exclusions"), so
-    sagedrop deletes and re-creates the endpoint (README, "Updating a model that serves"). The new job's
+    sagedrop deletes and re-creates the endpoint (docs/deploy.md, "Updating a model that serves"). The new job's
     registry record names the replacement (``endpoint_replaced_at``, ``replaced_config``: the
     "endpoint replaced, predictions paused" notification is sent with it), the endpoint serves again
     from a serverless config, and the real gap without predictions is measured and printed, with what
@@ -142,7 +142,7 @@ def test_seq2seq_trained_on_gpu_serves_on_cpu(stack, new_drop, tmp_path):
     (https://docs.aws.amazon.com/sagemaker/latest/dg/seq-2-seq.html, "EC2 instance recommendation").
     The data is what ``sagedrop prepare seq2seq`` writes from the local stack's synthetic corpus (the
     demo's own preparation, :func:`sagedrop_local.demo_seq2seq.prepare`), with the demo's small network.
-    The archive's top-level names are printed: the README lists them as known from community examples
+    The archive's top-level names are printed: docs/bring-a-model.md lists them as known from community examples
     only; sagedrop's bring-your-own check asks for ``vocab.src.json`` and ``vocab.trg.json`` there, so a
     SageMaker-trained archive without them would be refused on re-upload (asserted after the print)."""
     from sagedrop_local.demo_seq2seq import MANIFEST, prepare

@@ -154,7 +154,7 @@ def test_libsvm_is_the_default_content_type_and_answers_rmse(tmp_path: Path) -> 
 
 def test_recordio_protobuf_trains_and_answers_the_sdks_record_serializer(tmp_path: Path) -> None:
     """The SDK's RecordSerializer writes dense float records (``write_numpy_to_dense_tensor``; the project's
-    ``encode_dense`` reproduces it byte for byte: shared/testdata/recordio); the container reads
+    ``encode_dense`` reproduces it byte for byte: tests/data/recordio); the container reads
     ``features["values"]`` of each record (encoder.recordio_protobuf_to_dmatrix)."""
     x, y = blobs(300, 2, seed=9)
     x32 = x.astype(np.float32)

@@ -2,7 +2,7 @@
 
 The SDK is not a dependency here: its ``RecordSerializer`` writes ``write_numpy_to_dense_tensor``
 records, which the project's ``recordio.encode_dense`` reproduces byte for byte
-(shared/testdata/recordio, made with the SDK's writer), and its ``RecordDeserializer`` reads the
+(tests/data/recordio, made with the SDK's writer), and its ``RecordDeserializer`` reads the
 records that ``recordio.read_records`` decodes. ``LinearLearnerPredictor`` sends
 application/x-recordio-protobuf with that Accept (sagemaker-python-sdk
 ``src/sagemaker/amazon/linear_learner.py``); a plain ``Predictor`` sends Accept ``*/*``.

@@ -164,7 +164,7 @@ def test_a_gzip_bomb_is_read_in_small_slices():
 
 
 def test_the_documented_throughput_holds_here():
-    """MEASURED_MB_PER_S (README, "Checked before anything is created") is the decompressed MB/s of this
+    """MEASURED_MB_PER_S (docs/bring-a-model.md, "Checked before anything is created") is the decompressed MB/s of this
     reader on one core; a third of it must hold (in CPU time, so a busy shared machine does not matter).
     LAMBDA_MB_PER_S scales it to the deploy function's memory (https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html:
     1,769 MB is one vCPU)."""

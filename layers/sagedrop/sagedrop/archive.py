@@ -40,7 +40,7 @@ MAX_LISTED = 12
 """How many archive members an error message lists."""
 MEASURED_MB_PER_S = 200
 """Decompressed MB per second this reader gets through on one core (measured on the build machine with
-200 MB archives, random and CSV-like data: 175-240 MB/s; the README gives the figures). Inflating is the
+200 MB archives, random and CSV-like data: 175-240 MB/s; docs/bring-a-model.md gives the figures). Inflating is the
 bound: compressible data costs as much per decompressed byte as random data."""
 DEPLOY_MEMORY_MB = 1024
 """The deploy function's MemorySize in template.yaml."""

@@ -12,7 +12,7 @@ thing API Gateway cannot check in ``cognito`` mode: that the admin routes' calle
   (https://repost.aws/knowledge-center/cognito-user-pool-group reads ``['authorizer']['claims']``), each
   value a string; ``cognito:groups`` lists the user's groups. How a list is flattened into that string is
   not documented on a page found here, so :func:`groups_of` accepts a list, ``"a,b"``, ``"a b"`` and ``"[a b]"``.
-- ``apikey``: only ``identity.apiKeyId`` names the caller (a key is not an identity; see the README).
+- ``apikey``: only ``identity.apiKeyId`` names the caller (a key is not an identity; see docs/security.md).
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def require_admin(caller: Caller, *, auth_mode: str, admin_group: str, route: st
     """In ``cognito`` mode, admin routes need ``admin_group`` in the token's ``cognito:groups``.
 
     In ``iam`` mode API Gateway already refused principals without the admin policy; in ``apikey`` mode
-    there is nothing to check (the README says so)."""
+    there is nothing to check (docs/security.md says so)."""
     if auth_mode != "cognito":
         return
     if admin_group not in caller.groups:

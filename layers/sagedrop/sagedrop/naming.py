@@ -1,6 +1,6 @@
 """Names of everything sagedrop creates, and how S3 keys map to models.
 
-Contract (design.md, Names): training job ``<model>-<yyyymmdd-HHMMSS>-<6 hex>``, at most 63
+Contract (docs/architecture.md, Names): training job ``<model>-<yyyymmdd-HHMMSS>-<6 hex>``, at most 63
 characters of ``[a-zA-Z0-9-]``. The time is the S3 event's time and the hex a hash of bucket,
 key and version (or ETag), so a redelivered event maps to the same name and SageMaker itself
 refuses the duplicate. Model and endpoint config are named after the job; the endpoint after the

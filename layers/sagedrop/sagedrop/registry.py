@@ -64,7 +64,7 @@ JOB_PREFIX = "JOB#"
 BATCH_PREFIX = "BATCH#"
 """One item per batch transform job (sagedrop.batch_jobs): status, input, output, times, failure reason."""
 
-# Status values (design.md, Registry)
+# Status values (docs/architecture.md, Registry)
 TRAINING = "training"
 REJECTED = "rejected"  # the manifest or data was refused before any job started
 FAILED = "failed"

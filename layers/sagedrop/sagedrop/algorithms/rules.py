@@ -61,7 +61,8 @@ class TrainingRules:
         """The problem for a name the version does not declare (a close match as the hint)."""
         known = [h.name for h in self.hyperparameters_for(version)]
         close = difflib.get_close_matches(key, known, n=1, cutoff=0.7)
-        hint = f"did you mean {close[0]!r}?" if close else f"see the {self.title} hyperparameters in the README"
+        guide = f"see the {self.title} hyperparameters page of the SageMaker developer guide"
+        hint = f"did you mean {close[0]!r}?" if close else guide
         return Problem(path, f"{self.name} has no hyperparameter {key!r}", hint)
 
     def refused_value_hint(self, key: str, value: Any, version: str | None) -> str:

@@ -2,7 +2,7 @@
 
 Each problem names its JSON path, what was expected and how to fix it. Only ``algorithm`` is
 required where the algorithm's required hyperparameters have safe defaults; everything else
-has a default (design.md, Contracts: Manifest).
+has a default (docs/manifest.md; docs/architecture.md, Contracts: Manifest).
 
 One module per part, re-exported here (callers import from ``sagedrop.manifest``):
 

@@ -37,7 +37,7 @@ Where each format fact comes from (cited below by tag):
          ``'IfQQ'`` (24 bytes); ``pack`` sets flag = 0 for a scalar label, or flag = label count,
          label = 0 and appends the labels as float32 after the header; ``unpack`` reads ``flag``
          float32 labels after the header when flag > 0.
-[REF]    ``shared/testdata/recordio`` (byte-exact output of the SDK writer): seq2seq records carry
+[REF]    ``tests/data/recordio`` (byte-exact output of the SDK writer): seq2seq records carry
          ``features["target"]`` before ``features["source"]`` on the wire; float values are the
          raw IEEE bits. NaN rule: the SDK passes each float32 through a Python float (double) and
          back, and that conversion sets the quiet bit of a NaN (0x7f800001 -> 0x7fc00001) while
