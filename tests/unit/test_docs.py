@@ -102,7 +102,12 @@ def repository_paths(path: Path) -> list[str]:
 
 
 def path_exists(name: str) -> bool:
-    """A named path exists; a glob matches something; ``pkg/mod.py`` may have become a package ``pkg/mod/``."""
+    """A named path exists; a glob matches something; ``pkg/mod.py`` may have become a package ``pkg/mod/``;
+    ``tests/x.py::test_y`` names a test that the file defines."""
+    if "::" in name:
+        path, _, test = name.partition("::")
+        target = ROOT / path
+        return target.is_file() and f"def {test.split('[')[0]}(" in target.read_text(encoding="utf-8")
     if "*" in name:
         return any(ROOT.glob(name))
     target = ROOT / name
