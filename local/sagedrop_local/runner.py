@@ -25,9 +25,10 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from types import ModuleType
+from types import MappingProxyType, ModuleType
 from typing import Any
 
+from sagedrop.settings import FUNCTION_ENVIRONMENT
 from sagedrop_local.wiring import FunctionSpec, Wiring
 
 ASYNC_RETRIES = 2  # Lambda retries a failed asynchronous invocation twice
@@ -79,6 +80,8 @@ class LambdaRunner:
         self._pending_lock = threading.Condition()
         self.invocations: list[tuple[str, str]] = []  # (function logical id, outcome)
         self.env_overrides: dict[str, dict[str, str]] = {}
+        self._env_lock = threading.Lock()
+        self._saved_env: dict[str, str | None] = {}  # what the process had before the invocations
 
     # ---- synchronous -------------------------------------------------------------------
 
@@ -123,22 +126,35 @@ class LambdaRunner:
 
     @contextmanager
     def _environment(self, spec: FunctionSpec) -> Iterator[None]:
-        """The function's environment (template.yaml's, through the wiring) while it runs, then the old one.
+        """The function's environment (template.yaml's, through the wiring) while it runs.
 
-        Only the variables it sets are put back (never ``os.environ.clear()``): other threads, such as
-        a test's or the CLI's boto3 reading AWS_ENDPOINT_URL, never see the host's variables vanish.
+        The function's own code reads exactly that mapping (``sagedrop.settings.FUNCTION_ENVIRONMENT``).
+        The process environment, which the libraries read (botocore's ``AWS_*``, Powertools'
+        ``POWERTOOLS_*``), only gains or changes keys here and is put back by :meth:`stop`: removing a key
+        between invocations raced with other threads reading the environment (a test's or the CLI's boto3
+        iterating it raised KeyError for a key removed meanwhile).
         """
         values = {**self.base_env, **spec.environment, **self.env_overrides.get(spec.logical_id, {})}
-        saved = {name: os.environ.get(name) for name in values}
-        os.environ.update(values)
+        with self._env_lock:
+            for name, value in values.items():
+                if os.environ.get(name) != value:
+                    self._saved_env.setdefault(name, os.environ.get(name))
+                    os.environ[name] = value
+        token = FUNCTION_ENVIRONMENT.set(MappingProxyType(values))
         try:
             yield
         finally:
-            for name, value in saved.items():
+            FUNCTION_ENVIRONMENT.reset(token)
+
+    def restore_environment(self) -> None:
+        """Put back every variable the invocations set or changed (the stack is stopping)."""
+        with self._env_lock:
+            for name, value in self._saved_env.items():
                 if value is None:
                     os.environ.pop(name, None)
                 else:
                     os.environ[name] = value
+            self._saved_env.clear()
 
     # ---- asynchronous ------------------------------------------------------------------
 
@@ -152,6 +168,7 @@ class LambdaRunner:
             self._queue.put(None)
             self._worker.join(timeout=10)
             self._worker = None
+        self.restore_environment()
 
     def invoke_async(self, function: str, event: dict[str, Any]) -> None:
         with self._pending_lock:

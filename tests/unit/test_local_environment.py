@@ -63,4 +63,5 @@ def test_the_runner_invokes_a_handler_with_exactly_the_wired_environment(tmp_pat
     names = [*spec.environment, "AWS_REGION"]
     got = runner.invoke("CleanupFunction", {"names": names})
     assert got == {**spec.environment, "AWS_REGION": "eu-west-1"}
-    assert "IDLE_MINUTES" not in os.environ  # restored after the invocation
+    runner.stop()
+    assert "IDLE_MINUTES" not in os.environ  # restored when the runner stops

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -108,9 +109,16 @@ FALSE_WORDS = ("0", "n", "no", "f", "false", "off")
 # ---- the parser -------------------------------------------------------------------------------
 
 
+# One function's environment when several functions share a process (the local stack runs them all in
+# one): the runner sets it around each invocation, so each function reads exactly what template.yaml
+# gives it while the process environment is never shrunk under other threads. On Lambda it stays unset.
+FUNCTION_ENVIRONMENT: ContextVar[Mapping[str, str] | None] = ContextVar("sagedrop_function_environment", default=None)
+
+
 def environ() -> Mapping[str, str]:
     """The environment the settings read (tests replace it to record which names a function reads)."""
-    return os.environ
+    function = FUNCTION_ENVIRONMENT.get()
+    return os.environ if function is None else function
 
 
 class Reader:
