@@ -27,7 +27,7 @@ def local_cleanup(
     as_json: Annotated[bool, typer.Option("--json", help="Print the cleanup function's whole report.")] = False,
 ) -> None:
     """Run idle cleanup once on the running local stack, as its schedule would."""
-    from sagedrop_cli.target import local_state
+    from sagedrop_client.state import local_state
     from sagedrop_local.control import request_cleanup, summary
 
     state = local_state()

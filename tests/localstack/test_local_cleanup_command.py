@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from sagedrop_cli.main import app
-from sagedrop_cli.target import write_local_state
+from sagedrop_client.state import write_local_state
 from sagedrop_local.control import ControlServer, request_cleanup
 from sagedrop_local.stack import LocalStack
 from tests.localstack.test_local_stack import SETTLED, blobs, csv_text, drop
