@@ -14,13 +14,9 @@ LAYER = Path(__file__).resolve().parents[2] / "layers" / "sagedrop"
 MAX_MODULE_LINES = 600
 MAX_CLASS_LINES = 300
 
-# Being split in issue 13 by other engineers; remove each entry when its split lands (the second test
-# below fails for an entry that is already within the limits, so the list only shrinks).
-ALLOWED = frozenset(
-    {
-        "sagedrop/api.py",
-    }
-)
+# Modules allowed over the limit while being split (the second test below fails for an entry that is
+# already within the limits, so the list only shrinks). Empty: every module is within the limits.
+ALLOWED: frozenset[str] = frozenset()
 # Not assigned in issue 13 yet: PredictionService (predict.py) is 403 lines; wip/perf edits predict.py, so
 # it is split after that lands. Only the class is excepted: predict.py itself stays under 600 lines.
 ALLOWED_CLASSES = frozenset({"sagedrop/predict.py:PredictionService"})
