@@ -80,8 +80,8 @@ def test_the_control_server_wants_its_token_and_a_sane_number(local, state):
 
 def test_without_a_running_stack_the_command_says_what_to_do(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr("sagedrop_cli.target.USER_STATE", tmp_path / "none" / "local.json")
-    monkeypatch.setattr("sagedrop_cli.target.LOCAL_STATE", tmp_path / ".sagedrop" / "local.json")
+    monkeypatch.setattr("sagedrop_client.state.USER_STATE", tmp_path / "none" / "local.json")
+    monkeypatch.setattr("sagedrop_client.state.LOCAL_STATE", tmp_path / ".sagedrop" / "local.json")
     result = runner.invoke(app, ["local", "cleanup"])
     assert result.exit_code == 1 and "make up" in result.output
     (tmp_path / ".sagedrop").mkdir()

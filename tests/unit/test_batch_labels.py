@@ -68,7 +68,7 @@ def test_label_outputs_writes_a_labels_file_beside_each_out_file_until_the_deadl
 
     late = label_outputs(s3, record, xgb, hyperparameters, deadline=time.monotonic() - 1)
     assert late == LabelResult(0, 2) and late.status().startswith("partial: 0 of 2")
-    assert label_outputs(s3, record, xgb, hyperparameters, deadline=time.monotonic() + 60) == LabelResult(2, 2)
+    assert label_outputs(s3, record, xgb, hyperparameters, deadline=time.monotonic() + 60) == LabelResult(2, 2, rows=3)
 
     def labels(key: str) -> list[dict]:
         return [json.loads(line) for line in s3.get_object(Bucket="drops", Key=key)["Body"].read().splitlines()]
