@@ -19,7 +19,7 @@ import os
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 if TYPE_CHECKING:
     from sagedrop.manifest import Defaults
@@ -246,8 +246,10 @@ class StackSettings:
 
 
 @dataclass(frozen=True)
-class TrainFunctionSettings:
-    """TrainFunction: starts training and batch jobs (role, artifact bucket, every instance default)."""
+class _SageMakerFunctionSettings:
+    """A function that creates SageMaker resources: the role it passes, the artifact bucket, instance defaults."""
+
+    TRAINING: ClassVar[bool] = False  # whether the training instance defaults are read too
 
     common: StackSettings
     role_arn: str
@@ -255,34 +257,26 @@ class TrainFunctionSettings:
     defaults: Defaults
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> TrainFunctionSettings:
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Self:
         reader = Reader(env)
         return cls(
             common=StackSettings.read(reader),
             role_arn=reader.text("SAGEMAKER_ROLE_ARN"),
             artifact_bucket=reader.text("ARTIFACT_BUCKET"),
-            defaults=_defaults(reader, training=True),
+            defaults=_defaults(reader, training=cls.TRAINING),
         )
 
 
 @dataclass(frozen=True)
-class DeployFunctionSettings:
+class TrainFunctionSettings(_SageMakerFunctionSettings):
+    """TrainFunction: starts training and batch jobs (role, artifact bucket, every instance default)."""
+
+    TRAINING: ClassVar[bool] = True
+
+
+@dataclass(frozen=True)
+class DeployFunctionSettings(_SageMakerFunctionSettings):
     """DeployFunction: models and endpoints (role, artifact bucket for brought models, hosting defaults)."""
-
-    common: StackSettings
-    role_arn: str
-    artifact_bucket: str
-    defaults: Defaults
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> DeployFunctionSettings:
-        reader = Reader(env)
-        return cls(
-            common=StackSettings.read(reader),
-            role_arn=reader.text("SAGEMAKER_ROLE_ARN"),
-            artifact_bucket=reader.text("ARTIFACT_BUCKET"),
-            defaults=_defaults(reader, training=False),
-        )
 
 
 @dataclass(frozen=True)
