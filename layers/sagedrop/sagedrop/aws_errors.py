@@ -53,6 +53,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError
 
 from sagedrop import tags
+from sagedrop.errors import Problem
 
 THROTTLING_CODES = frozenset(
     {
@@ -219,6 +220,16 @@ def access_hint(action: str) -> str:
         f"the function's IAM role may not call {action}: deploy the stack again from template.yaml (it grants "
         "the call on resources tagged with this stack), and check permission boundaries and SCPs"
     )
+
+
+def refusal_problem(exc: BaseException, action: str, hint: str) -> Problem | None:
+    """The user-facing problem when AWS refused ``action`` itself (:func:`is_refusal`), else None (retry).
+
+    An AccessDenied answer gets :func:`access_hint`; any other refusal the caller's ``hint``.
+    """
+    if not is_refusal(exc):
+        return None
+    return Problem(action, describe(exc), access_hint(action) if is_access_denied(exc) else hint)
 
 
 # ---- describe-or-None and tags ------------------------------------------------------------------

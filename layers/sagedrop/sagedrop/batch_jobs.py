@@ -28,7 +28,7 @@ from typing import Any
 from sagedrop import batch, naming, registry, served, tags
 from sagedrop.algorithms.base import Algorithm
 from sagedrop.aws import read_head
-from sagedrop.aws_errors import access_hint, describe, error_message, exists, is_access_denied, is_refusal, name_in_use
+from sagedrop.aws_errors import error_message, exists, name_in_use, refusal_problem
 from sagedrop.batch_inputs import BatchDataError, DataFile, InputSpec, check_inputs
 from sagedrop.errors import ManifestError, Problem, UserError
 from sagedrop.manifest import MAX_MANIFEST_BYTES, load_json
@@ -244,15 +244,14 @@ class BatchLauncher:
         except Exception as exc:
             if name_in_use(exc):
                 return BatchOutcome("duplicate", request.model, job, error_message(exc))
-            if is_refusal(exc):
-                hint = (
-                    access_hint("CreateTransformJob")
-                    if is_access_denied(exc)
-                    else "check instance_type, instance_count and the account's batch transform quotas"
-                )
-                problem = Problem("CreateTransformJob", describe(exc), hint)
-                return self._reject(request.model, drop, UserError(problem, source=drop.uri))
-            raise
+            problem = refusal_problem(
+                exc,
+                "CreateTransformJob",
+                "check instance_type, instance_count and the account's batch transform quotas",
+            )
+            if problem is None:
+                raise
+            return self._reject(request.model, drop, UserError(problem, source=drop.uri))
         self._registry.put_batch(
             request.model,
             job,

@@ -18,20 +18,17 @@ from typing import Any
 from sagedrop import naming, tags
 from sagedrop.algorithms.base import Algorithm
 from sagedrop.aws_errors import (
-    access_hint,
     already_exists,
-    describe,
     describe_or_none,
     error_message,
     exists,
-    is_access_denied,
     is_not_found,
     is_quota,
-    is_refusal,
     is_validation,
+    refusal_problem,
     resource_tags,
 )
-from sagedrop.errors import Problem, UserError
+from sagedrop.errors import UserError
 from sagedrop.manifest import DeploySettings
 
 log = logging.getLogger("sagedrop.deploy")
@@ -264,15 +261,15 @@ class SageMakerHosting:
 
     def raise_for_user(self, exc: BaseException, action: str, job: str) -> None:
         """SageMaker refused the request itself: the user must act (else: re-raise for a retry)."""
-        if is_refusal(exc):
-            if is_quota(exc):
-                hint = "ask for a higher SageMaker quota or delete endpoints you do not use"
-            elif is_access_denied(exc):
-                hint = access_hint(action)
-            else:
-                hint = "check deploy.instance_type/instance_count/serverless in the manifest"
-            raise DeployError(Problem(action, describe(exc), hint), source=job) from exc
-        raise exc
+        hint = (
+            "ask for a higher SageMaker quota or delete endpoints you do not use"
+            if is_quota(exc)
+            else "check deploy.instance_type/instance_count/serverless in the manifest"
+        )
+        problem = refusal_problem(exc, action, hint)
+        if problem is None:
+            raise exc
+        raise DeployError(problem, source=job) from exc
 
     def delete_endpoint(self, name: str) -> None:
         try:

@@ -16,7 +16,7 @@ from typing import Any
 
 from sagedrop import naming, registry, tags
 from sagedrop.aws import read_head
-from sagedrop.aws_errors import access_hint, describe, error_message, exists, is_access_denied, is_refusal, name_in_use
+from sagedrop.aws_errors import error_message, exists, name_in_use, refusal_problem
 from sagedrop.convert import LabelBins
 from sagedrop.datacheck import ObjectStore, ResolvedChannel, check_folder
 from sagedrop.errors import DataError, ManifestError, Problem, UserError
@@ -207,16 +207,13 @@ class TrainingLauncher:
             if name_in_use(exc):
                 log.info("training job already exists (concurrent delivery)", extra={"job": job})
                 return Outcome("duplicate", manifest.name, job, error_message(exc))
-            if is_refusal(exc):
-                # SageMaker refused the request itself: not retryable, the user (or the operator) must act.
-                hint = (
-                    access_hint("CreateTrainingJob")
-                    if is_access_denied(exc)
-                    else "check the instance type, quotas and settings in the manifest"
-                )
-                problem = Problem("CreateTrainingJob", describe(exc), hint)
-                return self._reject(manifest.name, obj, UserError(problem, source=obj.uri))
-            raise
+            # SageMaker refused the request itself: not retryable, the user (or the operator) must act.
+            problem = refusal_problem(
+                exc, "CreateTrainingJob", "check the instance type, quotas and settings in the manifest"
+            )
+            if problem is None:
+                raise
+            return self._reject(manifest.name, obj, UserError(problem, source=obj.uri))
         self._record(manifest, channels, obj, job, request, bins, feature_count)
         log.info(
             "training job started", extra={"job": job, "model": manifest.name, "algorithm": manifest.algorithm.name}
