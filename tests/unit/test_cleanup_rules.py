@@ -24,7 +24,7 @@ from sagedrop.cleanup import (
     read_invocations,
     static_verdict,
 )
-from sagedrop.settings import ConfigError
+from sagedrop.settings import SettingsError
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -383,7 +383,7 @@ def test_settings_from_env(monkeypatch):
 )
 def test_settings_errors_say_what_and_how(monkeypatch, name, value, message):
     monkeypatch.setenv(name, value)
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises(SettingsError, match=message):
         CleanupSettings.from_env("s")
 
 

@@ -29,9 +29,6 @@ class SettingsError(RuntimeError):
     """The function's environment is wrong or incomplete: a deployment problem, not a user's."""
 
 
-ConfigError = SettingsError
-"""The name sagedrop.config used (cleanup and its tests catch it): the same class."""
-
 # ---- what sets each variable ------------------------------------------------------------------
 
 PARAMETER, RESOURCE, LITERAL, LAMBDA = "parameter", "resource", "literal", "lambda"
