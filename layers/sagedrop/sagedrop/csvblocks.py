@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from sagedrop.csvfields import PAD as _PAD
@@ -47,9 +48,9 @@ _BOM = b"\xef\xbb\xbf"
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's <malloc.h> parameter numbers
 _HEAP_KEPT_BYTES = 64 << 20
 _MMAP_FROM_BYTES = 16 << 20
-_heap_tuned = False
 
 
+@cache
 def keep_freed_memory() -> None:
     """Let the C allocator keep freed memory for reuse (glibc only; once per process).
 
@@ -60,10 +61,6 @@ def keep_freed_memory() -> None:
     (https://man7.org/linux/man-pages/man3/mallopt.3.html): the process keeps at most 64 MiB of
     freed heap, so memory stays bounded. Elsewhere (no glibc ``mallopt``) this does nothing.
     """
-    global _heap_tuned
-    if _heap_tuned:
-        return
-    _heap_tuned = True
     import ctypes
 
     try:
