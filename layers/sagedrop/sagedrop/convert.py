@@ -12,7 +12,7 @@ numpy is needed here; it ships in the data layer, attached to the train function
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -83,14 +83,16 @@ def parse_workers() -> int:
     return max(1, min(PARSE_THREADS, cpus))
 
 
-def _reader(source: Any, where: str, *, dtype: str, workers: int | None = None) -> Iterator[Any]:
-    """Parsed blocks of a CSV (``csvblocks``), its mistakes as ``DataError`` naming line and column."""
+def _reader(
+    source: Any, where: str, *, dtype: str, workers: int | None = None, finish: Callable[[Any], Any] | None = None
+) -> Iterator[tuple[Any, Any]]:
+    """``(block, finish(block))`` of a CSV's parsed blocks (``csvblocks.CsvReader.mapped``: ``finish``
+    runs in the parsing threads), its mistakes as ``DataError`` naming line and column."""
     from sagedrop.csvblocks import CsvFormatError, CsvReader
 
     try:
-        yield from CsvReader(
-            source, dtype=dtype, labels64=True, workers=parse_workers() if workers is None else workers
-        )
+        reader = CsvReader(source, dtype=dtype, labels64=True, workers=parse_workers() if workers is None else workers)
+        yield from reader.mapped(finish)
     except CsvFormatError as exc:
         if exc.token is None:
             raise DataError(
@@ -115,7 +117,7 @@ def label_range(source: Iterable[str] | IO[bytes], where: str) -> tuple[float, f
     ``source`` is a binary stream (an S3 body) or lines; the labels are exact float64 values.
     """
     low, high, rows = math.inf, -math.inf, 0
-    for block in _reader(source, where, dtype="float32"):
+    for block, _ in _reader(source, where, dtype="float32"):
         labels = block.labels64
         if labels is not None and labels.size:
             low, high = min(low, float(labels.min())), max(high, float(labels.max()))
@@ -154,7 +156,18 @@ def transform_csv(
     from sagedrop import recordio as rio
 
     stats = stats or ConvertStats()
-    for block in _reader(source, where, dtype="float32" if recordio else "float64", workers=workers):
+
+    def encode(block: Any) -> Any:  # runs in a parsing thread
+        table, labels = block.table, block.labels64
+        if bins is not None:
+            labels = bins.classes(labels).astype(np.float64)
+        if recordio:
+            return rio.encode_dense_array(table[:, 1:], labels.astype(np.float32))
+        body = np.column_stack([labels, table[:, 1:]])
+        return ("\n".join(",".join(_number(v) for v in row) for row in body.tolist()) + "\n").encode()
+
+    dtype = "float32" if recordio else "float64"
+    for block, data in _reader(source, where, dtype=dtype, workers=workers, finish=encode):
         table = block.table
         if not table.shape[0]:
             continue
@@ -168,18 +181,9 @@ def transform_csv(
                 )
             )
         stats.columns = columns
-        labels = block.labels64
-        if bins is not None:
-            labels = bins.classes(labels).astype(np.float64)
-        if recordio:
-            written = rio.write_dense(out, table[:, 1:], labels.astype(np.float32)).bytes_written
-        else:
-            body = np.column_stack([labels, table[:, 1:]])
-            data = ("\n".join(",".join(_number(v) for v in row) for row in body.tolist()) + "\n").encode()
-            out.write(data)
-            written = len(data)
+        out.write(data)
         stats.rows += len(table)
-        stats.bytes_written += written
+        stats.bytes_written += len(data) if isinstance(data, bytes) else data.nbytes
     return stats
 
 

@@ -26,10 +26,10 @@ accepted). numpy is imported lazily; memory is bounded by one block plus the cur
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sagedrop.csvfields import PAD as _PAD
 from sagedrop.csvfields import parse_fields
@@ -38,6 +38,8 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     from concurrent.futures import Future
 
     import numpy as np
+
+T = TypeVar("T")
 
 BLOCK_BYTES = 256 << 10
 """Bytes of CSV parsed per block: large enough to amortize numpy's per-call cost, small enough
@@ -95,6 +97,27 @@ class CsvFormatError(ValueError):
         self.columns = columns
         self.expected = expected
 
+    @classmethod
+    def bad_value(cls, shown: str, line: int, column: int) -> CsvFormatError:
+        hint = " (SageMaker CSV has no header row)" if line == 1 else ""
+        message = f"line {line}, column {column}: {shown!r} is not a number{hint}"
+        return cls(message, line=line, column=column, token=shown)
+
+    @classmethod
+    def bad_width(cls, line: int, found: int, expected: int) -> CsvFormatError:
+        message = f"line {line}: {found} columns, expected {expected} like the lines before"
+        return cls(message, line=line, columns=found, expected=expected)
+
+    def moved(self, lines: int) -> CsvFormatError:
+        """The same problem ``lines`` lines further down (a block parsed with its own numbering)."""
+        if not lines:
+            return self
+        if self.token is not None and self.column is not None:
+            return self.bad_value(self.token, self.line + lines, self.column)
+        if self.columns is not None and self.expected is not None:
+            return self.bad_width(self.line + lines, self.columns, self.expected)
+        return CsvFormatError(str(self), line=self.line + lines)  # pragma: no cover - not raised by the parser
+
 
 @dataclass(frozen=True)
 class Block:
@@ -104,6 +127,7 @@ class Block:
     labels64: np.ndarray | None
     lines: int  # lines consumed, blank ones included
     blank: int
+    first_line: int = 1  # 1-based number of the block's first line in the file
 
 
 # --------------------------------------------------------------------------------------------
@@ -200,6 +224,13 @@ class _Layout:
         self._line_ends: np.ndarray | None = None
 
     @property
+    def newlines(self) -> int:
+        """Lines in the block (each ends with a newline)."""
+        import numpy as np
+
+        return int(np.count_nonzero(self.buf[_PAD:] == 10))
+
+    @property
     def line_ends(self) -> np.ndarray:
         """Index of the field ending each line."""
         import numpy as np
@@ -247,34 +278,56 @@ class CsvReader:
         self._block_bytes = block_bytes
         self._workers = 1 if workers is None else max(1, workers)
         self.columns: int | None = None
-        self.line = 0  # lines read so far (blocks being parsed included)
+        self.line = 0  # lines of the blocks handed out so far
 
     def __iter__(self) -> Iterator[Block]:
-        """Blocks in file order. With 2+ workers, the next blocks are parsed in threads meanwhile
-        (numpy releases the GIL inside its loops); at most ``workers + 1`` blocks are held."""
+        """Blocks in file order (see ``mapped``)."""
+        for block, _ in self.mapped(None):
+            yield block
+
+    def mapped(self, finish: Callable[[Block], T] | None) -> Iterator[tuple[Block, T | None]]:
+        """``(block, finish(block))`` in file order; ``finish`` (e.g. encoding the block) runs
+        where the block was parsed. With 2+ workers the next blocks are parsed and finished in
+        threads meanwhile (numpy releases the GIL inside its loops), so this thread only reads;
+        at most ``workers + 1`` blocks are held. Each block is parsed with its own line numbers
+        (from 1), moved to the file's here, in order: the first problem in the file is the one
+        raised, naming its line in the file."""
         keep_freed_memory()
         blocks = _line_blocks(self._src, self._block_bytes)
         for data in blocks:  # serially until a data line fixes the column count
-            yield self._block(data)
+            yield self._located(self._work, data, finish)
             if self.columns is not None:
                 break
         if self._workers == 1:
             for data in blocks:
-                yield self._block(data)
+                yield self._located(self._work, data, finish)
             return
         from collections import deque
         from concurrent.futures import ThreadPoolExecutor  # imported when used: keeps imports cheap
 
         with ThreadPoolExecutor(self._workers, thread_name_prefix="csvblocks") as pool:
-            pending: deque[Future[Block]] = deque()
+            pending: deque[Future[tuple[Block, T | None]]] = deque()
             for data in blocks:
-                lines = data.count(b"\n")
-                pending.append(pool.submit(self._parse_block, data, lines, self.line + 1))
-                self.line += lines
+                pending.append(pool.submit(self._work, data, finish))
                 if len(pending) > self._workers:
-                    yield pending.popleft().result()
+                    yield self._located(pending.popleft().result)
             while pending:
-                yield pending.popleft().result()
+                yield self._located(pending.popleft().result)
+
+    def _work(self, data: bytes, finish: Callable[[Block], T] | None) -> tuple[Block, T | None]:
+        block = self._parse_block(data)
+        return block, finish(block) if finish is not None and block.table.shape[0] else None
+
+    def _located(self, work: Callable[..., tuple[Block, T | None]], *args: Any) -> tuple[Block, T | None]:
+        """Run (or collect) one block's work in file order; number its lines in the file."""
+        try:
+            block, result = work(*args)
+        except CsvFormatError as exc:
+            raise exc.moved(self.line) from None
+        if self.line:
+            block = replace(block, first_line=self.line + 1)
+        self.line += block.lines
+        return block, result
 
     # -- one block ----------------------------------------------------------------------------
 
@@ -291,43 +344,40 @@ class CsvReader:
         buf[_PAD:] = np.frombuffer(data, np.uint8)
         return buf
 
-    def _block(self, data: bytes) -> Block:
-        """Parse one block; called in file order (line numbers are counted here, not in threads)."""
-        lines = data.count(b"\n")
-        first_line = self.line + 1
-        self.line += lines
-        return self._parse_block(data, lines, first_line)
-
-    def _parse_block(self, data: bytes, lines: int, first_line: int) -> Block:
+    def _parse_block(self, data: bytes) -> Block:
+        """One block of whole lines, numbered from 1. Blank lines make the fast parse fail (an
+        empty or whitespace field is no number); only then are they looked for and dropped."""
         columns = self.columns
-        if b"\n\n" not in data and not data.startswith(b"\n"):
-            try:
-                return self._parse(data, lines, first_line, None)
-            except CsvFormatError:
-                if not _has_blank(data):
-                    raise
-                self.columns = columns  # a whitespace-only first line may have set it (first block only)
-        # drop blank (empty or whitespace-only) lines, keeping their numbers for messages
+        try:
+            return self._parse(data, None)
+        except CsvFormatError:
+            if not _has_blank(data):
+                raise
+            self.columns = columns  # a whitespace-only first line may have set it (first block only)
+        lines = data.count(b"\n")
         kept = [(i, line) for i, line in enumerate(data.split(b"\n")[:-1]) if line.strip()]
         if not kept:
             return Block(table=_empty(self._dtype, columns), labels64=None, lines=lines, blank=lines)
-        numbers = [first_line + i for i, _ in kept]
-        return self._parse(b"".join(line + b"\n" for _, line in kept), lines, first_line, numbers)
+        numbers = [1 + i for i, _ in kept]
+        block = self._parse(b"".join(line + b"\n" for _, line in kept), numbers)
+        return replace(block, lines=lines, blank=lines - block.table.shape[0])
 
-    def _parse(self, data: bytes, lines: int, first_line: int, numbers: list[int] | None) -> Block:
+    def _parse(self, data: bytes, numbers: list[int] | None) -> Block:
         buf = self._buffer(data)
         layout = _Layout(buf)
+        rows = layout.newlines
         if self.columns is None:
             self.columns = int(layout.line_ends[0]) + 1
-        if not layout.regular(lines if numbers is None else len(numbers), self.columns):
-            self._check_columns(layout, first_line, numbers)
-        table, labels = self._values(buf, layout, first_line, numbers)
-        return Block(table=table, labels64=labels, lines=lines, blank=lines - table.shape[0])
+        if not layout.regular(rows, self.columns):
+            self._check_columns(layout, numbers)
+        table, labels = self._values(buf, layout, numbers)
+        return Block(table=table, labels64=labels, lines=rows, blank=0)
 
-    def _line_number(self, row: int, first_line: int, numbers: list[int] | None) -> int:
-        return numbers[row] if numbers is not None else first_line + row
+    @staticmethod
+    def _line_number(row: int, numbers: list[int] | None) -> int:
+        return numbers[row] if numbers is not None else 1 + row
 
-    def _check_columns(self, layout: _Layout, first_line: int, numbers: list[int] | None) -> None:
+    def _check_columns(self, layout: _Layout, numbers: list[int] | None) -> None:
         import numpy as np
 
         columns = self.columns
@@ -338,18 +388,12 @@ class CsvReader:
             return
         counts = np.diff(ends, prepend=-1)
         row = int(np.argmax(counts != columns))
-        number = self._line_number(row, first_line, numbers)
-        found = int(counts[row])
+        number = self._line_number(row, numbers)
         # a bad value earlier on the line, or on an earlier line, is the first problem
-        self._values_check_upto(layout, int(ends[row - 1]) + 1 if row else 0, first_line, numbers)
-        raise CsvFormatError(
-            f"line {number}: {found} columns, expected {columns} like the lines before",
-            line=number,
-            columns=found,
-            expected=columns,
-        )
+        self._values_check_upto(layout, int(ends[row - 1]) + 1 if row else 0, numbers)
+        raise CsvFormatError.bad_width(number, int(counts[row]), columns)
 
-    def _values_check_upto(self, layout: _Layout, stop: int, first_line: int, numbers: list[int] | None) -> None:
+    def _values_check_upto(self, layout: _Layout, stop: int, numbers: list[int] | None) -> None:
         """Raise for the first bad value among the fields before ``stop`` (in a bad-width block)."""
         import numpy as np
 
@@ -363,17 +407,10 @@ class CsvReader:
             if _is_number(token) is None:
                 row = int(np.searchsorted(layout.line_ends, index))
                 column = int(index - (layout.line_ends[row - 1] + 1 if row else 0)) + 1
-                raise self._bad_value(token, self._line_number(row, first_line, numbers), column)
-
-    def _bad_value(self, token: bytes, line: int, column: int) -> CsvFormatError:
-        hint = " (SageMaker CSV has no header row)" if line == 1 else ""
-        shown = _shown(token)
-        return CsvFormatError(
-            f"line {line}, column {column}: {shown!r} is not a number{hint}", line=line, column=column, token=shown
-        )
+                raise CsvFormatError.bad_value(_shown(token), self._line_number(row, numbers), column)
 
     def _values(
-        self, buf: np.ndarray, layout: _Layout, first_line: int, numbers: list[int] | None
+        self, buf: np.ndarray, layout: _Layout, numbers: list[int] | None
     ) -> tuple[np.ndarray, np.ndarray | None]:
         import numpy as np
 
@@ -390,23 +427,17 @@ class CsvReader:
         fix = np.flatnonzero(~ok)
         if fix.size:  # in field order, so the first bad value is the one reported
             with np.errstate(over="ignore"):
-                out[fix] = self._exact(buf, layout, fix, columns, first_line, numbers)
+                out[fix] = self._exact(buf, layout, fix, columns, numbers)
         labels = None
         if self._labels64:
             labels = value[::columns].copy()
             rows = np.flatnonzero(~exact[::columns])
             if rows.size:
-                labels[rows] = self._exact(buf, layout, rows * columns, columns, first_line, numbers)
+                labels[rows] = self._exact(buf, layout, rows * columns, columns, numbers)
         return out.reshape(-1, columns), labels
 
     def _exact(
-        self,
-        buf: np.ndarray,
-        layout: _Layout,
-        fields: np.ndarray,
-        columns: int,
-        first_line: int,
-        numbers: list[int] | None,
+        self, buf: np.ndarray, layout: _Layout, fields: np.ndarray, columns: int, numbers: list[int] | None
     ) -> list[float]:
         """Python's exact parse of the given fields; the first bad one raises with its place."""
         out: list[float] = []
@@ -416,7 +447,7 @@ class CsvReader:
             number = _is_number(token)
             if number is None:
                 row, column = divmod(index, columns)
-                raise self._bad_value(token, self._line_number(row, first_line, numbers), column + 1)
+                raise CsvFormatError.bad_value(_shown(token), self._line_number(row, numbers), column + 1)
             out.append(number)
         return out
 

@@ -38,6 +38,10 @@ class _Consts:
         full = (1 << 64) - 1
         # KEEP[n]: the top n bytes of a word (a field right-aligned on its last byte)
         self.keep = np.array([0] + [full ^ ((1 << (8 * (8 - n))) - 1) for n in range(1, 9)], np.uint64)
+        # FRAC[8k + 1]: digits after a '.' in byte k of a word (7 - k); FRAC[0]: no '.'
+        self.frac = np.zeros(66, np.int64)
+        self.frac[1:58:8] = np.arange(7, -1, -1)
+        self.signs = np.array([1.0, -1.0])
         self.p10f = np.array([10.0**k for k in range(309)])  # exact for k <= 22
         self.p10i = np.array([10**k for k in range(20)], np.uint64)
         self.u = u
@@ -60,10 +64,15 @@ def _words_at(buf: np.ndarray, ends: np.ndarray) -> np.ndarray:
 
     base = buf if buf.base is None else buf.base
     words = np.ndarray((base.size // 8,), np.dtype("<u8"), base, 0)
-    start = ends - 8
-    shift = (start & 7).astype(np.uint64) << np.uint64(3)
-    index = start >> 3
-    return (words[index] >> shift) | (words[index + 1] << (np.uint64(64) - shift))
+    index = ends >> 3  # the word holding byte ends[i]; the 8 bytes before it start in the word before
+    shift = ((ends & 7) << 3).view(np.uint64)
+    low = words[:-1].take(index - 1)
+    low >>= shift
+    high = words.take(index)
+    np.subtract(np.uint64(64), shift, out=shift)
+    high <<= shift
+    low |= high
+    return low
 
 
 def _digit_word(c: _Consts, w: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -95,83 +104,84 @@ def _eight_digits(c: _Consts, w: np.ndarray) -> np.ndarray:
     return v
 
 
-def _short(c: _Consts, buf: np.ndarray, mend: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, ...]:
-    """(mantissa, digits after the '.', bad) of fields of up to 8 characters after the sign.
+def _word(c: _Consts, w: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(value, digits after the '.', has a '.', bad) of the last ``n`` bytes of each word.
 
-    The '.' is taken out by moving the bytes before it one byte up (no division). Longer
-    fields come out bad here and are redone by ``_long``. Operations run in place: each
-    temporary is one array of the block's field count.
+    ``w`` holds 8 bytes ending where the digits end (``_words_at``; overwritten), ``n`` how many
+    of them belong to the field (clipped to 0..8; '0' is read before them). A '.' is taken out by
+    moving the bytes before it one byte up (no division); more than one '.' or a byte that is no
+    digit is bad. Operations run in place: each temporary is one array of the words' count.
     """
     import numpy as np
 
     u = c.u
-    n = np.clip(length, 0, 8)
-    keep = c.keep[n]
-    w = _words_at(buf, mend)
-    w &= keep
-    np.invert(keep, out=keep)
-    keep &= c.zeros
-    w |= keep  # '0' before the field
+    w ^= c.zeros
+    w &= c.keep.take(n, mode="clip")
+    w ^= c.zeros  # '0' before the field
     x = w ^ c.dots
     dots = x - c.ones
     np.invert(x, out=x)
     dots &= x
     dots &= c.high  # 0x80 in each byte that is '.'
     np.right_shift(dots, u(7), out=x)
-    below = x.copy()
-    x *= u(0x1E)
-    w ^= x  # '.' ^ 0x1E == '0'
-    np.add(w, c.add46, out=x)
+    below = x * u(0x1E)
+    w ^= below  # '.' ^ 0x1E == '0'
+    np.add(w, c.add46, out=below)
     check = w - c.zeros
-    check |= x
+    check |= below
     check &= c.high
     bad = check != 0  # a byte outside '0'..'9'
-    has = dots != 0
     bad |= np.bitwise_count(dots) > 1
-    bad |= length > 8
-    bad |= length <= has  # at least one digit
+    has = dots != 0
     hasu = has.view(np.uint8).astype(np.uint64)
-    below -= hasu  # bytes before the '.'
+    np.subtract(x, hasu, out=below)  # the bytes before the '.'
+    frac = c.frac.take(np.bitwise_count(below) + has.view(np.uint8))
     np.left_shift(dots, u(1), out=x)
     x -= hasu
     np.invert(x, out=x)  # bytes after the '.' (all bytes when there is none)
-    frac = np.bitwise_count(x).view(np.int8).astype(np.int64)
-    frac >>= 3
-    frac &= 7
-    np.bitwise_and(w, below, out=below)
+    below &= w
     below <<= u(8)
     w &= x
     w |= below
     w |= c.zeros  # '.' dropped, '0' in front
-    return _eight_digits(c, w), frac, bad
+    return _eight_digits(c, w), frac, has, bad
+
+
+def _short(c: _Consts, w: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(mantissa, digits after the '.', bad) of fields of up to 8 characters after the sign, from
+    their last 8 bytes ``w``. Longer fields get arbitrary results here and are redone by the caller."""
+    import numpy as np
+
+    mantissa, frac, has, bad = _word(c, w, length)
+    bad |= length.astype(np.uint8) <= has.view(np.uint8)  # at least one digit (longer fields are redone)
+    return mantissa, frac, bad
 
 
 def _long(c: _Consts, buf: np.ndarray, mend: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, ...]:
-    """``_short`` for fields of 9 to 24 characters: up to three words of 8 digits."""
+    """``_short`` for fields of 9 to 24 characters: up to three words of 8 digits, first to last.
+
+    A word holding the '.' gives 7 digits, the others 8: the mantissa so far is scaled by 10**7
+    or 10**8 before the next word's value is added."""
     import numpy as np
 
+    longest = int(length.max()) if length.size else 0
+    words = min(3, (longest + 7) // 8)  # words past the longest field would add zeros
     mantissa = np.zeros(mend.size, np.uint64)
     frac = np.zeros(mend.size, np.int64)
-    ndots = np.zeros(mend.size, np.uint8)
+    dots = np.zeros(mend.size, np.int64)
     bad = length > 24
-    longest = int(length.max()) if length.size else 0
-    for word in range(min(3, (longest + 7) // 8)):  # words past the longest field would add zeros
-        n = np.clip(length - 8 * word, 0, 8)
-        w, dots, wrong = _digit_word(c, _words_at(buf, mend - 8 * word), n)
-        part = _eight_digits(c, w)
-        if word == 2:
-            wrong |= part >= c.u(1844)  # more would overflow uint64 (10**19 < 2**64)
+    for word in range(words - 1, -1, -1):  # word 0 ends where the digits end
+        value, digits, has, wrong = _word(c, _words_at(buf, mend - 8 * word), length - 8 * word)
         bad |= wrong
-        mantissa += part * c.p10i[8 * word]
-        lowest = dots & (~dots + c.u(1))
-        byte = (np.bitwise_count(lowest - c.u(1)) >> c.u(3)).astype(np.int64)  # flag bit 8p+7 -> p
-        frac = np.where(dots != 0, 7 - byte + 8 * word, frac)
-        ndots += np.bitwise_count(dots)
-    bad |= (ndots > 1) | (length - ndots < 1) | (frac > 19)
-    frac = np.minimum(frac, 19)
-    # the '.' was read as a '0' digit: mantissa = (int part * 10 + 0) * 10**frac + fraction
-    fraction = mantissa % c.p10i[frac]
-    mantissa = np.where(ndots > 0, (mantissa - fraction) // c.u(10) + fraction, mantissa)
+        if word == 2:
+            bad |= value >= c.u(1844)  # more would overflow uint64 (10**19 < 2**64)
+        hasi = has.view(np.uint8).astype(np.int64)
+        mantissa *= c.p10i.take(8 - hasi)
+        mantissa += value
+        frac += digits
+        frac += (8 * word) * hasi
+        dots += hasi
+    bad |= (dots > 1) | (length <= dots)  # one '.' at most, and a digit
     return mantissa, frac, bad
 
 
@@ -203,18 +213,21 @@ def parse_fields(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple
             mend[field] = e_at
             mantissa, frac, bad, long = _mantissas(c, buf, mend, mend - begin)
     value = mantissa.view(np.int64).astype(np.float64)  # int64: a faster conversion than uint64
+    exact = ~bad  # up to 8 digits: below 2**53, at most 7 after the '.'
     if long.size:
         value[long] = mantissa[long].astype(np.float64)  # may exceed 2**63
-    value /= c.p10f[frac]
-    exact = (frac <= 22) & (mantissa < c.u(1 << 53))
+        exact[long] &= (frac[long] <= 22) & (mantissa[long] < c.u(1 << 53))
+    value /= c.p10f.take(frac)
     far = None
     if field is not None:
         far = _apply_exponents(c, buf, ends, e_at, field, mantissa, frac, value, exact, bad)
-    np.negative(value, out=value, where=neg)
-    exact &= ~bad
+        exact &= ~bad
+    value *= c.signs.take(neg.view(np.uint8))  # -0.0 for "-0", as float() gives
     safe32 = exact.copy()
-    maybe = np.flatnonzero(~exact & ~bad)
-    if far is not None and maybe.size:
+    if far is None:  # only long mantissas can be good but not exact
+        maybe = long[~(exact[long] | bad[long])]
+    else:
+        maybe = np.flatnonzero(~exact & ~bad)
         maybe = maybe[~far[maybe]]
     if maybe.size:
         safe32[maybe] = _far_from_float32_ties(value[maybe])
@@ -226,7 +239,7 @@ def _mantissas(c: _Consts, buf: np.ndarray, mend: np.ndarray, length: np.ndarray
     ``mend``."""
     import numpy as np
 
-    mantissa, frac, bad = _short(c, buf, mend, length)
+    mantissa, frac, bad = _short(c, _words_at(buf, mend), length)
     long = np.flatnonzero(length > 8)
     if long.size:
         mantissa[long], frac[long], bad[long] = _long(c, buf, mend[long], length[long])
