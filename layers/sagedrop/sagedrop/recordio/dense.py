@@ -6,6 +6,7 @@ import io
 import struct
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import IO, TYPE_CHECKING, Any, TextIO
 
 from sagedrop.csvblocks import CsvFormatError
@@ -45,7 +46,7 @@ from sagedrop.recordio.framing import (
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # hashed by identity: layouts are cached (``_dense_layout``)
 class _DenseLayout:
     """Byte template of one fixed-width dense record (float features, float or no label)."""
 
@@ -64,12 +65,21 @@ class _DenseLayout:
         return max(1, min(chunk_rows, _CHUNK_BYTES // self.size))
 
     def template_block(self, rows: int) -> np.ndarray:
-        """``rows`` copies of the template, back to back: one memory copy stamps a whole chunk."""
-        import numpy as np
+        """At least ``rows`` copies of the template, back to back: one memory copy stamps a whole
+        chunk. Read-only; the block of a whole chunk is built once per layout and chunk size."""
+        return _template_block(self, max(rows, self.rows_per_chunk(DEFAULT_CHUNK_ROWS)))
 
-        return np.tile(self.template, rows)
+
+@lru_cache(maxsize=16)
+def _template_block(layout: _DenseLayout, rows: int) -> np.ndarray:
+    import numpy as np
+
+    block = np.tile(layout.template, rows)
+    block.flags.writeable = False
+    return block
 
 
+@lru_cache(maxsize=64)
 def _dense_layout(columns: int, kind: str, label_kind: str | None) -> _DenseLayout | None:
     """The fixed layout when every record has the same bytes outside the data, else None.
 
