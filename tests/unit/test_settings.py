@@ -41,7 +41,7 @@ POWERTOOLS_READS = frozenset(
 )
 """Read by the Powertools library (its docs' environment variables table, in the module docstring)."""
 
-LAMBDA_SETS = frozenset({"AWS_REGION", "AWS_DEFAULT_REGION", "LAMBDA_TASK_ROOT"})
+LAMBDA_SETS = frozenset({"AWS_REGION", "AWS_DEFAULT_REGION", "LAMBDA_TASK_ROOT", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"})
 """Set by Lambda in every function (the reserved variables page, in the module docstring)."""
 
 DOMAIN = ROOT / "layers" / "sagedrop" / "sagedrop"

@@ -68,18 +68,26 @@ class LabelBins:
 
 
 PARSE_THREADS = 2
-"""Threads parsing the next CSV blocks while one is written (numpy releases the GIL in its loops):
-at most this many, and no more than the CPUs the process may run on. Memory stays bounded
-(``CsvReader`` holds ``workers + 1`` blocks)."""
+"""Threads parsing and encoding the next CSV blocks while this one reads and writes (numpy releases
+the GIL inside its loops): at most this many, no more than the CPUs the process may run on, and in
+Lambda no more than the whole vCPUs the function's memory buys (``settings.lambda_vcpus``: 1 below
+3,538 MB, so the template's 1,024 MB train function parses in its own thread, without the threads'
+hand-over costs on a fraction of a vCPU). Memory stays bounded (``CsvReader`` holds ``workers + 1``
+blocks)."""
 
 
-def parse_workers() -> int:
+def parse_workers(env: Any = None) -> int:
     import os
+
+    from sagedrop.settings import lambda_vcpus
 
     try:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
         cpus = os.cpu_count() or 1
+    vcpus = lambda_vcpus(env)
+    if vcpus is not None:
+        cpus = min(cpus, int(vcpus))
     return max(1, min(PARSE_THREADS, cpus))
 
 

@@ -265,11 +265,8 @@ class CsvReader:
         block_bytes: int = BLOCK_BYTES,
         workers: int | None = None,
     ) -> None:
-        """``workers`` > 1 parses the next blocks in threads (default 1). The train function's
-        conversion asks for up to 2 (``convert.parse_workers``); there (MemorySize 1024 in
-        template.yaml) the function has less than one vCPU: "At 1,769 MB, a function has the
-        equivalent of one vCPU" (https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html),
-        so the threads mostly overlap reading with parsing."""
+        """``workers`` > 1 parses (and finishes, ``mapped``) the next blocks in threads (default 1):
+        ``convert.parse_workers`` decides for the train function (one thread on a 1,024 MB Lambda)."""
         import numpy as np
 
         self._src = src

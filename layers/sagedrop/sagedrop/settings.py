@@ -86,6 +86,7 @@ _VARIABLES = (
     Variable("AWS_REGION", LAMBDA, LAMBDA_ENV_DOC),
     Variable("AWS_DEFAULT_REGION", LAMBDA, LAMBDA_ENV_DOC),
     Variable("LAMBDA_TASK_ROOT", LAMBDA, LAMBDA_ENV_DOC),
+    Variable("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", LAMBDA, LAMBDA_ENV_DOC),
 )
 VARIABLES: dict[str, Variable] = {v.name: v for v in _VARIABLES}
 """Every variable sagedrop's code reads, by name."""
@@ -190,6 +191,20 @@ def region(env: Mapping[str, str] | None = None) -> str:
     """The function's region: Lambda sets AWS_REGION (and AWS_DEFAULT_REGION); us-east-1 elsewhere."""
     reader = Reader(env)
     return reader.text("AWS_REGION") or reader.text("AWS_DEFAULT_REGION") or "us-east-1"
+
+
+LAMBDA_MB_PER_VCPU = 1769
+"""Lambda's CPU follows memory: "At 1,769 MB, a function has the equivalent of one vCPU (one vCPU-second
+of credits per second)" (https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html)."""
+
+
+def lambda_vcpus(env: Mapping[str, str] | None = None) -> float | None:
+    """The vCPUs a Lambda function's memory buys, from AWS_LAMBDA_FUNCTION_MEMORY_SIZE ("The amount of
+    memory available to the function in MB", a variable Lambda sets in every function:
+    https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime);
+    None outside Lambda (or when the value is not a number)."""
+    text = Reader(env).text("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+    return int(text) / LAMBDA_MB_PER_VCPU if text.isdigit() and int(text) > 0 else None
 
 
 def tracing_enabled(env: Mapping[str, str] | None = None) -> bool:

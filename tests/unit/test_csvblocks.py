@@ -1,0 +1,116 @@
+"""csvblocks: blocks parsed (and finished) where they are read or in threads, numbered in the file.
+
+Each block is parsed with its own line numbers; ``CsvReader`` moves them to the file's in order, so
+messages name the line in the file whichever thread parsed the block. The train function's
+conversion (``convert.transform_csv``) encodes RecordIO-protobuf in the same threads.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import threading
+
+import numpy as np
+import pytest
+
+from sagedrop import recordio
+from sagedrop.convert import parse_workers, transform_csv
+from sagedrop.csvblocks import CsvFormatError, CsvReader
+from sagedrop.settings import LAMBDA_MB_PER_VCPU, lambda_vcpus
+
+
+def _csv(rows: int, start: int = 0) -> bytes:
+    return b"".join(b"%d,%d.5,-%d\n" % (i, i, i) for i in range(start, start + rows))
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_mapped_runs_finish_per_block_in_file_order(workers: int) -> None:
+    seen_threads: set[str] = set()
+
+    def finish(block):
+        seen_threads.add(threading.current_thread().name)
+        return float(block.table[:, 0].sum()), block.table.shape[0]
+
+    reader = CsvReader(io.BytesIO(_csv(5000)), block_bytes=1024, workers=workers)
+    pairs = list(reader.mapped(finish))
+    blocks = [b for b, _ in pairs]
+    assert [r for _, r in pairs] == [(float(b.table[:, 0].sum()), b.table.shape[0]) for b in blocks]
+    firsts = [b.first_line for b in blocks]
+    assert firsts[0] == 1 and firsts == sorted(firsts)
+    assert all(b.first_line + b.lines == n.first_line for b, n in itertools.pairwise(blocks))
+    assert np.array_equal(np.concatenate([b.table[:, 0] for b in blocks]), np.arange(5000, dtype=np.float32))
+    assert reader.line == 5000
+    if workers > 1:
+        assert any(name.startswith("csvblocks") for name in seen_threads)
+
+
+def test_finish_is_not_called_for_blocks_of_blank_lines() -> None:
+    calls = []
+    data = b"\n" * 600 + _csv(10)
+    pairs = list(CsvReader(io.BytesIO(data), block_bytes=256).mapped(lambda b: calls.append(b) or "done"))
+    assert all(result is None for block, result in pairs if not block.table.shape[0])
+    assert len(calls) == sum(1 for block, _ in pairs if block.table.shape[0])
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("bad_line", [1, 2, 700, 2999])
+def test_errors_name_the_line_in_the_file_from_any_block(workers: int, bad_line: int) -> None:
+    lines = _csv(3000).split(b"\n")
+    lines[bad_line - 1] = b"1,oops,3"
+    data = b"\n".join(lines)
+    with pytest.raises(CsvFormatError) as info:
+        list(CsvReader(io.BytesIO(data), block_bytes=512, workers=workers))
+    assert (info.value.line, info.value.column, info.value.token) == (bad_line, 2, "oops")
+    hint = " (SageMaker CSV has no header row)" if bad_line == 1 else ""
+    assert str(info.value) == f"line {bad_line}, column 2: 'oops' is not a number{hint}"
+
+
+def test_width_errors_and_blank_lines_keep_file_line_numbers_across_blocks() -> None:
+    data = _csv(400) + b"\n\n  \n" + _csv(400, 400) + b"1,2\n"
+    with pytest.raises(CsvFormatError) as info:
+        list(CsvReader(io.BytesIO(data), block_bytes=300, workers=2))
+    assert (info.value.line, info.value.columns, info.value.expected) == (804, 2, 3)
+    assert str(info.value) == "line 804: 2 columns, expected 3 like the lines before"
+
+
+def test_moved_errors_keep_every_field() -> None:
+    value = CsvFormatError.bad_value("x", 1, 4)
+    assert "no header row" in str(value)
+    moved = value.moved(10)
+    assert (moved.line, moved.column, moved.token) == (11, 4, "x") and "header" not in str(moved)
+    width = CsvFormatError.bad_width(3, 2, 5).moved(7)
+    assert (width.line, width.columns, width.expected, str(width)) == (
+        10,
+        2,
+        5,
+        "line 10: 2 columns, expected 5 like the lines before",
+    )
+    assert value.moved(0) is value
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_transform_csv_writes_the_same_bytes_with_threads(workers: int) -> None:
+    data = _csv(20000)
+    out = io.BytesIO()
+    stats = transform_csv(io.BytesIO(data), out, where="s3://b/k", recordio=True, workers=workers)
+    table = np.loadtxt(io.StringIO(data.decode()), delimiter=",", dtype=np.float32)
+    assert out.getvalue() == recordio.encode_dense(table[:, 1:], table[:, 0])
+    assert (stats.rows, stats.columns, stats.bytes_written) == (20000, 3, len(out.getvalue()))
+
+
+def test_lambda_vcpus_follow_the_memory_size() -> None:
+    assert lambda_vcpus({}) is None
+    assert lambda_vcpus({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "abc"}) is None
+    assert lambda_vcpus({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(LAMBDA_MB_PER_VCPU)}) == 1.0
+    assert lambda_vcpus({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024"}) < 1
+
+
+def test_parse_workers_one_thread_below_two_vcpus_in_lambda(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    assert parse_workers({}) == 2  # outside Lambda: the CPUs, at most PARSE_THREADS
+    assert parse_workers({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024"}) == 1  # the template's train function
+    assert parse_workers({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "3537"}) == 1
+    assert parse_workers({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "3538"}) == 2
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0}, raising=False)
+    assert parse_workers({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "10240"}) == 1
