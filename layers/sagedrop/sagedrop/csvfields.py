@@ -34,7 +34,8 @@ class _Consts:
         u = np.uint64
         self.ones, self.high = u(0x0101010101010101), u(0x8080808080808080)
         self.zeros, self.dots, self.add46 = u(0x3030303030303030), u(0x2E2E2E2E2E2E2E2E), u(0x4646464646464646)
-        self.mul1, self.mul2, self.mask = u(0x000F424000000064), u(0x0000271000000001), u(0x000000FF000000FF)
+        self.low_nibbles, self.pairs = u(0x0F0F0F0F0F0F0F0F), u(0x00FF00FF00FF00FF)
+        self.quads = u(0x0000FFFF0000FFFF)
         full = (1 << 64) - 1
         # KEEP[n]: the top n bytes of a word (a field right-aligned on its last byte)
         self.keep = np.array([0] + [full ^ ((1 << (8 * (8 - n))) - 1) for n in range(1, 9)], np.uint64)
@@ -43,6 +44,8 @@ class _Consts:
         self.frac[1:58:8] = np.arange(7, -1, -1)
         self.signs = np.array([1.0, -1.0])
         self.p10f = np.array([10.0**k for k in range(309)])  # exact for k <= 22
+        # SIGNED[k + 64 * negative]: the divisor of a mantissa with k digits after the '.', signed
+        self.signed = np.concatenate([self.p10f[:64], -self.p10f[:64]])
         self.p10i = np.array([10**k for k in range(20)], np.uint64)
         self.u = u
 
@@ -87,21 +90,18 @@ def _digit_word(c: _Consts, w: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, n
 
 
 def _eight_digits(c: _Consts, w: np.ndarray) -> np.ndarray:
-    """Value of 8 ASCII digits per word, first digit in the lowest byte (Lemire 2021)."""
-    import numpy as np
-
-    v = w - c.zeros
-    t = v >> c.u(8)
-    v *= c.u(10)
-    v += t
-    np.right_shift(v, c.u(16), out=t)
-    t &= c.mask
-    t *= c.mul2
-    v &= c.mask
-    v *= c.mul1
-    v += t
-    v >>= c.u(32)
-    return v
+    """Value of 8 ASCII digits per word (a 0 byte reads as '0'), first digit in the lowest byte:
+    pairs, then quads, then all eight are combined by one multiply each (Lemire 2021). In place."""
+    w &= c.low_nibbles
+    w *= c.u(10 * 256 + 1)
+    w >>= c.u(8)
+    w &= c.pairs
+    w *= c.u(100 * 65536 + 1)
+    w >>= c.u(16)
+    w &= c.quads
+    w *= c.u(10000 * (1 << 32) + 1)
+    w >>= c.u(32)
+    return w
 
 
 def _word(c: _Consts, w: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -142,8 +142,7 @@ def _word(c: _Consts, w: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, ...]:
     below &= w
     below <<= u(8)
     w &= x
-    w |= below
-    w |= c.zeros  # '.' dropped, '0' in front
+    w |= below  # '.' dropped, a 0 byte in front
     return _eight_digits(c, w), frac, has, bad
 
 
@@ -217,12 +216,15 @@ def parse_fields(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple
     if long.size:
         value[long] = mantissa[long].astype(np.float64)  # may exceed 2**63
         exact[long] &= (frac[long] <= 22) & (mantissa[long] < c.u(1 << 53))
-    value /= c.p10f.take(frac)
+    index = neg.view(np.uint8).astype(np.int64)
+    index <<= 6
+    index += frac
+    value /= c.signed.take(index, mode="clip")  # x / -10**k == -(x / 10**k) exactly; "-0" gives -0.0
     far = None
     if field is not None:
         far = _apply_exponents(c, buf, ends, e_at, field, mantissa, frac, value, exact, bad)
         exact &= ~bad
-    value *= c.signs.take(neg.view(np.uint8))  # -0.0 for "-0", as float() gives
+        value[field] = np.copysign(value[field], c.signs.take(neg[field].view(np.uint8)))
     safe32 = exact.copy()
     if far is None:  # only long mantissas can be good but not exact
         maybe = long[~(exact[long] | bad[long])]
