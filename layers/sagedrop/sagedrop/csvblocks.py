@@ -159,8 +159,24 @@ def _raw_chunks(src: Any, size: int) -> Iterator[bytes]:
         yield "\n".join(parts).encode("utf-8")
 
 
-def _line_blocks(src: Any, size: int) -> Iterator[bytes]:
-    """Blocks of whole lines, each ending with a newline (added at the end of the data if missing).
+def _buffer(head: bytes, data: bytes = b"", stop: int = 0) -> np.ndarray:
+    """``head + data[:stop]`` after ``_PAD`` separators, in a buffer with 16 spare bytes at the end
+    (word gathers read past the last byte), 8-byte aligned: the one copy of a block's bytes."""
+    import numpy as np
+
+    start = _PAD + len(head)
+    need = start + stop
+    whole = np.empty(need + 16 + 7 & ~7, np.uint8)
+    whole[:_PAD] = 44
+    whole[need:] = 0
+    whole[_PAD:start] = np.frombuffer(head, np.uint8)
+    whole[start:need] = np.frombuffer(data, np.uint8, count=stop)
+    return whole[:need]
+
+
+def _line_blocks(src: Any, size: int) -> Iterator[np.ndarray]:
+    """Blocks of whole lines (``_buffer``), each ending with a newline (added at the end of the data
+    if missing); a line longer than ``size`` is carried until it ends.
 
     A leading UTF-8 byte order mark is dropped. CR and CRLF line ends become LF, as Python's
     universal newlines and botocore's ``iter_lines`` (``bytes.splitlines``) treat them.
@@ -171,22 +187,21 @@ def _line_blocks(src: Any, size: int) -> Iterator[bytes]:
         if first:
             data = data[len(_BOM) :] if data.startswith(_BOM) else data
             first = False
-        if pending:
-            data = pending + data
-        if b"\r" in data:
+        if b"\r" in data or pending.endswith(b"\r"):
+            data, pending = pending + data, b""
             if data.endswith(b"\r"):  # its LF may be in the next chunk: decide then
                 pending = data
                 continue
             data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         cut = data.rfind(b"\n") + 1
         if cut == 0:
-            pending = data  # one long line: keep reading until it ends
+            pending += data  # one long line: keep reading until it ends
             continue
+        yield _buffer(pending, data, cut)
         pending = data[cut:]
-        yield data if cut == len(data) else data[:cut]
     if pending:
         pending = pending.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        yield pending if pending.endswith(b"\n") else pending + b"\n"
+        yield _buffer(pending if pending.endswith(b"\n") else pending + b"\n")
 
 
 # --------------------------------------------------------------------------------------------
@@ -311,8 +326,8 @@ class CsvReader:
             while pending:
                 yield self._located(pending.popleft().result)
 
-    def _work(self, data: bytes, finish: Callable[[Block], T] | None) -> tuple[Block, T | None]:
-        block = self._parse_block(data)
+    def _work(self, buf: np.ndarray, finish: Callable[[Block], T] | None) -> tuple[Block, T | None]:
+        block = self._parse_block(buf)
         return block, finish(block) if finish is not None and block.table.shape[0] else None
 
     def _located(self, work: Callable[..., tuple[Block, T | None]], *args: Any) -> tuple[Block, T | None]:
@@ -328,26 +343,14 @@ class CsvReader:
 
     # -- one block ----------------------------------------------------------------------------
 
-    @staticmethod
-    def _buffer(data: bytes) -> np.ndarray:
-        """The block after ``_PAD`` separators, in a buffer with 16 spare bytes at the end."""
-        import numpy as np
-
-        need = _PAD + len(data)
-        whole = np.empty(need + 16 + 7 & ~7, np.uint8)
-        whole[:_PAD] = 44
-        whole[need:] = 0
-        buf = whole[:need]
-        buf[_PAD:] = np.frombuffer(data, np.uint8)
-        return buf
-
-    def _parse_block(self, data: bytes) -> Block:
-        """One block of whole lines, numbered from 1. Blank lines make the fast parse fail (an
-        empty or whitespace field is no number); only then are they looked for and dropped."""
+    def _parse_block(self, buf: np.ndarray) -> Block:
+        """One block of whole lines (``_buffer``), numbered from 1. Blank lines make the fast parse
+        fail (an empty or whitespace field is no number); only then are they looked for and dropped."""
         columns = self.columns
         try:
-            return self._parse(data, None)
+            return self._parse(buf, None)
         except CsvFormatError:
+            data = buf[_PAD:].tobytes()
             if not _has_blank(data):
                 raise
             self.columns = columns  # a whitespace-only first line may have set it (first block only)
@@ -356,11 +359,10 @@ class CsvReader:
         if not kept:
             return Block(table=_empty(self._dtype, columns), labels64=None, lines=lines, blank=lines)
         numbers = [1 + i for i, _ in kept]
-        block = self._parse(b"".join(line + b"\n" for _, line in kept), numbers)
+        block = self._parse(_buffer(b"".join(line + b"\n" for _, line in kept)), numbers)
         return replace(block, lines=lines, blank=lines - block.table.shape[0])
 
-    def _parse(self, data: bytes, numbers: list[int] | None) -> Block:
-        buf = self._buffer(data)
+    def _parse(self, buf: np.ndarray, numbers: list[int] | None) -> Block:
         layout = _Layout(buf)
         rows = layout.newlines
         if self.columns is None:
