@@ -147,13 +147,13 @@ def _word(c: _Consts, w: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, ...]:
 
 
 def _short(c: _Consts, w: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, ...]:
-    """(mantissa, digits after the '.', bad) of fields of up to 8 characters after the sign, from
+    """(mantissa, digits after the '.', has a '.', bad) of fields of up to 8 characters after the sign, from
     their last 8 bytes ``w``. Longer fields get arbitrary results here and are redone by the caller."""
     import numpy as np
 
     mantissa, frac, has, bad = _word(c, w, length)
     bad |= length.astype(np.uint8) <= has.view(np.uint8)  # at least one digit (longer fields are redone)
-    return mantissa, frac, bad
+    return mantissa, frac, has, bad
 
 
 def _long(c: _Consts, buf: np.ndarray, mend: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -201,8 +201,7 @@ def parse_fields(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple
     first = buf[starts]
     neg = first == 45  # '-'
     begin = starts + (neg | (first == 43))  # '+'
-    length = ends - begin
-    mantissa, frac, bad, long = _mantissas(c, buf, ends, length)
+    mantissa, frac, bad, long = _mantissas(c, buf, ends, begin)
     field = None
     if np.count_nonzero(bad) > FEW_SLOW_FIELDS:
         e_at = np.flatnonzero((buf[PAD:] | 32) == 101) + PAD  # 'e' or 'E'
@@ -210,7 +209,7 @@ def parse_fields(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple
             mend = ends.copy()
             field = np.searchsorted(ends, e_at)
             mend[field] = e_at
-            mantissa, frac, bad, long = _mantissas(c, buf, mend, mend - begin)
+            mantissa, frac, bad, long = _mantissas(c, buf, mend, begin)
     value = mantissa.view(np.int64).astype(np.float64)  # int64: a faster conversion than uint64
     exact = ~bad  # up to 8 digits: below 2**53, at most 7 after the '.'
     if long.size:
@@ -236,13 +235,28 @@ def parse_fields(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple
     return value, exact, safe32
 
 
-def _mantissas(c: _Consts, buf: np.ndarray, mend: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, ...]:
-    """(mantissa, digits after the '.', bad, indices of the long fields) of the digits before each
-    ``mend``."""
+def _mantissas(c: _Consts, buf: np.ndarray, mend: np.ndarray, begin: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(mantissa, digits after the '.', bad, indices of the long fields) of the digits from each
+    ``begin`` to each ``mend``: up to 8 characters from one word, 9 with a '.' from one word and
+    the first character, longer ones word by word (``_long``)."""
     import numpy as np
 
-    mantissa, frac, bad = _short(c, _words_at(buf, mend), length)
-    long = np.flatnonzero(length > 8)
+    length = mend - begin
+    mantissa, frac, has, bad = _short(c, _words_at(buf, mend), length)
+    long = np.flatnonzero(length > 9)
+    nine = np.flatnonzero(length == 9)
+    if nine.size:
+        first = buf[begin[nine]]
+        digit = first - np.uint8(48)
+        good, dotted = ~bad[nine], has[nine]
+        lead = np.flatnonzero(good & dotted & (digit <= 9))  # a '.' among the last 8: add the first digit
+        mantissa[nine[lead]] += digit[lead].astype(np.uint64) * c.u(10**7)
+        point = np.flatnonzero(good & ~dotted & (first == 46))  # '.' then 8 digits
+        frac[nine[point]] = 8
+        done = np.zeros(nine.size, bool)
+        done[lead] = True
+        done[point] = True
+        long = np.union1d(long, nine[~done])  # no '.' (9 digits) or a wrong first character
     if long.size:
         mantissa[long], frac[long], bad[long] = _long(c, buf, mend[long], length[long])
     return mantissa, frac, bad, long
