@@ -7,7 +7,8 @@ formatted like ``np.savetxt(fmt="%.6g")``: a 32 MB block of rows repeated), then
 one run:
   (a) ``convert.transform_csv(binary stream, out, recordio=True)``: what the train function
       runs on each S3 object (here a local file; S3 transfer excluded), MB/s of CSV in, with its
-      default parsing threads (``convert.parse_workers()``: up to 2) and with one thread;
+      default parsing threads (``convert.parse_workers()``: up to 2, one per CPU here) and with one
+      thread;
   (b) ``recordio.csv_to_recordio`` (`sagedrop prepare recordio`) on the same file;
   (c) the previous parser, ``np.loadtxt`` (float32), on the first 32 MB: the old bound;
   (d) pandas' C parser (``read_csv(header=None, engine="c", dtype=float64, chunksize=...)``,
@@ -92,6 +93,23 @@ def rate(size: int, seconds: tuple[float, float]) -> str:
     return f"{size / wall / 1e6:8.1f} MB/s of CSV, {size / cpu / 1e6:6.1f} MB/CPU-s"
 
 
+SPIN = "import time\nt = time.perf_counter()\nx = 0\nfor i in range(8_000_000): x += i\nprint(time.perf_counter() - t)"
+
+
+def cores_worth() -> float:
+    """How many cores' worth of work this machine gives two CPU-bound processes at once (2.0 on two
+    idle, independent cores): a pure-Python loop alone, then two copies side by side, in this run."""
+    import subprocess
+
+    def spin(copies: int) -> float:
+        procs = [subprocess.Popen([sys.executable, "-c", SPIN], stdout=subprocess.PIPE) for _ in range(copies)]
+        return max(float(p.communicate()[0]) for p in procs)
+
+    alone = min(spin(1) for _ in range(2))
+    together = min(spin(2) for _ in range(2))
+    return 2 * alone / together
+
+
 def load() -> str:
     return "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -113,8 +131,12 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the generated files")
     args = parser.parse_args()
 
-    cores = f"{os.cpu_count()} CPU cores (the train function parses in {convert.parse_workers()} threads)"
+    cores = (
+        f"{os.cpu_count()} CPU cores (the conversion parses in {convert.parse_workers()} thread(s) here; in Lambda one"
+        " per whole vCPU the memory buys: one at the template's 1,024 MB)"
+    )
     print(f"python {platform.python_version()}, numpy {np.__version__}, {cores}, {load()}")
+    print(f"two CPU-bound processes side by side got {cores_worth():.2f} cores' worth of work (2.00: two free cores)")
     block = make_block(args.cols, BLOCK_MB)
     expected = np.loadtxt(io.StringIO(block.decode()), delimiter=",", dtype=np.float32)
     parsed = np.concatenate([b.table for b in CsvReader(io.BytesIO(block))])
