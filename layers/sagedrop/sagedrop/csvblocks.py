@@ -3,10 +3,11 @@
 Shared by ``recordio.csv_to_recordio`` (``sagedrop prepare recordio``) and ``convert`` (the train
 function's channel conversion). A block of whole lines is parsed in a few dozen numpy passes:
 
-1. the separators (``,`` and newline) give every field's span; a field's last 8, 16 or 24
-   bytes are gathered as little-endian uint64 words, right-aligned on the end of its digits;
-2. SWAR arithmetic checks that those bytes are digits (with at most one ``.``), and turns 8
-   ASCII digits into their value in a handful of integer operations per word (the method of
+1. the separators (``,`` and newline) give every field's span; a field's last 8 bytes are gathered
+   as a little-endian uint64 word, right-aligned on the end of its digits (a 9-character field
+   with a '.' adds its first character; longer fields read up to two more words);
+2. SWAR arithmetic checks that those bytes are digits (with at most one ``.``), takes the ``.``
+   out, and turns 8 ASCII digits into their value with three multiplies per word (the method of
    D. Lemire, "Fast float parsing in practice", Software: Practice and Experience 51(5), 2021);
    an exponent (``e``/``E``, sign, up to 4 digits) is parsed the same way;
 3. a field becomes ``mantissa * 10**k`` with one correctly rounded float64 operation when the
