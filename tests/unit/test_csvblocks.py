@@ -132,3 +132,17 @@ def test_nine_character_fields_read_like_float() -> None:
         with pytest.raises(CsvFormatError) as info:
             list(CsvReader(io.BytesIO(f"1,2\n3,{token}\n".encode())))
         assert (info.value.line, info.value.column, info.value.token) == (2, 2, token)
+
+
+@pytest.mark.parametrize("block_bytes", [1, 2, 3, 7, 16, 64, 1 << 16])
+def test_line_ends_and_long_lines_across_read_boundaries(block_bytes: int) -> None:
+    """CRLF split between two reads, a CR at the end of a read, lines longer than a block, a BOM and
+    no final newline: the same table and line count as the LF text read in one piece."""
+    rows = [[i, i * 0.25, -i * 1000.125, 123456789.5] for i in range(40)]
+    lines = [",".join(repr(v) for v in row) for row in rows]
+    ends = ["\r\n", "\r", "\n"]
+    data = "\ufeff".encode() + "".join(line + ends[i % 3] for i, line in enumerate(lines))[:-1].encode()
+    reader = CsvReader(io.BytesIO(data), dtype="float64", block_bytes=block_bytes)
+    table = np.concatenate([b.table for b in reader])
+    assert np.array_equal(table, np.array(rows, np.float64))
+    assert reader.line == 40

@@ -189,6 +189,10 @@ def _line_blocks(src: Any, size: int) -> Iterator[np.ndarray]:
     first = True
     for data in _raw_chunks(src, size):
         if first:
+            data, pending = pending + data, b""
+            if len(data) < len(_BOM) and _BOM.startswith(data):  # a mark split between reads
+                pending = data
+                continue
             data = data[len(_BOM) :] if data.startswith(_BOM) else data
             first = False
         if b"\r" in data or pending.endswith(b"\r"):
