@@ -224,6 +224,7 @@ def prediction_input(
             instances=document["instances"],
             options={**query_options, **configuration},
             options_path="$.configuration",
+            json_body=data,
         )
     return PredictionInput(body=data, content_type=kind, options=query_options, options_path="query string")
 
