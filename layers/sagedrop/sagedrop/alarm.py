@@ -36,7 +36,7 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
-class DeadlinePassed(BaseException):  # noqa: N818 - it is not an error of the call: the time is up
+class DeadlinePassed(BaseException):
     """The deadline passed during the call. A ``BaseException`` so that no ``except Exception`` on the way
     (botocore, urllib3, sagedrop's own error mapping) takes it for the call's own failure."""
 

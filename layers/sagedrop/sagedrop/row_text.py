@@ -1,4 +1,10 @@
-"""JSON rows to ``text/csv`` from the request's own text: the numbers as the client wrote them.
+"""Rows of numbers sent on from the request's own text: JSON rows as CSV, and a plain ``text/csv`` body.
+
+Both are the usual prediction request; both used to cost a Python step per value or per line, most of the
+predict handler's own work (issue 16). Anything unusual returns None here and goes the way it went before
+(``codecs.rows_to_csv``, ``codecs.csv_body_rows``), which also names every problem.
+
+**JSON rows** (:func:`csv_lines`).
 
 ``codecs.rows_to_csv`` writes each parsed number back to text (``repr``, the shortest round-trip form):
 for 100 rows of 11 floats that was about a sixth of the predict handler's own work (issue 16). The usual
@@ -16,10 +22,18 @@ same numbers (``1.50``, ``1e5``, ``-0``) the text differs and the values do not:
 parser reads, and a decimal text and its ``repr`` read as the same double (tests/unit/test_row_text.py
 checks both with hypothesis). Uppercase exponents (``1E5``) and ``-0.0`` take the ``repr`` way, so the
 endpoint only sees the characters it sees today.
+
+**A text/csv body** (:func:`plain_csv_lines`): ``codecs.csv_body_rows`` matches each line with a regular
+expression in a Python loop. A body of lines of numbers separated by commas, every line as wide as the
+model takes (or as the first line), with no spaces, carriage returns, empty lines or fields or ``nan``, is
+matched here by one expression over the whole body and split into the same lines (the expression's number
+is codecs' own, written with possessive quantifiers; tests/unit/test_row_text.py compares both on
+generated bodies).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Sequence
@@ -43,15 +57,10 @@ def csv_lines(body: bytes | None, instances: Sequence[Any], feature_dim: int | N
     # Only numbers, commas and brackets: no string, so no other member, escape, literal or NaN/Infinity.
     if array.translate(None, _ARRAY_BYTES) or array[:2] != b"[[" or array[-2:] != b"]]":
         return None
+    # The text is the one member's value and json.loads read it as ``instances``: n rows of numbers
+    # (``_plain``), so it is ``[[x,...],...,[x,...]]`` with n - 1 "],[" between the rows.
     data = array[2:-2].replace(b"],[", b"\n")
-    width = len(instances[0])
-    if (
-        b"[" in data  # a nested list (a value that is not a number)
-        or b"]" in data
-        or b"-0.0" in data  # number_text writes -0.0 as 0: the repr way does it
-        or data.count(b"\n") != len(instances) - 1
-        or data.count(b",") != len(instances) * (width - 1)
-    ):
+    if b"-0.0" in data or data.count(b"\n") != len(instances) - 1:  # number_text writes -0.0 as 0: repr's way
         return None
     data = data.replace(b".0,", b",").replace(b".0\n", b"\n")
     return data.removesuffix(b".0").split(b"\n")
@@ -70,3 +79,25 @@ def _plain(instances: Sequence[Any], feature_dim: int | None) -> bool:
         return math.isfinite(sum(map(sum, instances)))
     except (OverflowError, TypeError):  # an int beyond float range; a value that is not a number
         return False
+
+
+def plain_csv_lines(body: bytes, feature_dim: int | None) -> list[bytes] | None:
+    """``codecs.csv_body_rows(body, feature_dim=...)`` for a plain body of numbers, or None (see the module)."""
+    if not body:
+        return None
+    width = feature_dim or body.split(b"\n", 1)[0].count(b",") + 1
+    if _csv_body(width).fullmatch(body) is None:
+        return None
+    return body.removesuffix(b"\n").split(b"\n")
+
+
+_NUMBER = rb"[+-]?+(?:\d++\.?+\d*+|\.\d++)(?:[eE][+-]?+\d++)?+"
+"""The number of ``codecs._NUMBER`` (optional sign, digits with an optional point, or a point and digits,
+optional exponent), written with possessive quantifiers: the same numbers, matched without backtracking."""
+
+
+@functools.cache
+def _csv_body(width: int) -> re.Pattern[bytes]:
+    """Lines of ``width`` numbers separated by commas, each line ended by a line feed but maybe the last."""
+    row = _NUMBER + rb"(?:," + _NUMBER + rb"){%d}" % (width - 1)
+    return re.compile(rb"(?>" + row + rb"\n)*(?:" + row + rb")?")

@@ -104,7 +104,9 @@ def row_requests(
             lines = codecs.rows_to_csv(instances, feature_dim=ctx.feature_dim, allow_missing=allow_missing)
         content_type, name_of = CSV, (lambda i: f"$.instances[{i}]")
     elif payload.content_type == CSV:
-        lines = codecs.csv_body_rows(payload.body, feature_dim=ctx.feature_dim, allow_missing=allow_missing)
+        lines = row_text.plain_csv_lines(payload.body, ctx.feature_dim)
+        if lines is None:
+            lines = codecs.csv_body_rows(payload.body, feature_dim=ctx.feature_dim, allow_missing=allow_missing)
         content_type, name_of = CSV, (lambda i: f"data row {i + 1} of the text/csv body")
     else:
         lines = codecs.libsvm_body_rows(payload.body, feature_dim=ctx.feature_dim)

@@ -349,6 +349,9 @@ class LinearLearner(Algorithm):
             raise codecs.BadModelResponse(
                 f'the linear-learner endpoint answered without a "predictions" list: {codecs.preview(body)}'
             )
+        plain = _plain_predictions(items, ctx.labels)
+        if plain is not None:
+            return plain
         predictions = []
         for item in items:
             score = item.get("score") if isinstance(item, dict) else None
@@ -362,6 +365,35 @@ class LinearLearner(Algorithm):
                 prediction["predicted_label"] = index if index is not None else item["predicted_label"]
             predictions.append(self.named(prediction, ctx))
         return predictions
+
+
+def _plain_predictions(items: list[Any], labels: tuple[str, ...] | None) -> list[dict[str, Any]] | None:
+    """What ``decode_response``'s per-item loop gives for the usual answer, in one pass without a call per
+    item (issue 16: the handler's own work per request): every item an object whose ``score`` is a number
+    and whose ``predicted_label``, when given, an int or a whole float (``1.0`` -> 1), named from ``labels``.
+    None for anything else (multiclass score lists, other labels, a problem to report): the loop decides.
+    tests/unit/test_linear_learner_answers.py compares both on generated answers."""
+    count = len(labels) if labels else 0
+    predictions = []
+    for item in items:
+        if type(item) is not dict:
+            return None
+        score = item.get("score")
+        if type(score) is not float and type(score) is not int:  # bool and list scores: the loop decides
+            return None
+        if "predicted_label" not in item:
+            predictions.append({"score": score})
+            continue
+        index = item["predicted_label"]
+        if type(index) is float and index.is_integer():  # False for inf and nan
+            index = int(index)
+        elif type(index) is not int:
+            return None
+        if 0 <= index < count:
+            predictions.append({"score": score, "predicted_label": index, "label": labels[index]})  # type: ignore[index]
+        else:
+            predictions.append({"score": score, "predicted_label": index})
+    return predictions
 
 
 def _is_score(value: Any) -> bool:
