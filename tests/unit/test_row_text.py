@@ -50,7 +50,9 @@ def test_json_rows_from_json_dumps_are_byte_for_byte_the_per_value_lines(rows, l
     feature_dim = len(rows[0]) if known else None
     lines = row_text.csv_lines(body, instances, feature_dim)
     expected = codecs.rows_to_csv(instances, feature_dim=feature_dim)
-    if not any(isinstance(v, float) and v == 0 and math.copysign(1, v) < 0 for row in rows for v in row):
+    negative_zero = any(isinstance(v, float) and v == 0 and math.copysign(1, v) < 0 for row in rows for v in row)
+    huge = sum(abs(v) for row in rows for v in row) > 1e300  # where a sum could overflow: the repr way, to be safe
+    if not negative_zero and not huge:
         assert lines is not None  # the usual request takes the text's way...
     assert lines in (None, expected)  # ...and sends what the per-value way sends
 

@@ -20,7 +20,7 @@ each float) the lines are byte for byte those of ``codecs.rows_to_csv``; for any
 same numbers (``1.50``, ``1e5``, ``-0``) the text differs and the values do not: JSON's number grammar
 (RFC 8259 section 6, https://www.rfc-editor.org/rfc/rfc8259#section-6) is a subset of what a float
 parser reads, and a decimal text and its ``repr`` read as the same double (tests/unit/test_row_text.py
-checks both with hypothesis). Uppercase exponents (``1E5``) and ``-0.0`` take the ``repr`` way, so the
+checks both with hypothesis). Uppercase exponents (``1E5``) and ``-0.0`` (``-0``) take the ``repr`` way, so the
 endpoint only sees the characters it sees today.
 
 **A text/csv body** (:func:`plain_csv_lines`): ``codecs.csv_body_rows`` matches each line with a regular
@@ -60,10 +60,12 @@ def csv_lines(body: bytes | None, instances: Sequence[Any], feature_dim: int | N
     # The text is the one member's value and json.loads read it as ``instances``: n rows of numbers
     # (``_plain``), so it is ``[[x,...],...,[x,...]]`` with n - 1 "],[" between the rows.
     data = array[2:-2].replace(b"],[", b"\n")
-    if b"-0.0" in data or data.count(b"\n") != len(instances) - 1:  # number_text writes -0.0 as 0: repr's way
+    if data.count(b"\n") != len(instances) - 1:
         return None
-    data = data.replace(b".0,", b",").replace(b".0\n", b"\n")
-    return data.removesuffix(b".0").split(b"\n")
+    data = data.replace(b".0,", b",").replace(b".0\n", b"\n").removesuffix(b".0")
+    if b"-0," in data or b"-0\n" in data or data.endswith(b"-0"):  # number_text writes -0.0 as 0: repr's way
+        return None
+    return data.split(b"\n")
 
 
 def _plain(instances: Sequence[Any], feature_dim: int | None) -> bool:
