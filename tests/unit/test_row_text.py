@@ -88,6 +88,8 @@ def test_json_rows_in_any_spelling_send_the_same_numbers(texts) -> None:
         '{"instances": [[1, null, 3]]}',
         '{"instances": [[1, "2", 3]]}',
         '{"instances": [[1, [2], 3]]}',
+        '{"instances": [[[1, 2]], [[3, 4]]]}',
+        '{"instances": [[1, 2, %s.5]]}' % ("1" + "0" * 400),
         '{"instances": [[1, 2, 3], [4, 5]]}',
         '{"instances": [[1, 2, 3]], "configuration": {}}',
         '{"configuration": {}, "instances": [[1, 2, 3]]}',
@@ -110,6 +112,7 @@ def test_anything_but_plain_rows_of_numbers_takes_the_per_value_way(body) -> Non
     [
         ('{"instances": [[1, 2, 3], [1, NaN, 3]]}', "$.instances[1][1]"),
         ('{"instances": [[1, 2, 3], [1, 1e400, 3]]}', "$.instances[1][1]"),
+        ('{"instances": [[1, 2, 3], [1, %s.0, 3]]}' % ("9" * 400), "$.instances[1][1]"),
         ('{"instances": [[1, 2, 3], [1, true, 3]]}', "$.instances[1][1]"),
         ('{"instances": [[1, 2, 3], [1, 2]]}', "$.instances[1]"),
     ],

@@ -44,6 +44,8 @@ _DOCUMENT = re.compile(rb'[ \t\n\r]*\{[ \t\n\r]*"instances"[ \t\n\r]*:(.*)\}[ \t
 _WHITESPACE = b" \t\n\r"
 _ARRAY_BYTES = b"0123456789.e+-,[]"
 """What an array of arrays of JSON numbers is written with (an uppercase ``E`` takes the other way)."""
+_FINITE_DIGITS = 308
+"""A line (row) this long or shorter, without an exponent, holds no number of 309 digits: every one is finite."""
 
 
 def csv_lines(body: bytes | None, instances: Sequence[Any], feature_dim: int | None) -> list[bytes] | None:
@@ -57,29 +59,36 @@ def csv_lines(body: bytes | None, instances: Sequence[Any], feature_dim: int | N
     # Only numbers, commas and brackets: no string, so no other member, escape, literal or NaN/Infinity.
     if array.translate(None, _ARRAY_BYTES) or array[:2] != b"[[" or array[-2:] != b"]]":
         return None
-    # The text is the one member's value and json.loads read it as ``instances``: n rows of numbers
-    # (``_plain``), so it is ``[[x,...],...,[x,...]]`` with n - 1 "],[" between the rows.
+    # The text is the one member's value and json.loads read it as ``instances``, n rows (``_plain``) of
+    # numbers or lists: ``[[x,...],...,[x,...]]`` with n - 1 "],[" between the rows and no other bracket.
     data = array[2:-2].replace(b"],[", b"\n")
-    if data.count(b"\n") != len(instances) - 1:
+    if data.count(b"\n") != len(instances) - 1 or b"[" in data:  # a value that is a list
         return None
     data = data.replace(b".0,", b",").replace(b".0\n", b"\n").removesuffix(b".0")
     if b"-0," in data or b"-0\n" in data or data.endswith(b"-0"):  # number_text writes -0.0 as 0: repr's way
         return None
-    return data.split(b"\n")
+    lines = data.split(b"\n")
+    # Only an exponent or over 308 digits make a JSON number infinite (1.8e308 is the largest double).
+    if (b"e" in data or max(map(len, lines)) > _FINITE_DIGITS) and not _finite(instances):
+        return None
+    return lines
 
 
 def _plain(instances: Sequence[Any], feature_dim: int | None) -> bool:
-    """Non-empty lists of equal width (``feature_dim`` when known) whose values add up to a finite number:
-    none is infinite (``1e400`` parses as inf) and none is an int too large for a float."""
+    """Non-empty lists of equal width (``feature_dim`` when known)."""
     if not isinstance(instances, list) or not instances or set(map(type, instances)) != {list}:
         return False
     widths = set(map(len, instances))
     width = widths.pop()
-    if widths or not width or (feature_dim is not None and width != feature_dim):
-        return False
+    return not widths and bool(width) and (feature_dim is None or width == feature_dim)
+
+
+def _finite(instances: Sequence[Any]) -> bool:
+    """The values add up to a finite number: none is infinite (``1e400`` parses as inf) and none is an int
+    too large for a float (a sum that overflows takes the ``repr`` way too, to be safe)."""
     try:
         return math.isfinite(sum(map(sum, instances)))
-    except (OverflowError, TypeError):  # an int beyond float range; a value that is not a number
+    except OverflowError:
         return False
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any
 
 from sagedrop import codecs
@@ -368,32 +369,32 @@ class LinearLearner(Algorithm):
 
 
 def _plain_predictions(items: list[Any], labels: tuple[str, ...] | None) -> list[dict[str, Any]] | None:
-    """What ``decode_response``'s per-item loop gives for the usual answer, in one pass without a call per
-    item (issue 16: the handler's own work per request): every item an object whose ``score`` is a number
-    and whose ``predicted_label``, when given, an int or a whole float (``1.0`` -> 1), named from ``labels``.
-    None for anything else (multiclass score lists, other labels, a problem to report): the loop decides.
-    tests/unit/test_linear_learner_answers.py compares both on generated answers."""
+    """What ``decode_response``'s per-item loop gives for the usual answer, without a Python step per item
+    (issue 16: the handler's own work per request): every item an object whose ``score`` is a number, and
+    either none or every one with a ``predicted_label`` that is an int or, in every item, a whole float
+    (``1.0`` -> 1), named from ``labels``. None for anything else (multiclass score lists, other labels, a
+    problem to report): the loop decides. tests/unit/test_linear_learner_answers.py compares both."""
+    if set(map(type, items)) != {dict}:
+        return None
+    scores = list(map(dict.get, items, repeat("score")))
+    if not set(map(type, scores)) <= {float, int}:  # bool and list scores: the loop decides
+        return None
+    given = sum(map(dict.__contains__, items, repeat("predicted_label")))
+    if not given:
+        return [{"score": score} for score in scores]
+    indices = list(map(dict.get, items, repeat("predicted_label")))
+    kinds = set(map(type, indices))
+    if kinds == {float} and all(map(float.is_integer, indices)):  # False for inf and nan
+        indices = list(map(int, indices))
+    elif kinds != {int} or given != len(items):
+        return None
     count = len(labels) if labels else 0
-    predictions = []
-    for item in items:
-        if type(item) is not dict:
-            return None
-        score = item.get("score")
-        if type(score) is not float and type(score) is not int:  # bool and list scores: the loop decides
-            return None
-        if "predicted_label" not in item:
-            predictions.append({"score": score})
-            continue
-        index = item["predicted_label"]
-        if type(index) is float and index.is_integer():  # False for inf and nan
-            index = int(index)
-        elif type(index) is not int:
-            return None
-        if 0 <= index < count:
-            predictions.append({"score": score, "predicted_label": index, "label": labels[index]})  # type: ignore[index]
-        else:
-            predictions.append({"score": score, "predicted_label": index})
-    return predictions
+    return [
+        {"score": score, "predicted_label": index, "label": labels[index]}  # type: ignore[index]
+        if 0 <= index < count
+        else {"score": score, "predicted_label": index}
+        for score, index in zip(scores, indices, strict=True)
+    ]
 
 
 def _is_score(value: Any) -> bool:
