@@ -6,13 +6,17 @@ through the real ``Registry`` from an in-memory DynamoDB stand-in (then cached b
 as on a warm Lambda), and the sagemaker-runtime client is an in-process stand-in that answers each
 call instantly with a valid answer for the algorithm (precomputed), so only sagedrop's own work is
 timed: parsing the event, logging the caller, checking the request's size and rows, encoding,
-chunking, the thread pool, decoding, the response body, metrics and log lines (written to /dev/null).
+chunking, the endpoint call (in the handler's thread, as on Lambda: ``sagedrop.alarm``), decoding, the
+response body, metrics and the log line (written to /dev/null).
 
 The baseline, measured in the same run, is ``json.loads`` + ``json.dumps`` of the same event (what any
 Python Lambda pays to receive and answer it), so the ratio stays comparable on a loaded machine; a
 no-op route through the same Powertools resolver is shown as the floor any handler of this shape pays.
 
-    python benchmarks/predict_request_bench.py [--requests 3000] [--rounds 10] [--profile]
+The goal (issue 16) is checked on every handler case: its CPU median per request at most 2 ms; the exit
+status is 1 when one is over.
+
+    python benchmarks/predict_request_bench.py [--requests 3000] [--rounds 30] [--profile]
 """
 
 from __future__ import annotations
@@ -232,7 +236,7 @@ def check(app: Any, event: dict[str, Any]) -> None:
 
 def time_per_call(fn: Callable[[], Any], count: int) -> list[tuple[float, float]]:
     """(wall-clock, process CPU) seconds of each call. The CPU time counts every thread of this process
-    (the pool thread that makes the endpoint call too) and not the time other processes held the cores."""
+    (a pool thread, when one makes the endpoint call) and not the time other processes held the cores."""
     times = []
     wall, cpu = time.perf_counter, time.process_time
     for _ in range(count):
@@ -304,7 +308,7 @@ def profile(app: Any, event: dict[str, Any], count: int) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=3000, help="requests per case (default 3000)")
-    parser.add_argument("--rounds", type=int, default=10, help="interleaved rounds (default 10)")
+    parser.add_argument("--rounds", type=int, default=30, help="interleaved rounds (default 30)")
     parser.add_argument("--profile", action="store_true", help="print a cProfile of the xgboost JSON case instead")
     args = parser.parse_args()
     app, table, runtimes, events = setup()
@@ -324,11 +328,12 @@ def main() -> int:
         reads, calls = table.reads - reads, sum(runtime.calls for runtime in runtimes.values()) - calls
     finally:
         sys.stdout = real_stdout
-    report(results, reads=reads, calls=calls)
-    return 0
+    return 0 if report(results, reads=reads, calls=calls) else 1
 
 
-def report(results: dict[str, list[list[tuple[float, float]]]], *, reads: int, calls: int) -> None:
+def report(results: dict[str, list[list[tuple[float, float]]]], *, reads: int, calls: int) -> bool:
+    """Print the figures and the goal's verdict; True when every handler case meets it."""
+
     def stats(name: str, which: int) -> tuple[float, float]:
         times = sorted(t[which] for r in results[name] for t in r)
         return statistics.median(times), times[int(len(times) * 0.9)]
@@ -349,12 +354,18 @@ def report(results: dict[str, list[list[tuple[float, float]]]], *, reads: int, c
         f"endpoint calls answered in process; registry reads while timing: {reads}; Python "
         f"{sys.version.split()[0]}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f})"
     )
-    wall, cpu = stats(HEADLINE, 0)[0] * 1000, stats(HEADLINE, 1)[0] * 1000
-    print(
-        f"goal: {HEADLINE} <= {GOAL_MS:.1f} ms of the handler's own work per request (issue 16): "
-        f"{cpu:.3f} ms CPU -> {'MET' if cpu <= GOAL_MS else 'NOT MET'}; "
-        f"{wall:.3f} ms wall-clock -> {'MET' if wall <= GOAL_MS else 'NOT MET'}"
-    )
+    met = True
+    for name in results:
+        if name in (BASELINE, NOOP):
+            continue
+        wall, cpu = stats(name, 0)[0] * 1000, stats(name, 1)[0] * 1000
+        met = met and cpu <= GOAL_MS
+        print(
+            f"goal: {name} <= {GOAL_MS:.1f} ms of the handler's own work per request (issue 16): "
+            f"{cpu:.3f} ms CPU -> {'MET' if cpu <= GOAL_MS else 'NOT MET'} "
+            f"({wall:.3f} ms wall-clock)"
+        )
+    return met
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """Predict: the prediction API (API Gateway REST proxy; every route authorized by the stack's AuthMode).
 
 Thin router: Powertools' APIGatewayRestResolver parses the proxy event, each route makes one domain
-call (``sagedrop.predict.PredictionService``), each request logs its caller (``sagedrop.caller``: the
-IAM principal, Cognito user or API key id from the request context) and every domain error is mapped to
+call (``sagedrop.predict.PredictionService``), every log line of a request names its caller
+(``sagedrop.caller``: the IAM principal, Cognito user or API key id from the request context; a
+prediction logs one line, see ``log_caller``) and every domain error is mapped to
 ``{"error": {"code", "message"}}`` in one exception handler (status, and ``Retry-After`` for 429/503,
 come from the error itself).
 
@@ -54,11 +55,23 @@ def current_caller() -> caller.Caller:
     return caller.from_request_context(app.current_event.raw_event.get("requestContext"))
 
 
+PREDICTIONS = "/models/{model}/predictions"
+"""The prediction route's API Gateway resource (the proxy event's ``resource``; POST is its only method)."""
+
+
 def log_caller(app_: APIGatewayRestResolver, next_middleware: Any) -> Response:
-    """One log line per request naming its caller; the caller stays on every later line of the invocation."""
-    logger.append_keys(**current_caller().log_fields())
+    """The caller on every log line of the invocation, and a "request" line with the method and path.
+
+    A prediction logs one line, its outcome ("predicted", or "request refused" with the status), which
+    carries the method and path too: formatting a second line was a tenth of the request's own work
+    (issue 16)."""
     event = app_.current_event
-    logger.info("request", extra={"method": event.http_method, "path": event.path})
+    request = {"method": event.http_method, "path": event.path}
+    if event.resource == PREDICTIONS and event.http_method == "POST":
+        logger.append_keys(**current_caller().log_fields(), **request)
+    else:
+        logger.append_keys(**current_caller().log_fields())
+        logger.info("request", extra=request)
     return next_middleware(app_)
 
 

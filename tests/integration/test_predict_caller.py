@@ -68,3 +68,41 @@ def test_iam_mode_leaves_admin_routes_to_api_gateway(predict, lambda_context):
     predict.auth_settings.cache_clear()
     response = predict.handler(admin_event("churn", "stop"), lambda_context)
     assert response["statusCode"] == 404
+
+
+def _lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
+    from sagedrop.observability import logger
+
+    return [json.loads(logger.registered_formatter.format(r)) for r in caplog.records if r.name == logger.name]
+
+
+def test_a_prediction_logs_one_line_with_its_caller_method_path_and_outcome(stack, predict, lambda_context, caplog):
+    """Issue 16: the "request" line and the outcome's line became one; every field of both is on it."""
+    from sagedrop.observability import logger
+    from tests.support.runtime_moto import queue_answers, serve_model
+
+    caplog.set_level("INFO", logger=logger.name)
+    serve_model(stack, "churn", "xgboost", hyperparameters={"num_round": "5", "objective": "binary:logistic"})
+    queue_answers(("0.87,0.12", "text/csv"))
+    event = copy.deepcopy(load_event("predict", "post-predictions-json.json"))
+    event.update(path="/models/churn/predictions", pathParameters={"model": "churn"})
+    event["body"] = json.dumps({"instances": [[1, 2], [3, 4]]})
+    assert predict.handler(event, lambda_context)["statusCode"] == 200
+    [line] = _lines(caplog)
+    assert line["message"] == "predicted"
+    assert line["caller"] == "iam:arn:aws:iam::123456789012:user/ana" and line["caller_kind"] == "iam"
+    assert (line["method"], line["path"]) == ("POST", "/models/churn/predictions")
+    assert (line["model"], line["predictions"], line["calls"]) == ("churn", 2, 1)
+
+
+def test_a_refused_prediction_logs_one_line_with_its_caller_method_path_and_status(predict, lambda_context, caplog):
+    from sagedrop.observability import logger
+
+    caplog.set_level("INFO", logger=logger.name)
+    event = copy.deepcopy(load_event("predict", "post-predictions-json.json"))
+    event.update(path="/models/nobody/predictions", pathParameters={"model": "nobody"})
+    assert predict.handler(event, lambda_context)["statusCode"] == 404
+    [line] = _lines(caplog)
+    assert (line["message"], line["status"], line["code"]) == ("request refused", 404, "model_not_found")
+    assert line["caller"] == "iam:arn:aws:iam::123456789012:user/ana"
+    assert (line["method"], line["path"]) == ("POST", "/models/nobody/predictions")

@@ -476,9 +476,16 @@ def test_serverless_not_ready_is_503_with_retry_after(stack, predict, endpoints,
     assert (status, headers["Retry-After"], body["error"]["code"]) == (503, "10", "model_not_ready")
 
 
-def test_a_slow_endpoint_is_504_before_api_gateways_29_s(stack, endpoints, lambda_context, monkeypatch):
+@pytest.mark.parametrize("in_thread", [True, False], ids=["call in the handler's thread", "call on the pool"])
+def test_a_slow_endpoint_is_504_before_api_gateways_29_s(stack, endpoints, lambda_context, monkeypatch, in_thread):
+    """One call is made in the handler's thread and cut off by sagedrop.alarm in the main thread (as on
+    Lambda); elsewhere (a thread of the local stack's server) it goes on the pool: the same 504 either way."""
     monkeypatch.setenv("PREDICT_TIMEOUT_S", "0.3")
     fn = load_function("predict")
+    if in_thread:
+        monkeypatch.setattr("sagedrop.predict.ThreadPoolExecutor", None)  # no pool may be started
+    else:
+        monkeypatch.setattr("sagedrop.alarm.usable", lambda: False)
     serve_model(stack, "slow", "xgboost", hyperparameters={"num_round": "5"})
     endpoints.answer("slow", lambda c: Answer("0.5", "text/csv"))
     endpoints.hold()
@@ -489,7 +496,9 @@ def test_a_slow_endpoint_is_504_before_api_gateways_29_s(stack, endpoints, lambd
         endpoints.release()
     assert time.monotonic() - started < 2
     assert (status, body["error"]["code"]) == (504, "timeout")
-    assert "answered 0 of 1 calls" in body["error"]["message"]
+    assert body["error"]["message"] == (
+        "endpoint slow answered 0 of 1 calls within 0 s (API Gateway allows 29 s): send fewer instances per request"
+    )
 
 
 def test_a_read_timeout_is_504(stack, predict, lambda_context):

@@ -364,3 +364,24 @@ def test_chunks_are_consecutive_full_and_within_limits(sizes, max_bytes, max_row
         assert following.count >= 1
     for chunk in chunks:
         assert 1 <= chunk.count <= max_rows and used(chunk.start, chunk.end) <= max_bytes
+
+
+def _csv_values_reference(body: bytes) -> list[float] | str:
+    """parse_csv_values' flat answers as it read them before (issue 16): a regular-expression split."""
+    import re
+
+    try:
+        return [float(v) for v in re.split(r"[,\s]+", body.decode().strip()) if v]
+    except ValueError:
+        return "refused"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="0123456789.e-,x \t\n\r\u00a0\u2003\u3000", max_size=40))
+def test_flat_csv_answers_read_the_fields_the_regular_expression_split_read(text):
+    """Fields between commas and white space (str.split and re's \\s both take Unicode white space)."""
+    try:
+        got: list | str = codecs.parse_csv_values(text.encode(), "the endpoint")
+    except BadModelResponse:
+        got = "refused"
+    assert got == _csv_values_reference(text.encode())

@@ -147,6 +147,10 @@ _CONTROLS = bytes(c for c in range(32) if c not in (9, 10, 13))
 """Control characters JSON escapes as ``\\u00XX`` (6 bytes): all below 0x20 but tab, line feed, carriage return."""
 
 
+ESCAPED_MAX = 6
+"""Bytes one byte takes at most as a JSON string (a control character, ``\\u00XX``)."""
+
+
 def escaped_size(data: bytes) -> int:
     """Bytes a text body takes as a JSON string in the proxy event: quotes, backslashes, \\n, \\r and \\t
     take 2 bytes, other control characters 6 (\\u00XX)."""
@@ -165,7 +169,7 @@ def check_size(data: bytes, is_base64: bool) -> None:
             f"function base64-encoded inside Lambda's {size_text(LAMBDA_PAYLOAD_LIMIT)} event, so at most "
             f"{size_text(MAX_BINARY_BODY)} fit: send a smaller image (resize it to the model's image_shape)"
         )
-    if not is_base64:
+    if not is_base64 and len(data) * ESCAPED_MAX > MAX_TEXT_BODY:  # else it fits however it is escaped
         size = escaped_size(data)
         if size > MAX_TEXT_BODY:
             raise PayloadTooLarge(
@@ -224,6 +228,7 @@ def prediction_input(
             instances=document["instances"],
             options={**query_options, **configuration},
             options_path="$.configuration",
+            json_body=data,
         )
     return PredictionInput(body=data, content_type=kind, options=query_options, options_path="query string")
 
@@ -276,7 +281,8 @@ def public_batch(model: str, record: Mapping[str, Any]) -> dict[str, Any]:
 
 def json_body(data: Any) -> str:
     """Compact JSON for a response, refused with 413 when Lambda could not return it."""
-    text = json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=str)
+    # check_circular=False: the answers are built here and never hold themselves; the same text, faster.
+    text = json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=str, check_circular=False)
     # The proxy response carries the body as a JSON string: quotes and backslashes are escaped.
     size = len(text.encode()) + text.count('"') + text.count("\\") + RESPONSE_HEADROOM
     if size > LAMBDA_PAYLOAD_LIMIT:

@@ -493,7 +493,7 @@ def parse_csv_values(body: bytes, what: str) -> list[float | list[float]]:
             if not groups:
                 raise ValueError("unbalanced brackets")
             return [[float(v) for v in re.split(r"[,\s]+", group.strip()) if v] for group in groups]
-        return [float(v) for v in re.split(r"[,\s]+", text) if v]
+        return list(map(float, text.replace(",", " ").split()))  # the fields between commas and white space
     except ValueError:
         raise BadModelResponse(f"{what} answered CSV that is not numbers: {preview(body)}") from None
 

@@ -11,8 +11,10 @@
 3. **Find the endpoint**: a ``hibernated`` model is woken (:mod:`sagedrop.wake`, once across
    concurrent requests) and the request answered 503 with ``Retry-After``; ``waking``, deploying
    and training models answer 503 as well; a model that serves nothing and waits for nothing 409.
-4. **Invoke** every chunk on a bounded thread pool, all within one deadline below API Gateway's
-   29 s; answers are reassembled in the original order and decoded (``Algorithm.decode_response``).
+4. **Invoke** the endpoint, all within one deadline below API Gateway's 29 s: a request that fits in
+   one call is made in the handler's thread (cut off at the deadline by :mod:`sagedrop.alarm`), several
+   calls on a bounded thread pool; answers are reassembled in the original order and decoded
+   (``Algorithm.decode_response``).
 
 ``PredictionService.stop`` and ``start`` are ``POST /models/{model}/stop`` and ``/start``: stop hibernates
 the model now (``sagedrop.cleanup.hibernate``, the same state idle cleanup leaves), start wakes it
@@ -28,7 +30,7 @@ Timeouts. The sagemaker-runtime client here has its own botocore config (``runti
 ``sagedrop.aws.SERVICE_TIMEOUTS`` gives sagemaker-runtime (3, 25) with 4 attempts, whose worst case
 (4 x 25 s) exceeds 29 s; so predict does not use it, and the whole request is bounded by
 :attr:`PredictSettings.timeout_s` (default 25 s, never beyond the Lambda's remaining time): past
-it, the answer is 504 and the chunks still queued are cancelled.
+it, the answer is 504 (the one call is interrupted; the chunks still queued are cancelled).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
-from sagedrop import algorithms, naming, registry
+from sagedrop import alarm, algorithms, naming, registry
 from sagedrop.algorithms.base import (
     INSTANCE_ENDPOINT_MAX_BYTES,
     SERVERLESS_ENDPOINT_MAX_BYTES,
@@ -337,16 +339,30 @@ class PredictionService:
         )
 
     def _invoke_all(self, endpoint: str, requests: list[InvokeRequest], deadline: float) -> list[tuple[bytes, str]]:
-        """Every call on a bounded pool, answers in request order; the first failure (by order) wins.
+        """Every call, answers in request order; the first failure (by order) wins; 504 past ``deadline``.
 
-        A new pool per request: a pool kept across requests was measured slower (issue 16: on the loaded
-        2-core machine, 9.6 ms instead of 2.6 ms wall-clock per 100-row request, no CPU saved), and a
-        call still stuck after a timeout never holds up the next request."""
+        One call (the usual request: up to :attr:`PredictSettings.max_rows` rows) is made in the handler's
+        thread, cut off at the deadline by :func:`sagedrop.alarm.call_within` where it can be (the main
+        thread): a thread per request cost about 0.5 ms of CPU (issue 16). Several calls, or one where no
+        alarm can be set, go on a bounded pool (:meth:`_invoke_pooled`)."""
         if not requests:
             return []
         budget = deadline - self._clock()
         if budget <= 0:
             raise PredictTimeout("no time left to call the endpoint")
+        if len(requests) == 1 and alarm.usable():
+            try:
+                return [alarm.call_within(budget, self._invoke, endpoint, requests[0])]
+            except alarm.DeadlinePassed:
+                raise PredictTimeout(_late(endpoint, 0, 1, budget)) from None
+        return self._invoke_pooled(endpoint, requests, budget)
+
+    def _invoke_pooled(self, endpoint: str, requests: list[InvokeRequest], budget: float) -> list[tuple[bytes, str]]:
+        """The calls on a bounded pool, waited for at most ``budget`` seconds.
+
+        A new pool per request: a pool kept across requests was measured slower (issue 16: on the loaded
+        2-core machine, 9.6 ms instead of 2.6 ms wall-clock per 100-row request, no CPU saved), and a
+        call still stuck after a timeout never holds up the next request."""
         pool = ThreadPoolExecutor(
             max_workers=min(self.settings.concurrency, len(requests)), thread_name_prefix="invoke"
         )
@@ -357,11 +373,7 @@ class PredictionService:
             if failed:
                 raise failed[0].exception()  # type: ignore[misc]
             if pending:
-                finished = len(done)
-                raise PredictTimeout(
-                    f"endpoint {endpoint} answered {finished} of {len(requests)} calls within "
-                    f"{budget:.0f} s (API Gateway allows 29 s): send fewer instances per request"
-                )
+                raise PredictTimeout(_late(endpoint, len(done), len(requests), budget))
             return [f.result() for f in futures]
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
@@ -377,3 +389,11 @@ class PredictionService:
             if mapped is exc:
                 raise
             raise mapped from exc
+
+
+def _late(endpoint: str, finished: int, calls: int, budget: float) -> str:
+    """The 504's message when the deadline passed with ``finished`` of ``calls`` answered."""
+    return (
+        f"endpoint {endpoint} answered {finished} of {calls} calls within {budget:.0f} s (API Gateway allows "
+        "29 s): send fewer instances per request"
+    )

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sagedrop import codecs
+from sagedrop import codecs, row_text
 from sagedrop.algorithms.params import ParamType
 from sagedrop.errors import Problem
 
@@ -39,6 +39,9 @@ class PredictionInput:
     """Inference options: the JSON ``configuration`` object, or the query string for a raw body."""
     options_path: str = "$.configuration"
     """Where the options came from, for error messages."""
+    json_body: bytes | None = None
+    """The JSON body ``instances`` was parsed from (rows of numbers are sent with their own text:
+    :mod:`sagedrop.row_text`)."""
 
 
 @dataclass(frozen=True)
@@ -96,10 +99,14 @@ def row_requests(
             raise codecs.BadInput(
                 Problem("$.instances", "expected a non-empty list of rows", 'send {"instances": [[1.5, 0, 3.2], ...]}')
             )
-        lines = codecs.rows_to_csv(instances, feature_dim=ctx.feature_dim, allow_missing=allow_missing)
+        lines = row_text.csv_lines(payload.json_body, instances, ctx.feature_dim)
+        if lines is None:
+            lines = codecs.rows_to_csv(instances, feature_dim=ctx.feature_dim, allow_missing=allow_missing)
         content_type, name_of = CSV, (lambda i: f"$.instances[{i}]")
     elif payload.content_type == CSV:
-        lines = codecs.csv_body_rows(payload.body, feature_dim=ctx.feature_dim, allow_missing=allow_missing)
+        lines = row_text.plain_csv_lines(payload.body, ctx.feature_dim)
+        if lines is None:
+            lines = codecs.csv_body_rows(payload.body, feature_dim=ctx.feature_dim, allow_missing=allow_missing)
         content_type, name_of = CSV, (lambda i: f"data row {i + 1} of the text/csv body")
     else:
         lines = codecs.libsvm_body_rows(payload.body, feature_dim=ctx.feature_dim)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any
 
 from sagedrop import codecs
@@ -349,6 +350,9 @@ class LinearLearner(Algorithm):
             raise codecs.BadModelResponse(
                 f'the linear-learner endpoint answered without a "predictions" list: {codecs.preview(body)}'
             )
+        plain = _plain_predictions(items, ctx.labels)
+        if plain is not None:
+            return plain
         predictions = []
         for item in items:
             score = item.get("score") if isinstance(item, dict) else None
@@ -362,6 +366,35 @@ class LinearLearner(Algorithm):
                 prediction["predicted_label"] = index if index is not None else item["predicted_label"]
             predictions.append(self.named(prediction, ctx))
         return predictions
+
+
+def _plain_predictions(items: list[Any], labels: tuple[str, ...] | None) -> list[dict[str, Any]] | None:
+    """What ``decode_response``'s per-item loop gives for the usual answer, without a Python step per item
+    (issue 16: the handler's own work per request): every item an object whose ``score`` is a number, and
+    either none or every one with a ``predicted_label`` that is an int or, in every item, a whole float
+    (``1.0`` -> 1), named from ``labels``. None for anything else (multiclass score lists, other labels, a
+    problem to report): the loop decides. tests/unit/test_linear_learner_answers.py compares both."""
+    if set(map(type, items)) != {dict}:
+        return None
+    scores = list(map(dict.get, items, repeat("score")))
+    if not set(map(type, scores)) <= {float, int}:  # bool and list scores: the loop decides
+        return None
+    given = sum(map(dict.__contains__, items, repeat("predicted_label")))
+    if not given:
+        return [{"score": score} for score in scores]
+    indices = list(map(dict.get, items, repeat("predicted_label")))
+    kinds = set(map(type, indices))
+    if kinds == {float} and all(map(float.is_integer, indices)):  # False for inf and nan
+        indices = list(map(int, indices))
+    elif kinds != {int} or given != len(items):
+        return None
+    count = len(labels) if labels else 0
+    return [
+        {"score": score, "predicted_label": index, "label": labels[index]}  # type: ignore[index]
+        if 0 <= index < count
+        else {"score": score, "predicted_label": index}
+        for score, index in zip(scores, indices, strict=True)
+    ]
 
 
 def _is_score(value: Any) -> bool:
