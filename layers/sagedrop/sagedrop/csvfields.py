@@ -256,7 +256,7 @@ def _mantissas(c: _Consts, buf: np.ndarray, mend: np.ndarray, begin: np.ndarray)
         done = np.zeros(nine.size, bool)
         done[lead] = True
         done[point] = True
-        long = np.union1d(long, nine[~done])  # no '.' (9 digits) or a wrong first character
+        long = np.concatenate([long, nine[~done]])  # no '.' (9 digits) or a wrong first character (disjoint)
     if long.size:
         mantissa[long], frac[long], bad[long] = _long(c, buf, mend[long], length[long])
     return mantissa, frac, bad, long
