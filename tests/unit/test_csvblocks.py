@@ -146,3 +146,20 @@ def test_line_ends_and_long_lines_across_read_boundaries(block_bytes: int) -> No
     table = np.concatenate([b.table for b in reader])
     assert np.array_equal(table, np.array(rows, np.float64))
     assert reader.line == 40
+
+
+def test_common_number_shapes_take_the_vectorized_path() -> None:
+    """Numbers as np.savetxt("%.6g"), repr() and "%.4f" write them are read by the word arithmetic
+    (exact, no per-field float() fallback): the speed of the train function's conversion rests on it."""
+    from sagedrop.csvblocks import _buffer, _Layout
+    from sagedrop.csvfields import parse_fields
+
+    rng = np.random.default_rng(5)
+    values = np.concatenate([rng.normal(size=300), rng.normal(size=300) * 1000, np.arange(-20, 20)])
+    for fmt in ("%.6g", "%.4f", "%d"):
+        fields = [fmt % v for v in values if "e" not in fmt % v]
+        buf = _buffer(("\n".join(fields) + "\n").encode())
+        layout = _Layout(buf)
+        value, exact, safe32 = parse_fields(buf, layout.starts, layout.ends)
+        assert exact.all() and safe32.all(), [f for f, ok in zip(fields, exact, strict=True) if not ok][:5]
+        assert np.array_equal(value, [float(f) for f in fields])

@@ -34,6 +34,7 @@ class _Consts:
         u = np.uint64
         self.ones, self.high = u(0x0101010101010101), u(0x8080808080808080)
         self.zeros, self.dots, self.add46 = u(0x3030303030303030), u(0x2E2E2E2E2E2E2E2E), u(0x4646464646464646)
+        self.add76 = u(0x7676767676767676)
         self.low_nibbles, self.pairs = u(0x0F0F0F0F0F0F0F0F), u(0x00FF00FF00FF00FF)
         self.quads = u(0x0000FFFF0000FFFF)
         full = (1 << 64) - 1
@@ -115,9 +116,8 @@ def _word(c: _Consts, w: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, ...]:
     import numpy as np
 
     u = c.u
-    w ^= c.zeros
-    w &= c.keep.take(n, mode="clip")
-    w ^= c.zeros  # '0' before the field
+    keep = c.keep.take(n, mode="clip")
+    w &= keep  # a 0 byte before the field: read as a '0' digit, and no '.'
     x = w ^ c.dots
     dots = x - c.ones
     np.invert(x, out=x)
@@ -126,12 +126,15 @@ def _word(c: _Consts, w: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, ...]:
     np.right_shift(dots, u(7), out=x)
     below = x * u(0x1E)
     w ^= below  # '.' ^ 0x1E == '0'
-    np.add(w, c.add46, out=below)
-    check = w - c.zeros
+    check = w ^ c.zeros  # digits become 0..9
+    np.add(check, c.add76, out=below)  # 0x80 set from 10 up (no carry out of a byte below 0x80)
     check |= below
-    check &= c.high
-    bad = check != 0  # a byte outside '0'..'9'
-    bad |= np.bitwise_count(dots) > 1
+    check &= keep
+    check &= c.high  # 0x80 in each of the field's bytes outside '0'..'9'
+    np.subtract(dots, u(1), out=below)
+    below &= dots  # a '.' left after taking out the lowest one: more than one '.'
+    check |= below
+    bad = check != 0
     has = dots != 0
     hasu = has.view(np.uint8).astype(np.uint64)
     np.subtract(x, hasu, out=below)  # the bytes before the '.'
@@ -243,8 +246,9 @@ def _mantissas(c: _Consts, buf: np.ndarray, mend: np.ndarray, begin: np.ndarray)
 
     length = mend - begin
     mantissa, frac, has, bad = _short(c, _words_at(buf, mend), length)
-    long = np.flatnonzero(length > 9)
-    nine = np.flatnonzero(length == 9)
+    long = np.flatnonzero(length > 8)
+    is_nine = length[long] == 9
+    nine, long = long[is_nine], long[~is_nine]
     if nine.size:
         first = buf[begin[nine]]
         digit = first - np.uint8(48)
