@@ -12,7 +12,7 @@ numpy is needed here; it ships in the data layer, attached to the train function
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -76,7 +76,8 @@ hand-over costs on a fraction of a vCPU). Memory stays bounded (``CsvReader`` ho
 blocks)."""
 
 
-def parse_workers(env: Any = None) -> int:
+def parse_workers(env: Mapping[str, str] | None = None) -> int:
+    """Parsing threads for this process (see ``PARSE_THREADS``); ``env`` defaults to the function's."""
     import os
 
     from sagedrop.settings import lambda_vcpus

@@ -33,7 +33,7 @@ class _Consts:
 
         u = np.uint64
         self.ones, self.high = u(0x0101010101010101), u(0x8080808080808080)
-        self.zeros, self.dots, self.add46 = u(0x3030303030303030), u(0x2E2E2E2E2E2E2E2E), u(0x4646464646464646)
+        self.zeros, self.dots = u(0x3030303030303030), u(0x2E2E2E2E2E2E2E2E)
         self.add76 = u(0x7676767676767676)
         self.low_nibbles, self.pairs = u(0x0F0F0F0F0F0F0F0F), u(0x00FF00FF00FF00FF)
         self.quads = u(0x0000FFFF0000FFFF)
@@ -79,17 +79,6 @@ def _words_at(buf: np.ndarray, ends: np.ndarray) -> np.ndarray:
     return low
 
 
-def _digit_word(c: _Consts, w: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Keep the last ``n`` bytes, '0' before them: (digits with '.' as '0', dot flags, bad)."""
-    keep = c.keep[n]
-    w = (w & keep) | (c.zeros & ~keep)
-    x = w ^ c.dots
-    dots = (x - c.ones) & ~x & c.high  # 0x80 in each byte that was '.'
-    w ^= (dots >> c.u(7)) * c.u(0x1E)  # '.' ^ 0x1E == '0'
-    bad = (((w + c.add46) | (w - c.zeros)) & c.high) != 0  # a byte outside '0'..'9'
-    return w, dots, bad
-
-
 def _eight_digits(c: _Consts, w: np.ndarray) -> np.ndarray:
     """Value of 8 ASCII digits per word (a 0 byte reads as '0'), first digit in the lowest byte:
     pairs, then quads, then all eight are combined by one multiply each (Lemire 2021). In place."""
@@ -109,7 +98,7 @@ def _word(c: _Consts, w: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, ...]:
     """(value, digits after the '.', has a '.', bad) of the last ``n`` bytes of each word.
 
     ``w`` holds 8 bytes ending where the digits end (``_words_at``; overwritten), ``n`` how many
-    of them belong to the field (clipped to 0..8; '0' is read before them). A '.' is taken out by
+    of them belong to the field (clipped to 0..8; the bytes before them read as 0 digits). A '.' is taken out by
     moving the bytes before it one byte up (no division); more than one '.' or a byte that is no
     digit is bad. Operations run in place: each temporary is one array of the words' count.
     """
@@ -303,9 +292,9 @@ def _exponents(c: _Consts, buf: np.ndarray, e_at: np.ndarray, ends: np.ndarray) 
     negative = sign == 45
     begin = e_at + 1 + (negative | (sign == 43))
     length = ends - begin
-    w, dots, wrong = _digit_word(c, _words_at(buf, ends), np.clip(length, 0, 4))
-    value = _eight_digits(c, w).astype(np.int64)
-    wrong |= (dots != 0) | (length < 1) | (length > 4)
+    value, _, dots, wrong = _word(c, _words_at(buf, ends), np.clip(length, 0, 4))
+    value = value.astype(np.int64)
+    wrong |= dots | (length < 1) | (length > 4)
     return np.where(negative, -value, value), wrong
 
 

@@ -184,7 +184,7 @@ def _dense_blocks(
         return
     step = layout.rows_per_chunk(chunk_rows)
     block = layout.template_block(min(step, rows))
-    buffer = np.empty(block.size, np.uint8)
+    buffer = np.empty(min(step, rows) * layout.size, np.uint8)  # the largest chunk (the block may hold more)
     for start in range(0, rows, step):
         stop = min(rows, start + step)
         out = buffer[: (stop - start) * layout.size]
