@@ -232,26 +232,45 @@ def _shown(token: bytes) -> str:
 
 
 class _Layout:
-    """Where a block's fields are: spans, and (found when asked) the line each ends."""
+    """Where a block's fields are: spans, the separator ending each, and the lines.
 
-    def __init__(self, buf: np.ndarray) -> None:
+    One pass finds every byte up to ``,`` (44): the separators ``,`` and newline (10), and the few
+    other bytes that low ('+', space, tab, '"', ...), which no field of plain decimals holds. When
+    the bytes found are exactly ``columns`` - 1 commas and a newline per line (``_separators``), the
+    block is regular; otherwise the other bytes are dropped from the spans (the exact layout: a
+    field with '+' or a space is then read, or reported, as before) and the lines counted."""
+
+    def __init__(self, buf: np.ndarray, columns: int | None = None) -> None:
         import numpy as np
 
         self.buf = buf
-        body = buf[_PAD:]
-        self.ends = np.flatnonzero((body == 44) | (body == 10)) + _PAD
-        self.starts = np.empty_like(self.ends)
-        if self.ends.size:
-            self.starts[0] = _PAD
-            self.starts[1:] = self.ends[:-1] + 1
+        found = np.flatnonzero(buf <= 44)  # the _PAD separators first: offsets 0.._PAD - 1
+        if found.size < _PAD or found[_PAD - 1] != _PAD - 1:  # pragma: no cover - _buffer pads with commas
+            raise ValueError("a block buffer starts with _PAD separator bytes")
+        self.ends = found[_PAD:]
+        self.sep = buf[self.ends]
         self._line_ends: np.ndarray | None = None
+        self._regular: tuple[int, bool] | None = None
+        if columns is not None and self._matches(columns):
+            self._regular = (columns, True)
+            self.newlines = self.ends.size // columns  # lines in the block (each ends with a newline)
+            self.starts = found[_PAD - 1 : -1] + 1
+            return
+        real = (self.sep == 44) | (self.sep == 10)
+        if real.all():
+            self.starts = found[_PAD - 1 : -1] + 1
+        else:
+            self.ends, self.sep = self.ends[real], self.sep[real]
+            self.starts = np.empty_like(self.ends)
+            self.starts[:1] = _PAD
+            self.starts[1:] = self.ends[:-1] + 1
+        self.newlines = int(np.count_nonzero(self.sep == 10))  # lines in the block (each ends with one)
 
-    @property
-    def newlines(self) -> int:
-        """Lines in the block (each ends with a newline)."""
+    def _matches(self, columns: int) -> bool:
         import numpy as np
 
-        return int(np.count_nonzero(self.buf[_PAD:] == 10))
+        size = self.ends.size
+        return size % columns == 0 and bool(np.array_equal(self.sep, _separators(columns, size)))
 
     @property
     def line_ends(self) -> np.ndarray:
@@ -259,17 +278,32 @@ class _Layout:
         import numpy as np
 
         if self._line_ends is None:
-            self._line_ends = np.flatnonzero(self.buf[self.ends] == 10)
+            self._line_ends = np.flatnonzero(self.sep == 10)
         return self._line_ends
 
-    def regular(self, rows: int, columns: int) -> bool:
-        """Whether the block's ``rows`` lines (its newline count) all have ``columns`` fields: there
-        are rows x columns separators and every columns-th one is a newline, so the rows newlines
-        are exactly those and every other separator is a comma."""
-        import numpy as np
+    def regular(self, columns: int) -> bool:
+        """Whether every line has ``columns`` fields: the separators are exactly ``columns`` - 1
+        commas then a newline, line after line."""
+        if self._regular is None or self._regular[0] != columns:
+            self._regular = (columns, self._matches(columns))
+        return self._regular[1]
 
-        ends = self.ends
-        return ends.size == rows * columns and bool(np.all(self.buf[ends[columns - 1 :: columns]] == 10))
+
+_SEPARATORS: dict[int, np.ndarray] = {}
+
+
+def _separators(columns: int, size: int) -> np.ndarray:
+    """``size`` separators of regular lines of ``columns`` fields (a multiple of ``columns``):
+    ``columns - 1`` commas and a newline, repeated. Kept per column count, grown when needed."""
+    import numpy as np
+
+    table = _SEPARATORS.get(columns)
+    if table is None or table.size < size:
+        line = np.full(columns, 44, np.uint8)
+        line[-1] = 10
+        table = np.tile(line, max(size // columns, 1))
+        _SEPARATORS[columns] = table  # replaced whole, never changed: safe to share between threads
+    return table[:size]
 
 
 class CsvReader:
@@ -371,14 +405,13 @@ class CsvReader:
         return replace(block, lines=lines, blank=lines - block.table.shape[0])
 
     def _parse(self, buf: np.ndarray, numbers: list[int] | None) -> Block:
-        layout = _Layout(buf)
-        rows = layout.newlines
+        layout = _Layout(buf, self.columns)
         if self.columns is None:
             self.columns = int(layout.line_ends[0]) + 1
-        if not layout.regular(rows, self.columns):
+        if not layout.regular(self.columns):
             self._check_columns(layout, numbers)
         table, labels = self._values(buf, layout, numbers)
-        return Block(table=table, labels64=labels, lines=rows, blank=0)
+        return Block(table=table, labels64=labels, lines=layout.newlines, blank=0)
 
     @staticmethod
     def _line_number(row: int, numbers: list[int] | None) -> int:
