@@ -37,16 +37,15 @@ class _Consts:
         self.add76 = u(0x7676767676767676)
         self.low_nibbles, self.pairs = u(0x0F0F0F0F0F0F0F0F), u(0x00FF00FF00FF00FF)
         self.quads = u(0x0000FFFF0000FFFF)
-        full = (1 << 64) - 1
-        # KEEP[n]: the top n bytes of a word (a field right-aligned on its last byte)
-        self.keep = np.array([0] + [full ^ ((1 << (8 * (8 - n))) - 1) for n in range(1, 9)], np.uint64)
-        # FRAC[8k + 1]: digits after a '.' in byte k of a word (7 - k); FRAC[0]: no '.'
-        self.frac = np.zeros(66, np.int64)
-        self.frac[1:58:8] = np.arange(7, -1, -1)
+        self.full = u((1 << 64) - 1)
         self.signs = np.array([1.0, -1.0])
         self.p10f = np.array([10.0**k for k in range(309)])  # exact for k <= 22
         # SIGNED[k + 64 * negative]: the divisor of a mantissa with k digits after the '.', signed
         self.signed = np.concatenate([self.p10f[:64], -self.p10f[:64]])
+        # POINTED[code + 64 * negative]: the same by _word's point code (8k, or NO_POINT: k = 0)
+        pointed = np.ones(64)
+        pointed[0:64:8] = self.p10f[:8]
+        self.pointed = np.concatenate([pointed, -pointed])
         self.p10i = np.array([10**k for k in range(20)], np.uint64)
         self.u = u
 
@@ -80,9 +79,8 @@ def _words_at(buf: np.ndarray, ends: np.ndarray) -> np.ndarray:
 
 
 def _eight_digits(c: _Consts, w: np.ndarray) -> np.ndarray:
-    """Value of 8 ASCII digits per word (a 0 byte reads as '0'), first digit in the lowest byte:
-    pairs, then quads, then all eight are combined by one multiply each (Lemire 2021). In place."""
-    w &= c.low_nibbles
+    """Value of 8 digits 0..9 per word (one per byte), first digit in the lowest byte: pairs, then
+    quads, then all eight are combined by one multiply each (Lemire 2021). In place."""
     w *= c.u(10 * 256 + 1)
     w >>= c.u(8)
     w &= c.pairs
@@ -94,62 +92,58 @@ def _eight_digits(c: _Consts, w: np.ndarray) -> np.ndarray:
     return w
 
 
-def _word(c: _Consts, w: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, ...]:
-    """(value, digits after the '.', has a '.', bad) of the last ``n`` bytes of each word.
+NO_POINT = 63
+"""``_word``'s point code of a word without a '.' (with one: 8 x the digits after it, 0..56)."""
 
-    ``w`` holds 8 bytes ending where the digits end (``_words_at``; overwritten), ``n`` how many
-    of them belong to the field (clipped to 0..8; the bytes before them read as 0 digits). A '.' is taken out by
-    moving the bytes before it one byte up (no division); more than one '.' or a byte that is no
-    digit is bad. Operations run in place: each temporary is one array of the words' count.
+
+def _word(c: _Consts, w: np.ndarray, n8: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(value, point code, bad) of the last n8 / 8 bytes of each word.
+
+    ``w`` holds 8 bytes ending where the digits end (``_words_at``; overwritten), ``n8`` 8 x how
+    many of them belong to the field (uint64; 64 and more: all 8); the bytes before them read as
+    0 digits. The point code (uint8) is 8 x the digits after the '.', or ``NO_POINT``. The bytes
+    become digit values (``^ '0'``); those above 9 are flagged: one flag on a '.' is taken out by
+    moving the bytes before it one byte up (no division); more than one flag, or one on any other
+    byte, is bad. Operations run in place: each temporary is one array of the words' count.
     """
     import numpy as np
 
     u = c.u
-    keep = c.keep.take(n, mode="clip")
-    w &= keep  # a 0 byte before the field: read as a '0' digit, and no '.'
-    x = w ^ c.dots
-    dots = x - c.ones
-    np.invert(x, out=x)
-    dots &= x
-    dots &= c.high  # 0x80 in each byte that is '.'
-    np.right_shift(dots, u(7), out=x)
-    below = x * u(0x1E)
-    w ^= below  # '.' ^ 0x1E == '0'
-    check = w ^ c.zeros  # digits become 0..9
-    np.add(check, c.add76, out=below)  # 0x80 set from 10 up (no carry out of a byte below 0x80)
-    check |= below
-    check &= keep
-    check &= c.high  # 0x80 in each of the field's bytes outside '0'..'9'
-    np.subtract(dots, u(1), out=below)
-    below &= dots  # a '.' left after taking out the lowest one: more than one '.'
-    check |= below
-    bad = check != 0
-    has = dots != 0
-    hasu = has.view(np.uint8).astype(np.uint64)
-    np.subtract(x, hasu, out=below)  # the bytes before the '.'
-    frac = c.frac.take(np.bitwise_count(below) + has.view(np.uint8))
-    np.left_shift(dots, u(1), out=x)
-    x -= hasu
-    np.invert(x, out=x)  # bytes after the '.' (all bytes when there is none)
-    below &= w
-    below <<= u(8)
-    w &= x
-    w |= below  # '.' dropped, a 0 byte in front
-    return _eight_digits(c, w), frac, has, bad
+    t = np.right_shift(c.full, n8)  # the bytes before the field
+    np.invert(t, out=t)
+    w ^= c.zeros  # digits become 0..9, '.' 0x1E
+    w &= t  # before the field: 0 digits
+    flag = w + c.add76  # 0x80 set from 10 up (no carry out of a byte below 0x80)
+    flag |= w
+    flag &= c.high  # 0x80 in each byte above 9: a '.', or bad
+    one = flag >> u(7)
+    np.multiply(one, u(0x1E), out=t)
+    w ^= t  # a '.' becomes 0
+    one *= u(0xFF)
+    one &= w  # a flagged byte that was no '.'
+    np.subtract(flag, u(1), out=t)  # the bits below the lowest flag (all without one)
+    point = np.bitwise_count(t)  # 8k + 7 for a flag in byte k, 64 without
+    bad = flag & t  # a second flag
+    bad |= one
+    np.minimum(t, flag, out=t)  # the bytes before the '.' (none without)
+    t &= w
+    t *= u(0xFF)
+    w += t  # ... moved one byte up, over the '.'
+    np.subtract(np.uint8(NO_POINT), point, out=point)
+    point &= np.uint8(NO_POINT)
+    return _eight_digits(c, w), point, bad != 0
 
 
-def _short(c: _Consts, w: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, ...]:
-    """(mantissa, digits after the '.', has a '.', bad) of fields of up to 8 characters after the sign, from
-    their last 8 bytes ``w``. Longer fields get arbitrary results here and are redone by the caller."""
+def _eights(length: np.ndarray) -> np.ndarray:
+    """8 x the lengths (``_word``'s ``n8``); negative lengths as 0."""
     import numpy as np
 
-    mantissa, frac, has, bad = _word(c, w, length)
-    bad |= length.astype(np.uint8) <= has.view(np.uint8)  # at least one digit (longer fields are redone)
-    return mantissa, frac, has, bad
+    return (np.maximum(length, 0) << 3).view(np.uint64)
 
 
 def _long(c: _Consts, buf: np.ndarray, mend: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, ...]:
-    """``_short`` for fields of 9 to 24 characters: up to three words of 8 digits, first to last.
+    """(mantissa, digits after the '.', bad) of fields of 9 to 24 characters: up to three words
+    of 8 digits, first to last, read by one ``_word`` call.
 
     A word holding the '.' gives 7 digits, the others 8: the mantissa so far is scaled by 10**7
     or 10**8 before the next word's value is added."""
@@ -157,21 +151,19 @@ def _long(c: _Consts, buf: np.ndarray, mend: np.ndarray, length: np.ndarray) -> 
 
     longest = int(length.max()) if length.size else 0
     words = min(3, (longest + 7) // 8)  # words past the longest field would add zeros
-    mantissa = np.zeros(mend.size, np.uint64)
-    frac = np.zeros(mend.size, np.int64)
-    dots = np.zeros(mend.size, np.int64)
-    bad = length > 24
-    for word in range(words - 1, -1, -1):  # word 0 ends where the digits end
-        value, digits, has, wrong = _word(c, _words_at(buf, mend - 8 * word), length - 8 * word)
-        bad |= wrong
-        if word == 2:
-            bad |= value >= c.u(1844)  # more would overflow uint64 (10**19 < 2**64)
-        hasi = has.view(np.uint8).astype(np.int64)
-        mantissa *= c.p10i.take(8 - hasi)
-        mantissa += value
-        frac += digits
-        frac += (8 * word) * hasi
-        dots += hasi
+    back = np.arange(words - 1, -1, -1)[:, None] * 8  # first word first
+    value, point, wrong = _word(c, _words_at(buf, (mend - back).ravel()), _eights(length - back).ravel())
+    value, point, wrong = (a.reshape(words, -1) for a in (value, point, wrong))
+    has = (point != NO_POINT).view(np.uint8).astype(np.int64)
+    bad = (length > 24) | wrong.any(axis=0)
+    if words == 3:
+        bad |= value[0] >= c.u(1844)  # more would overflow uint64 (10**19 < 2**64)
+    mantissa = value[0].copy()
+    for word in range(1, words):
+        mantissa *= c.p10i.take(8 - has[word])
+        mantissa += value[word]
+    frac = (np.where(has == 1, point >> 3, 0) + back * has).sum(axis=0)
+    dots = has.sum(axis=0)
     bad |= (dots > 1) | (length <= dots)  # one '.' at most, and a digit
     return mantissa, frac, bad
 
@@ -193,7 +185,7 @@ def parse_fields(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple
     first = buf[starts]
     neg = first == 45  # '-'
     begin = starts + (neg | (first == 43))  # '+'
-    mantissa, frac, bad, long = _mantissas(c, buf, ends, begin)
+    mantissa, point, bad, long, frac = _mantissas(c, buf, ends, begin)
     field = None
     if np.count_nonzero(bad) > FEW_SLOW_FIELDS:
         e_at = np.flatnonzero((buf[PAD:] | 32) == 101) + PAD  # 'e' or 'E'
@@ -201,19 +193,21 @@ def parse_fields(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple
             mend = ends.copy()
             field = np.searchsorted(ends, e_at)
             mend[field] = e_at
-            mantissa, frac, bad, long = _mantissas(c, buf, mend, begin)
+            mantissa, point, bad, long, frac = _mantissas(c, buf, mend, begin)
     value = mantissa.view(np.int64).astype(np.float64)  # int64: a faster conversion than uint64
+    index = neg.view(np.uint8) << np.uint8(6)
+    index |= point
+    value /= c.pointed.take(index)  # x / -10**k == -(x / 10**k) exactly; "-0" gives -0.0
     exact = ~bad  # up to 8 digits: below 2**53, at most 7 after the '.'
-    if long.size:
-        value[long] = mantissa[long].astype(np.float64)  # may exceed 2**63
-        exact[long] &= (frac[long] <= 22) & (mantissa[long] < c.u(1 << 53))
-    index = neg.view(np.uint8).astype(np.int64)
-    index <<= 6
-    index += frac
-    value /= c.signed.take(index, mode="clip")  # x / -10**k == -(x / 10**k) exactly; "-0" gives -0.0
+    if long.size:  # may exceed 2**63, up to 24 digits after the '.'
+        signed = c.signed.take((neg[long].view(np.uint8).astype(np.int64) << 6) + frac)
+        value[long] = mantissa[long].astype(np.float64) / signed
+        exact[long] &= (frac <= 22) & (mantissa[long] < c.u(1 << 53))
     far = None
     if field is not None:
-        far = _apply_exponents(c, buf, ends, e_at, field, mantissa, frac, value, exact, bad)
+        frac_all = np.where(point == NO_POINT, 0, point >> 3).astype(np.int64)
+        frac_all[long] = frac
+        far = _apply_exponents(c, buf, ends, e_at, field, mantissa, frac_all, value, exact, bad)
         exact &= ~bad
         value[field] = np.copysign(value[field], c.signs.take(neg[field].view(np.uint8)))
     safe32 = exact.copy()
@@ -228,31 +222,27 @@ def parse_fields(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple
 
 
 def _mantissas(c: _Consts, buf: np.ndarray, mend: np.ndarray, begin: np.ndarray) -> tuple[np.ndarray, ...]:
-    """(mantissa, digits after the '.', bad, indices of the long fields) of the digits from each
-    ``begin`` to each ``mend``: up to 8 characters from one word, 9 with a '.' from one word and
-    the first character, longer ones word by word (``_long``)."""
+    """(mantissa, point code, bad, indices of the long fields, their digits after the '.') of the
+    digits from each ``begin`` to each ``mend``: up to 8 characters from one word, 9 with a '.'
+    from one word and the first character, longer ones (and '.' then 8 digits) by ``_long``."""
     import numpy as np
 
     length = mend - begin
-    mantissa, frac, has, bad = _short(c, _words_at(buf, mend), length)
+    mantissa, point, bad = _word(c, _words_at(buf, mend), (length << 3).view(np.uint64))
+    bad |= length.astype(np.uint8) <= (point != NO_POINT).view(np.uint8)  # a digit (longer fields are redone)
     long = np.flatnonzero(length > 8)
     is_nine = length[long] == 9
     nine, long = long[is_nine], long[~is_nine]
     if nine.size:
-        first = buf[begin[nine]]
-        digit = first - np.uint8(48)
-        good, dotted = ~bad[nine], has[nine]
-        lead = np.flatnonzero(good & dotted & (digit <= 9))  # a '.' among the last 8: add the first digit
+        digit = buf[begin[nine]] - np.uint8(48)
+        lead = (point[nine] != NO_POINT) & (digit <= 9)  # a '.' among the last 8: add the first digit
+        lead &= ~bad[nine]
         mantissa[nine[lead]] += digit[lead].astype(np.uint64) * c.u(10**7)
-        point = np.flatnonzero(good & ~dotted & (first == 46))  # '.' then 8 digits
-        frac[nine[point]] = 8
-        done = np.zeros(nine.size, bool)
-        done[lead] = True
-        done[point] = True
-        long = np.concatenate([long, nine[~done]])  # no '.' (9 digits) or a wrong first character (disjoint)
+        long = np.concatenate([long, nine[~lead]])  # '.' then 8 digits, 9 digits, or a wrong character
+    frac = np.zeros(0, np.int64)
     if long.size:
-        mantissa[long], frac[long], bad[long] = _long(c, buf, mend[long], length[long])
-    return mantissa, frac, bad, long
+        mantissa[long], frac, bad[long] = _long(c, buf, mend[long], length[long])
+    return mantissa, point, bad, long, frac
 
 
 def _apply_exponents(
@@ -292,9 +282,9 @@ def _exponents(c: _Consts, buf: np.ndarray, e_at: np.ndarray, ends: np.ndarray) 
     negative = sign == 45
     begin = e_at + 1 + (negative | (sign == 43))
     length = ends - begin
-    value, _, dots, wrong = _word(c, _words_at(buf, ends), np.clip(length, 0, 4))
+    value, point, wrong = _word(c, _words_at(buf, ends), _eights(np.minimum(length, 4)))
     value = value.astype(np.int64)
-    wrong |= dots | (length < 1) | (length > 4)
+    wrong |= (point != NO_POINT) | (length < 1) | (length > 4)
     return np.where(negative, -value, value), wrong
 
 
