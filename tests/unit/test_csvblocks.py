@@ -163,3 +163,68 @@ def test_common_number_shapes_take_the_vectorized_path() -> None:
         value, exact, safe32 = parse_fields(buf, layout.starts, layout.ends)
         assert exact.all() and safe32.all(), [f for f, ok in zip(fields, exact, strict=True) if not ok][:5]
         assert np.array_equal(value, [float(f) for f in fields])
+
+
+def _bits(table: np.ndarray) -> np.ndarray:
+    return table.view(f"u{table.itemsize}")
+
+
+@pytest.mark.parametrize("block_bytes", [64, 1 << 16])
+def test_bytes_below_the_comma_in_fields_read_as_before(block_bytes: int) -> None:
+    """'+' (an explicit sign, an exponent's sign), spaces and tabs around values are bytes up to ','
+    like the separators, which one comparison finds: the layout falls back to the exact separators
+    (Python's ``float()`` accepts all these tokens), and its field spans are exactly those."""
+    from sagedrop.csvblocks import _PAD, _buffer, _Layout
+
+    rows = [["+1", "2.5e+05", " 3", "4\t"], ["-1", "+0.5", "1E+3 ", "\t-7.25"], ["0", "1", "2", "3"]]
+    text = "".join(",".join(row) + "\n" for row in rows).encode()
+    for dtype in ("float32", "float64"):
+        got = np.concatenate([b.table for b in CsvReader(io.BytesIO(text), dtype=dtype, block_bytes=block_bytes)])
+        expected = np.array([[float(v) for v in row] for row in rows], dtype)
+        assert np.array_equal(_bits(got), _bits(expected))
+    buf = _buffer(text)
+    body = buf[_PAD:]
+    exact = np.flatnonzero((body == 44) | (body == 10)) + _PAD
+    for columns in (None, 4):
+        layout = _Layout(buf, columns)
+        assert np.array_equal(layout.ends, exact) and layout.newlines == 3
+        assert np.array_equal(layout.starts, np.concatenate([[_PAD], exact[:-1] + 1]))
+        assert np.array_equal(layout.line_ends, [3, 7, 11]) and layout.regular(4) and not layout.regular(3)
+
+
+def test_bytes_below_the_comma_keep_errors_and_their_places() -> None:
+    """A space inside a value, a '+' with no digits, a quote and a wrong column count next to such
+    bytes are reported at the same line and column as with the exact separators."""
+    cases = [
+        (b"1,2,3\n4,5 6,7\n", (2, 2, "5 6")),
+        (b"1,2,3\n4,5,+\n", (2, 3, "+")),
+        (b'1,2,3\n"4",5,6\n', (2, 1, '"4"')),
+        (b"1,+2,3\n4,+5\n", (2, None, None)),
+        (b"1,2,3\n4, 5,6,7\n", (2, None, None)),
+    ]
+    for text, (line, column, token) in cases:
+        with pytest.raises(CsvFormatError) as info:
+            list(CsvReader(io.BytesIO(text)))
+        assert (info.value.line, info.value.column, info.value.token) == (line, column, token), text
+        if token is None:
+            assert (info.value.columns, info.value.expected) == (2 if b"+5" in text else 4, 3)
+
+
+def test_regular_blocks_with_every_point_position_and_signed_zeros() -> None:
+    """A '.' at every place of fields of 1 to 9 characters (and none), signs, "-0" and "-0.0" (which
+    must stay -0.0) and long fields of up to 24 digits, in regular blocks: bit-identical to
+    Python's ``float()`` in float64 and float32 (the word arithmetic takes the '.' out by moving
+    the digits before it; a wrong move would change the value)."""
+    tokens = ["-0", "-0.0", "+0", "0.", ".0", "-.5", "+5.", ".12345678", "12345678.", "-123456789"]
+    for n in range(1, 10):
+        digits = "123456789"[:n]
+        tokens += [digits[:k] + "." + digits[k:] for k in range(n + 1) if n > 1 or k == 0]
+    tokens += ["1" * 17 + "." + "9" * 6, "." + "7" * 23, "9" * 19, "-" + "3" * 12 + "." + "3" * 11]
+    tokens += [t for t in tokens if not t.startswith(("-", "+"))]  # an even count
+    rows = [tokens[i : i + 2] for i in range(0, len(tokens) - 1, 2)]
+    text = "".join(",".join(row) + "\n" for row in rows).encode()
+    for dtype in ("float32", "float64"):
+        got = np.concatenate([b.table for b in CsvReader(io.BytesIO(text), dtype=dtype)])
+        expected = np.array([[float(v) for v in row] for row in rows], dtype)
+        assert np.array_equal(_bits(got), _bits(expected))
+    assert np.signbit(np.concatenate([b.table for b in CsvReader(io.BytesIO(b"-0,-0.0\n"))])).all()

@@ -248,7 +248,7 @@ class _Layout:
         if found.size < _PAD or found[_PAD - 1] != _PAD - 1:  # pragma: no cover - _buffer pads with commas
             raise ValueError("a block buffer starts with _PAD separator bytes")
         self.ends = found[_PAD:]
-        self.sep = buf[self.ends]
+        self.sep = buf.take(self.ends)
         self._line_ends: np.ndarray | None = None
         self._regular: tuple[int, bool] | None = None
         if columns is not None and self._matches(columns):
@@ -464,8 +464,8 @@ class CsvReader:
         else:
             ok = exact
             out = value
-        fix = np.flatnonzero(~ok)
-        if fix.size:  # in field order, so the first bad value is the one reported
+        if not ok.all():  # in field order, so the first bad value is the one reported
+            fix = np.flatnonzero(~ok)
             with np.errstate(over="ignore"):
                 out[fix] = self._exact(buf, layout, fix, columns, numbers)
         labels = None

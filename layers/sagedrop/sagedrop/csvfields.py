@@ -182,7 +182,7 @@ def parse_fields(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple
     import numpy as np
 
     c = _Consts.get()
-    first = buf[starts]
+    first = buf.take(starts)
     neg = first == 45  # '-'
     begin = starts + (neg | (first == 43))  # '+'
     mantissa, point, bad, long, frac = _mantissas(c, buf, ends, begin)
@@ -195,7 +195,7 @@ def parse_fields(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple
             mend[field] = e_at
             mantissa, point, bad, long, frac = _mantissas(c, buf, mend, begin)
     value = mantissa.view(np.int64).astype(np.float64)  # int64: a faster conversion than uint64
-    index = neg.view(np.uint8) << np.uint8(6)
+    index = neg.view(np.uint8) * np.uint8(64)
     index |= point
     value /= c.pointed.take(index)  # x / -10**k == -(x / 10**k) exactly; "-0" gives -0.0
     exact = ~bad  # up to 8 digits: below 2**53, at most 7 after the '.'
@@ -210,13 +210,14 @@ def parse_fields(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple
         far = _apply_exponents(c, buf, ends, e_at, field, mantissa, frac_all, value, exact, bad)
         exact &= ~bad
         value[field] = np.copysign(value[field], c.signs.take(neg[field].view(np.uint8)))
-    safe32 = exact.copy()
     if far is None:  # only long mantissas can be good but not exact
         maybe = long[~(exact[long] | bad[long])]
     else:
         maybe = np.flatnonzero(~exact & ~bad)
         maybe = maybe[~far[maybe]]
+    safe32 = exact  # shared while equal: neither is changed by the callers
     if maybe.size:
+        safe32 = exact.copy()
         safe32[maybe] = _far_from_float32_ties(value[maybe])
     return value, exact, safe32
 
