@@ -301,7 +301,7 @@ def _separators(columns: int, size: int) -> np.ndarray:
     if table is None or table.size < size:
         line = np.full(columns, 44, np.uint8)
         line[-1] = 10
-        table = np.tile(line, max(size // columns, 1))
+        table = np.tile(line, size // columns * 9 // 8 + 1)  # room for slightly larger blocks
         _SEPARATORS[columns] = table  # replaced whole, never changed: safe to share between threads
     return table[:size]
 

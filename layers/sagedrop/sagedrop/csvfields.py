@@ -96,8 +96,9 @@ NO_POINT = 63
 """``_word``'s point code of a word without a '.' (with one: 8 x the digits after it, 0..56)."""
 
 
-def _word(c: _Consts, w: np.ndarray, n8: np.ndarray) -> tuple[np.ndarray, ...]:
-    """(value, point code, bad) of the last n8 / 8 bytes of each word.
+def _word(c: _Consts, w: np.ndarray, n8: np.ndarray, digit: bool = False) -> tuple[np.ndarray, ...]:
+    """(value, point code, bad) of the last n8 / 8 bytes of each word (``digit``: bad also
+    without a digit among them).
 
     ``w`` holds 8 bytes ending where the digits end (``_words_at``; overwritten), ``n8`` 8 x how
     many of them belong to the field (uint64; 64 and more: all 8); the bytes before them read as
@@ -117,9 +118,10 @@ def _word(c: _Consts, w: np.ndarray, n8: np.ndarray) -> tuple[np.ndarray, ...]:
     flag |= w
     flag &= c.high  # 0x80 in each byte above 9: a '.', or bad
     one = flag >> u(7)
-    np.multiply(one, u(0x1E), out=t)
-    w ^= t  # a '.' becomes 0
+    dot = one * u(0x1E)
+    w ^= dot  # a '.' becomes 0
     one *= u(0xFF)
+    empty = np.equal(t, one) if digit else None  # the field's bytes are a '.' or none
     one &= w  # a flagged byte that was no '.'
     np.subtract(flag, u(1), out=t)  # the bits below the lowest flag (all without one)
     point = np.bitwise_count(t)  # 8k + 7 for a flag in byte k, 64 without
@@ -131,7 +133,10 @@ def _word(c: _Consts, w: np.ndarray, n8: np.ndarray) -> tuple[np.ndarray, ...]:
     w += t  # ... moved one byte up, over the '.'
     np.subtract(np.uint8(NO_POINT), point, out=point)
     point &= np.uint8(NO_POINT)
-    return _eight_digits(c, w), point, bad != 0
+    bad = bad != 0
+    if empty is not None:
+        bad |= empty
+    return _eight_digits(c, w), point, bad
 
 
 def _eights(length: np.ndarray) -> np.ndarray:
@@ -229,8 +234,7 @@ def _mantissas(c: _Consts, buf: np.ndarray, mend: np.ndarray, begin: np.ndarray)
     import numpy as np
 
     length = mend - begin
-    mantissa, point, bad = _word(c, _words_at(buf, mend), (length << 3).view(np.uint64))
-    bad |= length.astype(np.uint8) <= (point != NO_POINT).view(np.uint8)  # a digit (longer fields are redone)
+    mantissa, point, bad = _word(c, _words_at(buf, mend), (length << 3).view(np.uint64), digit=True)
     long = np.flatnonzero(length > 8)
     is_nine = length[long] == 9
     nine, long = long[is_nine], long[~is_nine]
