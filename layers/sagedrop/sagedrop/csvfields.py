@@ -32,11 +32,9 @@ class _Consts:
         import numpy as np
 
         u = np.uint64
-        self.ones, self.high = u(0x0101010101010101), u(0x8080808080808080)
-        self.zeros, self.dots = u(0x3030303030303030), u(0x2E2E2E2E2E2E2E2E)
+        self.high, self.zeros = u(0x8080808080808080), u(0x3030303030303030)
         self.add76 = u(0x7676767676767676)
-        self.low_nibbles, self.pairs = u(0x0F0F0F0F0F0F0F0F), u(0x00FF00FF00FF00FF)
-        self.quads = u(0x0000FFFF0000FFFF)
+        self.pairs, self.quads = u(0x00FF00FF00FF00FF), u(0x0000FFFF0000FFFF)
         self.full = u((1 << 64) - 1)
         self.signs = np.array([1.0, -1.0])
         self.p10f = np.array([10.0**k for k in range(309)])  # exact for k <= 22
