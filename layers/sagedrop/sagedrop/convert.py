@@ -95,12 +95,15 @@ def parse_workers(env: Mapping[str, str] | None = None) -> int:
 def _reader(
     source: Any, where: str, *, dtype: str, workers: int | None = None, finish: Callable[[Any], Any] | None = None
 ) -> Iterator[tuple[Any, Any]]:
-    """``(block, finish(block))`` of a CSV's parsed blocks (``csvblocks.CsvReader.mapped``: ``finish``
-    runs in the parsing threads), its mistakes as ``DataError`` naming line and column."""
+    """``(block, finish(block))`` of a CSV's parsed blocks (``csvblocks.CsvReader.mapped``: with a
+    ``finish``, parsing and finishing run in worker processes where they can be forked, else in
+    threads, and blocks come back without their tables), its mistakes as ``DataError`` naming
+    line and column."""
     from sagedrop.csvblocks import CsvFormatError, CsvReader
 
     try:
-        reader = CsvReader(source, dtype=dtype, labels64=True, workers=parse_workers() if workers is None else workers)
+        workers = parse_workers() if workers is None else workers
+        reader = CsvReader(source, dtype=dtype, labels64=True, workers=workers, processes=finish is not None)
         yield from reader.mapped(finish)
     except CsvFormatError as exc:
         if exc.token is None:
@@ -177,10 +180,9 @@ def transform_csv(
 
     dtype = "float32" if recordio else "float64"
     for block, data in _reader(source, where, dtype=dtype, workers=workers, finish=encode):
-        table = block.table
-        if not table.shape[0]:
+        rows, columns = block.shape
+        if not rows:
             continue
-        columns = table.shape[1]
         if stats.columns and columns != stats.columns:
             raise DataError(
                 Problem(
@@ -191,7 +193,7 @@ def transform_csv(
             )
         stats.columns = columns
         out.write(data)
-        stats.rows += len(table)
+        stats.rows += rows
         stats.bytes_written += len(data) if isinstance(data, bytes) else data.nbytes
     return stats
 
