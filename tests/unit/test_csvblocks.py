@@ -108,7 +108,7 @@ def test_lambda_vcpus_follow_the_memory_size() -> None:
 
 def test_parse_workers_one_thread_below_two_vcpus_in_lambda(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
-    assert parse_workers({}) == 2  # outside Lambda: the CPUs, at most PARSE_THREADS
+    assert parse_workers({}) == 2  # outside Lambda: the CPUs, at most PARSE_WORKERS
     assert parse_workers({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024"}) == 1  # the template's train function
     assert parse_workers({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "3537"}) == 1
     assert parse_workers({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "3538"}) == 2
