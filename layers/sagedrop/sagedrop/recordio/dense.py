@@ -120,7 +120,6 @@ def _fill_dense(out: np.ndarray, layout: _DenseLayout, block: np.ndarray, x: np.
     2-D copy (a row of values per record) and the labels as one strided column. Each output
     byte is written at most twice, with no per-record Python work.
     """
-
     out[:] = block[: x.shape[0] * layout.size]
     _fill_values(out, layout, x, y)
 
