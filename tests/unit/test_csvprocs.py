@@ -123,13 +123,23 @@ def test_a_worker_that_dies_is_an_error_not_a_hang() -> None:
     assert not _children()
 
 
-def test_stopping_early_stops_the_workers() -> None:
-    pairs = CsvReader(io.BytesIO(_csv(20000)), block_bytes=1024, workers=2, processes=True).mapped(_encode)
+@pytest.mark.parametrize("result_bytes", [0, 1 << 20])
+def test_stopping_early_stops_the_workers_at_once(result_bytes: int) -> None:
+    """Also when the unread replies are results too large for shared memory (sent through the pipe,
+    where a worker would wait for a reader that is gone)."""
+    import time
+
+    def finish(block: Block) -> np.ndarray:
+        return np.zeros(result_bytes, np.uint8) if result_bytes else _encode(block)
+
+    pairs = CsvReader(io.BytesIO(_csv(20000)), block_bytes=1024, workers=2, processes=True).mapped(finish)
     next(pairs)
     next(pairs)
     assert len(_children()) == 2
+    start = time.monotonic()
     pairs.close()
     assert not _children()
+    assert time.monotonic() - start < 5
 
 
 def test_threads_are_used_while_another_python_thread_runs() -> None:

@@ -130,7 +130,8 @@ class BlockProcesses:
         if not _is_at(whole, self._inbox, offset):  # not read into its slot (``room``): copy it there
             np.frombuffer(self._inbox, np.uint8, count=whole.size, offset=offset)[:] = whole
         conn = self._conns[seq % self.workers]
-        conn.send((slot, whole.size, buf.size))
+        with contextlib.suppress(OSError):  # a worker that died: its handle reports it, in turn
+            conn.send((slot, whole.size, buf.size))
         return _Remote(self, conn, self._procs[seq % self.workers], slot)
 
     def result_copy(self, slot: int, size: int) -> np.ndarray:
@@ -139,17 +140,17 @@ class BlockProcesses:
         return np.frombuffer(self._outbox, np.uint8, count=size, offset=slot * self._result_bytes).copy()
 
     def close(self) -> None:
-        """Stop the workers (each finishes its current block first; a stuck one is terminated)."""
+        """Stop the workers: each ends after the blocks already sent to it (replies nobody reads any
+        more fail to send, which ends it too); one still running after a while is terminated."""
         for conn in self._conns:
             with contextlib.suppress(OSError):  # a worker that already ended closed its end
                 conn.send(_STOP)
+            conn.close()
         for proc in self._procs:
             proc.join(_JOIN_SECONDS)
             if proc.is_alive():  # pragma: no cover - only a hung worker
                 proc.terminate()
                 proc.join()
-        for conn in self._conns:
-            conn.close()
         self._conns, self._procs = [], []
 
     def __enter__(self) -> BlockProcesses:
@@ -216,7 +217,11 @@ def _serve(
             return
         slot, size, used = message
         buf = np.frombuffer(inbox, np.uint8, count=size, offset=slot * slot_bytes)[:used]
-        conn.send(_reply(work, buf, np.frombuffer(outbox, np.uint8, count=result_bytes, offset=slot * result_bytes)))
+        reply = _reply(work, buf, np.frombuffer(outbox, np.uint8, count=result_bytes, offset=slot * result_bytes))
+        try:
+            conn.send(reply)
+        except OSError:  # the parent stopped reading (it closed the pool early)
+            return
 
 
 def _reply(work: Work, buf: np.ndarray, area: np.ndarray) -> tuple[Any, ...]:
