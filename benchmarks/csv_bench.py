@@ -7,8 +7,9 @@ formatted like ``np.savetxt(fmt="%.6g")``: a 32 MB block of rows repeated), then
 one run:
   (a) ``convert.transform_csv(binary stream, out, recordio=True)``: what the train function
       runs on each S3 object (here a local file; S3 transfer excluded), MB/s of CSV in, with its
-      default parsing threads (``convert.parse_workers()``: up to 2, one per CPU here) and with one
-      thread;
+      default parsing workers (``convert.parse_workers()``: up to 2, one per CPU here; forked
+      processes fed through shared memory, ``csvprocs``), with as many threads instead, and with
+      one thread;
   (b) ``recordio.csv_to_recordio`` (`sagedrop prepare recordio`) on the same file;
   (c) the previous parser, ``np.loadtxt`` (float32), on the first 32 MB: the old bound;
   (d) pandas' C parser (``read_csv(header=None, engine="c", dtype=float64, chunksize=...)``,
@@ -18,7 +19,7 @@ one run:
   that peak traced memory (tracemalloc) stays flat when the input grows 4x. The file is
   deleted afterwards (unless --keep). Goal: (a) >= 200 MB/s of CSV.
 
-Each figure is given twice: wall-clock MB/s, and MB per CPU-second of this process (less
+Each figure is given twice: wall-clock MB/s, and MB per CPU-second of this process and its workers (less
 sensitive to other work on a shared machine); the load average is printed at start and end.
 """
 
@@ -63,6 +64,12 @@ def write_csv(path: Path, block: bytes, mb: int) -> int:
     return path.stat().st_size
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process and of its ended worker processes (the conversion waits for its workers)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 def fastest(fn, runs: int, setup=None) -> tuple[float, float]:
     """(wall seconds, CPU seconds of this process) of the fastest of ``runs`` calls; ``setup`` runs before
     each, untimed."""
@@ -70,9 +77,9 @@ def fastest(fn, runs: int, setup=None) -> tuple[float, float]:
     for _ in range(runs):
         if setup is not None:
             setup()
-        start, cpu = time.perf_counter(), time.process_time()
+        start, cpu = time.perf_counter(), cpu_seconds()
         fn()
-        times.append((time.perf_counter() - start, time.process_time() - cpu))
+        times.append((time.perf_counter() - start, cpu_seconds() - cpu))
     return min(times)
 
 
@@ -137,8 +144,8 @@ def main() -> int:
     args = parser.parse_args()
 
     cores = (
-        f"{os.cpu_count()} CPU cores (the conversion parses in {convert.parse_workers()} thread(s) here; in Lambda one"
-        " per whole vCPU the memory buys: one at the template's 1,024 MB)"
+        f"{os.cpu_count()} CPU cores (the conversion parses in {convert.parse_workers()} worker process(es) here; in"
+        " Lambda one per whole vCPU the memory buys: one, the function's own, at the template's 1,024 MB)"
     )
     print(f"python {platform.python_version()}, numpy {np.__version__}, {cores}, {load()}")
     print(f"two CPU-bound processes side by side got {cores_worth():.2f} cores' worth of work (2.00: two free cores)")
@@ -155,9 +162,11 @@ def main() -> int:
         size = write_csv(src, block, args.mb)
         print(f"input: {src} {size / 1e6:,.0f} MB ({size // len(block)}+ copies of the block)")
 
-        def run_convert(workers: int | None = None) -> None:
+        def run_convert(workers: int | None = None, processes: bool = True) -> None:
             with src.open("rb") as fin, dst.open("wb") as fout:
-                stats = convert.transform_csv(fin, fout, where=str(src), recordio=True, workers=workers)
+                stats = convert.transform_csv(
+                    fin, fout, where=str(src), recordio=True, workers=workers, processes=processes
+                )
             assert stats.columns == args.cols + 1
 
         def run_prepare() -> None:
@@ -171,6 +180,7 @@ def main() -> int:
 
         t_convert = fastest(run_convert, args.runs, fresh)
         out_mb = dst.stat().st_size / 1e6
+        t_threads = fastest(lambda: run_convert(processes=False), args.runs, fresh)
         t_single = fastest(lambda: run_convert(1), args.runs, fresh)
         t_prepare = fastest(run_prepare, 1, fresh)
         text = block.decode()
@@ -187,7 +197,13 @@ def main() -> int:
                 path.unlink()
             tmp.rmdir()
 
-    timings = {"convert": t_convert, "single": t_single, "prepare": t_prepare, "loadtxt": t_loadtxt}
+    timings = {
+        "convert": t_convert,
+        "threads": t_threads,
+        "single": t_single,
+        "prepare": t_prepare,
+        "loadtxt": t_loadtxt,
+    }
     return report(args, size, len(block), out_mb, timings, with_pandas, t_pandas, peaks)
 
 
@@ -196,8 +212,9 @@ def report(args, size, block_size, out_mb, timings, with_pandas, t_pandas, peaks
     t_convert, t_single = timings["convert"], timings["single"]
     mb_s = size / t_convert[0] / 1e6
     print(f"\nCSV -> RecordIO, {size / 1e6:,.0f} MB of CSV -> {out_mb:,.0f} MB (fastest of {args.runs} runs):")
-    threads = convert.parse_workers()
-    print(f"  (a) convert.transform_csv, {threads} thread(s)     {rate(size, t_convert)}  ({t_convert[0]:.1f} s)")
+    workers = convert.parse_workers()
+    print(f"  (a) convert.transform_csv, {workers} process(es)   {rate(size, t_convert)}  ({t_convert[0]:.1f} s)")
+    print(f"      the same, {workers} thread(s) instead        {rate(size, timings['threads'])}")
     print(f"      the same, one parsing thread           {rate(size, t_single)}  ({t_single[0]:.1f} s)")
     print(f"  (b) recordio.csv_to_recordio (prepare)       {rate(size, timings['prepare'])}")
     print(f"  (c) np.loadtxt alone (the old parser)        {rate(block_size, timings['loadtxt'])}")

@@ -108,7 +108,7 @@ def test_lambda_vcpus_follow_the_memory_size() -> None:
 
 def test_parse_workers_one_thread_below_two_vcpus_in_lambda(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
-    assert parse_workers({}) == 2  # outside Lambda: the CPUs, at most PARSE_THREADS
+    assert parse_workers({}) == 2  # outside Lambda: the CPUs, at most PARSE_WORKERS
     assert parse_workers({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024"}) == 1  # the template's train function
     assert parse_workers({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "3537"}) == 1
     assert parse_workers({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "3538"}) == 2
@@ -163,6 +163,20 @@ def test_common_number_shapes_take_the_vectorized_path() -> None:
         value, exact, safe32 = parse_fields(buf, layout.starts, layout.ends)
         assert exact.all() and safe32.all(), [f for f, ok in zip(fields, exact, strict=True) if not ok][:5]
         assert np.array_equal(value, [float(f) for f in fields])
+
+
+def test_a_wrong_column_count_after_many_exponents_is_reported_not_a_crash() -> None:
+    """The values before a short line are checked first; with more than 32 exponents in the block they
+    are read with exponents located in bulk, which once looked past those values (IndexError)."""
+    rows = [b"%d,%d.25,-%d,1e-%d" % (i, i, i, i % 30) for i in range(600)]
+    rows[432] = b"1,2,3"
+    with pytest.raises(CsvFormatError) as err:
+        list(CsvReader(io.BytesIO(b"\n".join(rows) + b"\n"), block_bytes=1 << 16))
+    assert (err.value.line, err.value.columns, err.value.expected) == (433, 3, 4)
+    rows[432] = b"1,2,3,4"
+    rows[100] = b"1,2e5x,3,4"
+    with pytest.raises(CsvFormatError, match="line 101, column 2: '2e5x' is not a number"):
+        list(CsvReader(io.BytesIO(b"\n".join([*rows[:432], b"1,2"]) + b"\n"), block_bytes=1 << 16))
 
 
 def _bits(table: np.ndarray) -> np.ndarray:

@@ -67,17 +67,19 @@ class LabelBins:
         return {"edges": list(self.edges), "names": self.names()}
 
 
-PARSE_THREADS = 2
-"""Threads parsing and encoding the next CSV blocks while this one reads and writes (numpy releases
-the GIL inside its loops): at most this many, no more than the CPUs the process may run on, and in
-Lambda no more than the whole vCPUs the function's memory buys (``settings.lambda_vcpus``: 1 below
-3,538 MB, so the template's 1,024 MB train function parses in its own thread, without the threads'
-hand-over costs on a fraction of a vCPU). Memory stays bounded (``CsvReader`` holds ``workers + 1``
-blocks)."""
+PARSE_WORKERS = 2
+"""Workers parsing and encoding the next CSV blocks while this process reads and writes: forked
+processes where they can be made (``csvprocs``: a GIL each), else threads (numpy releases the GIL
+inside its loops, but takes it back at each of about a hundred calls per block). At most this many
+(the only count measured: this project's 2-core machine), no more than the CPUs the process may
+run on, and in Lambda no more than the whole vCPUs the function's memory buys
+(``settings.lambda_vcpus``: 1 below 3,538 MB, so the template's 1,024 MB train function parses in
+its own process, with no hand-over costs on a fraction of a vCPU). Memory stays bounded (a few
+blocks per worker)."""
 
 
 def parse_workers(env: Mapping[str, str] | None = None) -> int:
-    """Parsing threads for this process (see ``PARSE_THREADS``); ``env`` defaults to the function's."""
+    """Parsing workers for this process (see ``PARSE_WORKERS``); ``env`` defaults to the function's."""
     import os
 
     from sagedrop.settings import lambda_vcpus
@@ -89,18 +91,27 @@ def parse_workers(env: Mapping[str, str] | None = None) -> int:
     vcpus = lambda_vcpus(env)
     if vcpus is not None:
         cpus = min(cpus, int(vcpus))
-    return max(1, min(PARSE_THREADS, cpus))
+    return max(1, min(PARSE_WORKERS, cpus))
 
 
 def _reader(
-    source: Any, where: str, *, dtype: str, workers: int | None = None, finish: Callable[[Any], Any] | None = None
+    source: Any,
+    where: str,
+    *,
+    dtype: str,
+    workers: int | None = None,
+    finish: Callable[[Any], Any] | None = None,
+    processes: bool = False,
 ) -> Iterator[tuple[Any, Any]]:
-    """``(block, finish(block))`` of a CSV's parsed blocks (``csvblocks.CsvReader.mapped``: ``finish``
-    runs in the parsing threads), its mistakes as ``DataError`` naming line and column."""
+    """``(block, finish(block))`` of a CSV's parsed blocks (``csvblocks.CsvReader.mapped``; with
+    ``processes`` and a ``finish`` they are parsed and finished in forked worker processes where
+    possible and come back without their tables), its mistakes as ``DataError`` naming line and
+    column."""
     from sagedrop.csvblocks import CsvFormatError, CsvReader
 
     try:
-        reader = CsvReader(source, dtype=dtype, labels64=True, workers=parse_workers() if workers is None else workers)
+        workers = parse_workers() if workers is None else workers
+        reader = CsvReader(source, dtype=dtype, labels64=True, workers=workers, processes=processes)
         yield from reader.mapped(finish)
     except CsvFormatError as exc:
         if exc.token is None:
@@ -152,13 +163,15 @@ def transform_csv(
     recordio: bool = False,
     stats: ConvertStats | None = None,
     workers: int | None = None,
+    processes: bool = True,
 ) -> ConvertStats:
     """Stream CSV rows (label first) to ``out``: labels binned if asked, as CSV or RecordIO-protobuf.
 
     ``source`` is a binary stream (an S3 body: parsed in blocks of bytes, ``csvblocks``) or
     lines. Values are the correctly rounded doubles of the text, features then rounded to
     float32 for RecordIO; labels stay float64 until binned. Memory is bounded by a few blocks.
-    ``workers``: parsing threads (default ``parse_workers()``).
+    ``workers``: parsing workers (default ``parse_workers()``), forked processes where they can be
+    made unless ``processes`` is False, else threads.
     """
     import numpy as np
 
@@ -176,11 +189,10 @@ def transform_csv(
         return ("\n".join(",".join(_number(v) for v in row) for row in body.tolist()) + "\n").encode()
 
     dtype = "float32" if recordio else "float64"
-    for block, data in _reader(source, where, dtype=dtype, workers=workers, finish=encode):
-        table = block.table
-        if not table.shape[0]:
+    for block, data in _reader(source, where, dtype=dtype, workers=workers, finish=encode, processes=processes):
+        rows, columns = block.shape
+        if not rows:
             continue
-        columns = table.shape[1]
         if stats.columns and columns != stats.columns:
             raise DataError(
                 Problem(
@@ -191,7 +203,7 @@ def transform_csv(
             )
         stats.columns = columns
         out.write(data)
-        stats.rows += len(table)
+        stats.rows += rows
         stats.bytes_written += len(data) if isinstance(data, bytes) else data.nbytes
     return stats
 

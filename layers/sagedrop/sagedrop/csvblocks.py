@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from functools import cache
+from functools import cache, partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sagedrop.csvfields import PAD as _PAD
@@ -125,13 +125,21 @@ class CsvFormatError(ValueError):
 
 @dataclass(frozen=True)
 class Block:
-    """Parsed lines: ``table`` is rows x columns; ``labels64`` is column 1 as exact float64."""
+    """Parsed lines: ``table`` is rows x columns; ``labels64`` is column 1 as exact float64.
 
-    table: np.ndarray
+    A block parsed in a worker process (``CsvReader(processes=True)``) comes back without its
+    arrays (``table`` None): ``shape`` still gives its rows and columns."""
+
+    table: np.ndarray | None
     labels64: np.ndarray | None
     lines: int  # lines consumed, blank ones included
     blank: int
     first_line: int = 1  # 1-based number of the block's first line in the file
+    shape: tuple[int, int] = (0, 0)  # the table's rows x columns (set from the table when there is one)
+
+    def __post_init__(self) -> None:
+        if self.table is not None:
+            object.__setattr__(self, "shape", (int(self.table.shape[0]), int(self.table.shape[1])))
 
 
 # --------------------------------------------------------------------------------------------
@@ -163,14 +171,22 @@ def _raw_chunks(src: Any, size: int) -> Iterator[bytes]:
         yield "\n".join(parts).encode("utf-8")
 
 
-def _buffer(head: bytes, data: bytes = b"", stop: int = 0) -> np.ndarray:
+Allocate = Callable[[int], "np.ndarray | None"]
+"""Where a block's bytes go: a uint8 array of the given size, or None for a new one."""
+
+
+def _buffer(head: bytes, data: bytes = b"", stop: int = 0, into: Allocate | None = None) -> np.ndarray:
     """``head + data[:stop]`` after ``_PAD`` separators, in a buffer with 16 spare bytes at the end
-    (word gathers read past the last byte), 8-byte aligned: the one copy of a block's bytes."""
+    (word gathers read past the last byte), 8-byte aligned: the one copy of a block's bytes (into
+    the array ``into`` gives, e.g. shared memory, when it gives one)."""
     import numpy as np
 
     start = _PAD + len(head)
     need = start + stop
-    whole = np.empty(need + 16 + 7 & ~7, np.uint8)
+    size = need + 16 + 7 & ~7
+    whole = into(size) if into is not None else None
+    if whole is None:
+        whole = np.empty(size, np.uint8)
     whole[:_PAD] = 44
     whole[need:] = 0
     whole[_PAD:start] = np.frombuffer(head, np.uint8)
@@ -178,7 +194,7 @@ def _buffer(head: bytes, data: bytes = b"", stop: int = 0) -> np.ndarray:
     return whole[:need]
 
 
-def _line_blocks(src: Any, size: int) -> Iterator[np.ndarray]:
+def _line_blocks(src: Any, size: int, into: Allocate | None = None) -> Iterator[np.ndarray]:
     """Blocks of whole lines (``_buffer``), each ending with a newline (added at the end of the data
     if missing); a line longer than ``size`` is carried until it ends.
 
@@ -205,11 +221,11 @@ def _line_blocks(src: Any, size: int) -> Iterator[np.ndarray]:
         if cut == 0:
             pending += data  # one long line: keep reading until it ends
             continue
-        yield _buffer(pending, data, cut)
+        yield _buffer(pending, data, cut, into)
         pending = data[cut:]
     if pending:
         pending = pending.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        yield _buffer(pending if pending.endswith(b"\n") else pending + b"\n")
+        yield _buffer(pending if pending.endswith(b"\n") else pending + b"\n", into=into)
 
 
 # --------------------------------------------------------------------------------------------
@@ -321,9 +337,12 @@ class CsvReader:
         labels64: bool = False,
         block_bytes: int = BLOCK_BYTES,
         workers: int | None = None,
+        processes: bool = False,
     ) -> None:
         """``workers`` > 1 parses (and finishes, ``mapped``) the next blocks in threads (default 1):
-        ``convert.parse_workers`` decides for the train function (one thread on a 1,024 MB Lambda)."""
+        ``convert.parse_workers`` decides for the train function (one thread on a 1,024 MB Lambda).
+        ``processes`` asks ``mapped(finish)`` for worker processes instead where they can be forked
+        (``csvprocs``): blocks then come back without their tables, with ``finish``'s results."""
         import numpy as np
 
         self._src = src
@@ -331,6 +350,7 @@ class CsvReader:
         self._labels64 = labels64
         self._block_bytes = block_bytes
         self._workers = 1 if workers is None else max(1, workers)
+        self._processes = processes
         self.columns: int | None = None
         self.line = 0  # lines of the blocks handed out so far
 
@@ -347,7 +367,8 @@ class CsvReader:
         (from 1), moved to the file's here, in order: the first problem in the file is the one
         raised, naming its line in the file."""
         keep_freed_memory()
-        blocks = _line_blocks(self._src, self._block_bytes)
+        room: list[Allocate] = []  # a worker pool's memory for the next block, once there is one
+        blocks = _line_blocks(self._src, self._block_bytes, lambda size: room[0](size) if room else None)
         for data in blocks:  # serially until a data line fixes the column count
             yield self._located(self._work, data, finish)
             if self.columns is not None:
@@ -357,16 +378,32 @@ class CsvReader:
                 yield self._located(self._work, data, finish)
             return
         from collections import deque
-        from concurrent.futures import ThreadPoolExecutor  # imported when used: keeps imports cheap
 
-        with ThreadPoolExecutor(self._workers, thread_name_prefix="csvblocks") as pool:
-            pending: deque[Future[tuple[Block, T | None]]] = deque()
-            for data in blocks:
-                pending.append(pool.submit(self._work, data, finish))
-                if len(pending) > self._workers:
+        with self._pool(finish) as pool:
+            room.append(pool.room)
+            pending: deque[Any] = deque()  # futures or csvprocs handles, in file order
+            while True:
+                if len(pending) >= pool.depth:  # before the next read: it may reuse that block's memory
                     yield self._located(pending.popleft().result)
+                data = next(blocks, None)
+                if data is None:
+                    break
+                pending.append(pool.submit(data))
             while pending:
                 yield self._located(pending.popleft().result)
+
+    def _pool(self, finish: Callable[[Block], T] | None) -> Any:
+        """Worker processes when asked for and possible (``csvprocs``), else threads."""
+        work = partial(self._work, finish=finish)
+        if self._processes and finish is not None:
+            from sagedrop import csvprocs
+
+            if csvprocs.fork_is_safe():
+                try:
+                    return csvprocs.BlockProcesses(self._workers, work, self._block_bytes)
+                except OSError:  # no shared mapping or no fork here: threads do the same work
+                    pass
+        return _Threads(self._workers, work)
 
     def _work(self, buf: np.ndarray, finish: Callable[[Block], T] | None) -> tuple[Block, T | None]:
         block = self._parse_block(buf)
@@ -441,7 +478,8 @@ class CsvReader:
             return
         buf = layout.buf
         starts, ends = layout.starts[:stop], layout.ends[:stop]
-        _, _, safe32 = parse_fields(buf, starts, ends)
+        # only the bytes of those fields: exponents are located in the whole buffer given
+        _, _, safe32 = parse_fields(buf[: ends[-1] + 1], starts, ends)
         for index in np.flatnonzero(~safe32):
             token = bytes(buf[starts[index] : ends[index]])
             if _is_number(token) is None:
@@ -490,6 +528,32 @@ class CsvReader:
                 raise CsvFormatError.bad_value(_shown(token), self._line_number(row, numbers), column + 1)
             out.append(number)
         return out
+
+
+class _Threads:
+    """Blocks parsed in a thread pool; at most ``workers + 1`` held (``BlockProcesses``'s interface)."""
+
+    def __init__(self, workers: int, work: Callable[[np.ndarray], Any]) -> None:
+        from concurrent.futures import ThreadPoolExecutor  # imported when used: keeps imports cheap
+
+        self.depth = workers + 1
+        self._work = work
+        self._executor = ThreadPoolExecutor(workers, thread_name_prefix="csvblocks")
+
+    @staticmethod
+    def room(size: int) -> np.ndarray | None:
+        """Blocks parsed in threads get memory of their own (``_buffer``'s)."""
+        del size
+        return None
+
+    def submit(self, buf: np.ndarray) -> Future[Any]:
+        return self._executor.submit(self._work, buf)
+
+    def __enter__(self) -> _Threads:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
 
 
 def _has_blank(data: bytes) -> bool:

@@ -120,11 +120,16 @@ def _fill_dense(out: np.ndarray, layout: _DenseLayout, block: np.ndarray, x: np.
     2-D copy (a row of values per record) and the labels as one strided column. Each output
     byte is written at most twice, with no per-record Python work.
     """
+    out[:] = block[: x.shape[0] * layout.size]
+    _fill_values(out, layout, x, y)
+
+
+def _fill_values(out: np.ndarray, layout: _DenseLayout, x: np.ndarray, y: np.ndarray | None) -> None:
+    """Copy the rows' features and labels into records whose other bytes are already in ``out``."""
     import numpy as np
 
     rows = x.shape[0]
     size, fo, fb = layout.size, layout.feature_offset, layout.feature_bytes
-    out[:] = block[: rows * size]
     out.reshape(rows, size)[:, fo : fo + fb] = x.view(np.uint8).reshape(rows, fb)
     if y is not None:
         lb = layout.label_bytes
@@ -172,7 +177,6 @@ def _dense_blocks(
     x: np.ndarray, y: np.ndarray | None, kind: str, label_kind: str | None, chunk_rows: int
 ) -> Iterator[np.ndarray]:
     """Encoded chunks (flat uint8); the fixed layout reuses one cache-sized buffer between chunks."""
-    import numpy as np
 
     rows = x.shape[0]
     layout = _dense_layout(x.shape[1], kind, label_kind)
@@ -183,13 +187,14 @@ def _dense_blocks(
             yield _dense_ragged_chunk(x[start:stop], None if y is None else y[start:stop], kind, label_kind)
         return
     step = layout.rows_per_chunk(chunk_rows)
-    block = layout.template_block(min(step, rows))
-    buffer = np.empty(min(step, rows) * layout.size, np.uint8)  # the largest chunk (the block may hold more)
+    # one buffer for every chunk, sized to the largest: the bytes around the values (headers,
+    # protobuf prefixes, padding) are the same in every record, so they are stamped in once
+    buffer = layout.template_block(min(step, rows))[: min(step, rows) * layout.size].copy()
     for start in range(0, rows, step):
         stop = min(rows, start + step)
         out = buffer[: (stop - start) * layout.size]
         yc = None if y is None or label_kind is None else _as_wire(y[start:stop], label_kind)
-        _fill_dense(out, layout, block, _as_wire(x[start:stop], kind), yc)
+        _fill_values(out, layout, _as_wire(x[start:stop], kind), yc)
         yield out
 
 
