@@ -509,8 +509,8 @@ class CsvReader:
         labels = None
         if self._labels64:
             labels = value[::columns].copy()
-            rows = np.flatnonzero(~exact[::columns])
-            if rows.size:
+            if not exact[::columns].all():
+                rows = np.flatnonzero(~exact[::columns])
                 labels[rows] = self._exact(buf, layout, rows * columns, columns, numbers)
         return out.reshape(-1, columns), labels
 
