@@ -909,3 +909,51 @@ def test_image_rec_bad_header_names_record() -> None:
     data = recordio.frame(recordio.pack_image_record(IRHeader(0, 1.0, 1, 0), b"x")) + recordio.frame(b"short")
     with pytest.raises(RecordIOError, match=r"record index 1 at byte offset 36: image record of 5 bytes"):
         list(recordio.iter_image_rec(data))
+
+
+def test_large_outputs_to_a_file_are_written_behind_with_the_same_bytes(tmp_path: Path) -> None:
+    """Over 4 MiB to an operating-system file: a second thread writes each 1 MiB chunk while the next is
+    encoded into the other buffer; the file must hold exactly the in-memory encoding, in order."""
+    import threading
+
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(70_000, 13)).astype(np.float32)
+    y = rng.integers(0, 5, size=70_000).astype(np.float32)
+    writers: set[str] = set()
+
+    class Recording(io.FileIO):
+        def write(self, b):  # type: ignore[override]
+            writers.add(threading.current_thread().name)
+            return super().write(b)
+
+    path = tmp_path / "big.rec"
+    with Recording(path, "wb") as f:
+        stats = recordio.write_dense(f, x, y)
+    expected = recordio.encode_dense(x, y)
+    assert len(expected) > 4 << 20 and path.read_bytes() == expected
+    per_chunk = (1 << 20) // (len(expected) // 70_000)
+    assert stats.bytes_written == len(expected) and stats.chunks == -(-70_000 // per_chunk)
+    assert all(name.startswith("recordio-write") for name in writers)
+    small = tmp_path / "small.rec"
+    writers.clear()
+    with Recording(small, "wb") as f:
+        recordio.write_dense(f, x[:100], y[:100])
+    assert small.read_bytes() == recordio.encode_dense(x[:100], y[:100])
+    assert writers == {threading.current_thread().name}  # small outputs: no second thread
+
+
+def test_a_failed_write_behind_raises_and_stops(tmp_path: Path) -> None:
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=(70_000, 13)).astype(np.float32)
+    calls = []
+
+    class Full(io.FileIO):
+        def write(self, b):  # type: ignore[override]
+            calls.append(len(b))
+            if len(calls) == 3:
+                raise OSError(28, "No space left on device")
+            return super().write(b)
+
+    with Full(tmp_path / "full.rec", "wb") as f, pytest.raises(OSError, match="No space left"):
+        recordio.write_dense(f, x)
+    assert len(calls) == 3  # nothing written after the failure
