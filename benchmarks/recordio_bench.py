@@ -7,7 +7,8 @@ benchmarks/requirements.txt, i.e. the SageMaker SDK 2.257.7). Measures, in one r
 float32 features + a float32 label (default 300,000 x 11, the issue's case):
   (a) sagedrop into memory: ``encode_dense`` (``bytes``) and ``encode_dense_array`` (numpy buffer);
   (b) sagedrop to a file in a temporary directory (``write_dense``: page cache, no fsync; each timed
-      run writes a new file: the last run's is removed before the timer starts);
+      run writes a new file: the last run's is removed before the timer starts; outputs of 4 MiB and
+      more are written by a second thread while the next chunk is encoded);
   (c) the SDK's ``sagemaker.amazon.common.write_numpy_to_dense_tensor`` into a ``BytesIO`` and
       to a file, on M rows (rows/s extrapolated: its cost is per row); its bytes are asserted
       identical to sagedrop's;
@@ -244,7 +245,10 @@ def report(times: dict[str, float], rows: int, base_rows: int, record_bytes: int
     print(f"  {'to a file':<44} {r_file / r_naive_file:8.1f}x")
     print(f"\nsagedrop's share of the ceiling: bytes {r_bytes / r_copy:.0%}, numpy buffer {r_array / r_copy:.0%},")
     print(f"  file {r_file / r_copy_file:.0%} (1.0 = as fast as copying the finished bytes)")
-    print("streaming memory: write_dense encodes 256 KiB chunks in one reused buffer (bounded by design)")
+    print(
+        "streaming memory: write_dense encodes 256 KiB chunks in one reused buffer, or, writing 4 MiB or more to"
+        " a file, 1 MiB chunks in two (one written by a second thread while the next is encoded): bounded by design"
+    )
     return met
 
 
