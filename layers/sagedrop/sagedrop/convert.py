@@ -179,7 +179,7 @@ def transform_csv(
 
     stats = stats or ConvertStats()
 
-    def encode(block: Any) -> Any:  # runs in a parsing thread
+    def encode(block: Any) -> Any:  # runs in a parsing worker (process or thread)
         table, labels = block.table, block.labels64
         if bins is not None:
             labels = bins.classes(labels).astype(np.float64)

@@ -361,11 +361,12 @@ class CsvReader:
 
     def mapped(self, finish: Callable[[Block], T] | None) -> Iterator[tuple[Block, T | None]]:
         """``(block, finish(block))`` in file order; ``finish`` (e.g. encoding the block) runs
-        where the block was parsed. With 2+ workers the next blocks are parsed and finished in
-        threads meanwhile (numpy releases the GIL inside its loops), so this thread only reads;
-        at most ``workers + 1`` blocks are held. Each block is parsed with its own line numbers
-        (from 1), moved to the file's here, in order: the first problem in the file is the one
-        raised, naming its line in the file."""
+        where the block was parsed. With 2+ workers the next blocks are parsed and finished
+        meanwhile, in worker processes when asked for (``processes``, ``_pool``) and else in threads
+        (numpy releases the GIL inside its loops), so this thread only reads; at most the pool's
+        ``depth`` blocks are held (threads: ``workers + 1``; processes: two per worker). Each block
+        is parsed with its own line numbers (from 1), moved to the file's here, in order: the first
+        problem in the file is the one raised, naming its line in the file."""
         keep_freed_memory()
         room: list[Allocate] = []  # a worker pool's memory for the next block, once there is one
         blocks = _line_blocks(self._src, self._block_bytes, lambda size: room[0](size) if room else None)

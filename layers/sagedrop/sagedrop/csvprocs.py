@@ -7,8 +7,8 @@ takes back the GIL, and a parse makes about a hundred such calls per block: meas
 project's 2-core machine (benchmarks/csv_bench.py), two threads converted 176-220 MB/s of CSV
 while two independent processes reached 284 MB/s together. Processes have a GIL each.
 
-The bytes never go through a pipe: the parent reads each block straight into a slot of an
-anonymous shared mapping (``mmap(-1, n)``: ``MAP_SHARED | MAP_ANONYMOUS`` on Unix,
+The bytes never go through a pipe: the parent copies each block it reads, once, straight into a
+slot of an anonymous shared mapping (``mmap(-1, n)``: ``MAP_SHARED | MAP_ANONYMOUS`` on Unix,
 https://docs.python.org/3/library/mmap.html; the mapping is inherited across ``fork``, man
 mmap(2)), a worker parses it there and writes ``finish``'s bytes into the slot's result area,
 and only a few numbers travel over a ``multiprocessing.Pipe``. AWS Lambda has no ``/dev/shm``,
@@ -88,12 +88,13 @@ class BlockProcesses:
         self._conns: list[Connection] = []
         self._procs: list[BaseProcess] = []
         context = multiprocessing.get_context("fork")
+        layout = (self._slot_bytes, self._result_bytes)
         try:
             for _ in range(workers):
                 here, there = context.Pipe()
                 proc = context.Process(
                     target=_serve,
-                    args=(there, [*self._conns, here], self._inbox, self._outbox, self._layout(), work),
+                    args=(there, [*self._conns, here], self._inbox, self._outbox, layout, work),
                     name="csvblocks",
                     daemon=True,
                 )
@@ -104,9 +105,6 @@ class BlockProcesses:
         except BaseException:
             self.close()
             raise
-
-    def _layout(self) -> tuple[int, int]:
-        return self._slot_bytes, self._result_bytes
 
     def room(self, size: int) -> np.ndarray | None:
         """The next block's slot, to read the block straight into (None when it is too small)."""
@@ -234,9 +232,7 @@ def _reply(work: Work, buf: np.ndarray, area: np.ndarray) -> tuple[Any, ...]:
         return ("csv", (str(exc), exc.line, exc.column, exc.token, exc.columns, exc.expected))
     except Exception as exc:
         return ("error", _portable(exc), _traceback(exc))
-    table = block.table
-    shape = table.shape if table is not None else block.shape
-    numbers = (block.lines, block.blank, int(shape[0]), int(shape[1]))
+    numbers = (block.lines, block.blank, *block.shape)
     if isinstance(result, np.ndarray) and result.dtype == np.uint8 and result.ndim == 1 and result.size <= area.size:
         area[: result.size] = result
         return ("ok", numbers, result.size, None)
